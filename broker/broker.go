@@ -1,0 +1,268 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/smalruby/meshd/broker/bus"
+	"github.com/smalruby/meshd/store"
+)
+
+const numShards = 64
+
+// Options wires a Broker to its collaborators.
+type Options struct {
+	Config Config
+	// Store persists control-plane changes and flushed statuses; required.
+	Store store.Store
+	// Bus carries published messages to subscribers; required.
+	Bus *bus.Bus
+	// Clock returns the current time; time.Now when nil.
+	Clock func() time.Time
+	// NewID returns a new group id; a random UUID v4 when nil.
+	NewID func() string
+	// Logger receives operational logs; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Broker owns all Mesh v2 state and applies the API's rules to it. Its methods are safe for
+// concurrent use.
+type Broker struct {
+	cfg    Config
+	store  store.Store
+	bus    *bus.Bus
+	clock  func() time.Time
+	newID  func() string
+	log    *slog.Logger
+	shards [numShards]shard
+	nodes  nodeIndex
+	commit *committer
+	fan    fanout
+
+	stop      chan struct{}
+	loops     sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New loads the state kept in opts.Store, dropping what expired meanwhile, and starts the
+// background sweeper and status flusher.
+func New(ctx context.Context, opts Options) (*Broker, error) {
+	if opts.Store == nil || opts.Bus == nil {
+		return nil, fmt.Errorf("new broker: store and bus are required")
+	}
+	b := &Broker{
+		cfg:   opts.Config,
+		store: opts.Store,
+		bus:   opts.Bus,
+		clock: opts.Clock,
+		newID: opts.NewID,
+		log:   opts.Logger,
+		stop:  make(chan struct{}),
+	}
+	if b.clock == nil {
+		b.clock = time.Now
+	}
+	if b.newID == nil {
+		b.newID = func() string { return uuid.NewString() }
+	}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	for i := range b.shards {
+		b.shards[i].domains = make(map[string]*domainState)
+	}
+	b.nodes.init()
+	b.fan.init(b)
+	b.commit = newCommitter(opts.Store, b.log)
+	if err := b.load(ctx); err != nil {
+		b.commit.close()
+		return nil, err
+	}
+	b.loops.Add(2)
+	go b.every(b.cfg.SweepInterval, b.Sweep)
+	go b.every(b.cfg.StatusFlushInterval, b.Flush)
+	return b, nil
+}
+
+// Config returns the rules the broker applies.
+func (b *Broker) Config() Config { return b.cfg }
+
+// Close stops the background work, flushes node statuses and waits until every change has
+// reached the store. It does not close the store or the bus.
+func (b *Broker) Close() error {
+	var err error
+	b.closeOnce.Do(func() {
+		close(b.stop)
+		b.loops.Wait()
+		b.Flush()
+		b.fan.closeAll()
+		err = b.commit.close()
+	})
+	return err
+}
+
+func (b *Broker) every(d time.Duration, f func()) {
+	defer b.loops.Done()
+	if d <= 0 {
+		return
+	}
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+// Now is the broker's clock at millisecond precision, the precision of every stored instant.
+func (b *Broker) Now() time.Time { return b.clock().UTC().Truncate(time.Millisecond) }
+
+type groupKey struct{ domain, id string }
+
+type shard struct {
+	mu      sync.Mutex
+	domains map[string]*domainState
+	// dirty holds groups whose statuses or event sequence changed since the last flush.
+	dirty map[*group]struct{}
+}
+
+type domainState struct {
+	groups map[string]*group
+	// hosts maps a host id to the id of the latest group it created in this domain.
+	hosts map[string]string
+}
+
+type group struct {
+	Group
+	seq         uint64
+	seqDirty    bool
+	members     map[string]*Member
+	statuses    map[string]*NodeStatus
+	dirtyStatus map[string]struct{}
+	events      []Event
+}
+
+func (b *Broker) shardFor(domain string) *shard {
+	h := fnv.New32a()
+	h.Write([]byte(domain))
+	return &b.shards[h.Sum32()%numShards]
+}
+
+// lookup returns the group, or nil; the shard must be locked.
+func (s *shard) lookup(domain, id string) *group {
+	if ds := s.domains[domain]; ds != nil {
+		return ds.groups[id]
+	}
+	return nil
+}
+
+func (s *shard) markDirty(g *group) {
+	if s.dirty == nil {
+		s.dirty = make(map[*group]struct{})
+	}
+	s.dirty[g] = struct{}{}
+}
+
+// remove deletes a group and everything that points at it; the shard must be locked.
+func (b *Broker) remove(s *shard, g *group) {
+	ds := s.domains[g.Domain]
+	delete(ds.groups, g.ID)
+	if ds.hosts[g.HostID] == g.ID {
+		delete(ds.hosts, g.HostID)
+	}
+	if len(ds.groups) == 0 {
+		delete(s.domains, g.Domain)
+	}
+	delete(s.dirty, g)
+	key := groupKey{g.Domain, g.ID}
+	b.nodes.unset(g.HostID, key)
+	for id := range g.members {
+		b.nodes.unset(id, key)
+	}
+	for id := range g.statuses {
+		b.nodes.unset(id, key)
+	}
+}
+
+// check is upstream's checkGroupExists: present, before expiresAt, host heartbeat alive.
+func (b *Broker) check(g *group, groupID, domain string, now time.Time) error {
+	switch {
+	case g == nil:
+		return groupNotFound(groupID, domain)
+	case now.After(g.ExpiresAt):
+		return errorf(GroupNotFound, "Group expired: %s@%s (expiresAt: %s)", groupID, domain, FormatTime(g.ExpiresAt))
+	case now.Sub(g.HeartbeatAt) > b.cfg.HostHeartbeatTTL:
+		return errorf(GroupNotFound, "Group not found: %s@%s (heartbeat expired)", groupID, domain)
+	}
+	return nil
+}
+
+// live is the one predicate for "this group is alive".
+func (b *Broker) live(g *group, now time.Time) bool {
+	return g != nil && !now.After(g.ExpiresAt) && now.Sub(g.HeartbeatAt) <= b.cfg.HostHeartbeatTTL
+}
+
+func memberLive(m *Member, now time.Time) bool { return m != nil && now.Before(m.ExpiresAt) }
+
+// statusLive reports whether a status is still shown: reported within the member TTL, or its
+// node is a live member or the host of the group (spec §9.5).
+func (b *Broker) statusLive(g *group, st *NodeStatus, now time.Time) bool {
+	return now.Sub(st.Timestamp) < b.cfg.MemberTTL || memberLive(g.members[st.NodeID], now) || st.NodeID == g.HostID
+}
+
+// nodeIndex maps a node id to the group it last joined, created or reported in.
+type nodeIndex struct {
+	shards [numShards]nodeShard
+}
+
+type nodeShard struct {
+	mu sync.Mutex
+	m  map[string]groupKey
+}
+
+func (n *nodeIndex) init() {
+	for i := range n.shards {
+		n.shards[i].m = make(map[string]groupKey)
+	}
+}
+
+func (n *nodeIndex) shard(nodeID string) *nodeShard {
+	h := fnv.New32a()
+	h.Write([]byte(nodeID))
+	return &n.shards[h.Sum32()%numShards]
+}
+
+func (n *nodeIndex) set(nodeID string, key groupKey) {
+	s := n.shard(nodeID)
+	s.mu.Lock()
+	s.m[nodeID] = key
+	s.mu.Unlock()
+}
+
+// unset forgets nodeID only if it still points at key.
+func (n *nodeIndex) unset(nodeID string, key groupKey) {
+	s := n.shard(nodeID)
+	s.mu.Lock()
+	if s.m[nodeID] == key {
+		delete(s.m, nodeID)
+	}
+	s.mu.Unlock()
+}
+
+func (n *nodeIndex) get(nodeID string) (groupKey, bool) {
+	s := n.shard(nodeID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, ok := s.m[nodeID]
+	return k, ok
+}

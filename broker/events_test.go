@@ -1,0 +1,174 @@
+package broker_test
+
+import (
+	"fmt"
+	"github.com/smalruby/meshd/broker"
+	"strings"
+	"testing"
+	"time"
+)
+
+func names(evs []broker.Event) string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Name)
+	}
+	return strings.Join(out, ",")
+}
+
+func inputs(names ...string) []broker.EventInput {
+	out := make([]broker.EventInput, len(names))
+	for i, n := range names {
+		out[i] = broker.EventInput{Name: n, Payload: ptr(""), FiredAt: epoch, OrderKey: ptr(fmt.Sprintf("20260301174502-%07d", i))}
+	}
+	return out
+}
+
+func TestEventLog(t *testing.T) {
+	f := newFixture(t)
+	g := f.create(t, "host", "d")
+	start := broker.FormatTime(f.b.Now().Add(-time.Second))
+
+	rec, err := f.b.RecordEvents(g.ID, g.Domain, "m1", inputs("a", "b"))
+	if err != nil || rec.Count != 2 {
+		t.Fatalf("record = %+v, %v", rec, err)
+	}
+	batch, err := f.b.FireEvents(g.ID, g.Domain, "m2", inputs("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batch.Events[0].Payload != nil || !batch.Events[0].Timestamp.Equal(epoch) {
+		t.Fatalf("fired event = %+v: want a null payload and the client's firedAt", batch.Events[0])
+	}
+	all, _ := f.b.EventsSince(g.ID, g.Domain, "")
+	if names(all) != "a,b,c" {
+		t.Fatalf("log = %s", names(all))
+	}
+	if all[0].Payload == nil || *all[0].Payload != "" {
+		t.Fatal("the polling log must keep an empty payload as \"\"")
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Cursor <= all[i-1].Cursor {
+			t.Fatalf("cursors not increasing: %q then %q", all[i-1].Cursor, all[i].Cursor)
+		}
+	}
+	if rec.NextSince != all[1].Cursor {
+		t.Fatalf("nextSince = %q, want the last recorded cursor %q", rec.NextSince, all[1].Cursor)
+	}
+	tests := []struct {
+		name, since, want string
+	}{
+		{"empty", "", "a,b,c"},
+		{"own cursor", all[0].Cursor, "b,c"},
+		{"last cursor", all[2].Cursor, ""},
+		{"timestamp before", start, "a,b,c"},
+		{"timestamp after", broker.FormatTime(f.b.Now()), ""},
+		{"upstream cursor", "EVENT#" + start + "#0b6f3a52", "a,b,c"},
+		{"upstream cursor with zone", "EVENT#2026-03-01T08:45:01+00:00#x", "a,b,c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := f.b.EventsSince(g.ID, g.Domain, tt.since)
+			if err != nil || names(got) != tt.want {
+				t.Fatalf("since %q = %q, %v; want %q", tt.since, names(got), err, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"yesterday", "EVENT#garbage#x", "2026-13-01T00:00:00Z"} {
+		_, err := f.b.EventsSince(g.ID, g.Domain, bad)
+		wantKind(t, err, broker.ValidationError, "since must be empty")
+	}
+	if got, _ := f.b.EventsSince("other", g.Domain, ""); got == nil || len(got) != 0 {
+		t.Fatalf("unknown group = %#v, want empty", got)
+	}
+}
+
+func TestEventTTLAndPaging(t *testing.T) {
+	f := newFixture(t)
+	g := f.create(t, "host", "d")
+	f.b.RecordEvents(g.ID, g.Domain, "m", inputs("old"))
+	f.clock.Advance(6 * time.Second)
+	many := make([]string, 150)
+	for i := range many {
+		many[i] = fmt.Sprint(i)
+	}
+	f.b.RecordEvents(g.ID, g.Domain, "m", inputs(many...))
+	first, _ := f.b.EventsSince(g.ID, g.Domain, "")
+	if len(first) != 100 || first[0].Name != "old" {
+		t.Fatalf("first page: %d events starting %q", len(first), first[0].Name)
+	}
+	next, _ := f.b.EventsSince(g.ID, g.Domain, first[99].Cursor)
+	if len(next) != 51 || next[50].Name != "149" {
+		t.Fatalf("second page: %d events", len(next))
+	}
+	f.clock.Advance(5 * time.Second) // "old" is 11 s old, the rest 5 s
+	got, _ := f.b.EventsSince(g.ID, g.Domain, "")
+	if len(got) != 100 || got[0].Name != "0" {
+		t.Fatalf("after TTL: %d events starting %q", len(got), got[0].Name)
+	}
+	// A cursor of a purged event stays valid.
+	got, _ = f.b.EventsSince(g.ID, g.Domain, first[0].Cursor)
+	if len(got) != 100 || got[0].Name != "0" {
+		t.Fatalf("since a purged cursor: %d events starting %q", len(got), got[0].Name)
+	}
+	f.clock.Advance(6 * time.Second)
+	f.b.RenewHeartbeat(ctx, g.ID, g.Domain, "host")
+	if got, _ := f.b.EventsSince(g.ID, g.Domain, ""); len(got) != 0 {
+		t.Fatalf("expired events returned: %d", len(got))
+	}
+	rec, _ := f.b.RecordEvents(g.ID, g.Domain, "m", nil)
+	if rec.Count != 0 || rec.NextSince <= first[99].Cursor {
+		t.Fatalf("empty record = %+v, want a cursor past every event", rec)
+	}
+}
+
+func TestEventValidation(t *testing.T) {
+	f := newFixture(t)
+	g := f.create(t, "host", "d")
+	tests := []struct {
+		name    string
+		events  []broker.EventInput
+		message string
+	}{
+		{"too many", make([]broker.EventInput, 1001), "events must have 1000 entries or fewer"},
+		{"long name", []broker.EventInput{{Name: strings.Repeat("n", 1025)}}, "eventName must be 1024 bytes or less"},
+		{"long payload", []broker.EventInput{{Name: "n", Payload: ptr(strings.Repeat("p", 64*1024+1))}}, "payload must be 65536 bytes or less"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.b.FireEvents(g.ID, g.Domain, "m", tt.events)
+			wantKind(t, err, broker.ValidationError, tt.message)
+			_, err = f.b.RecordEvents(g.ID, g.Domain, "m", tt.events)
+			wantKind(t, err, broker.ValidationError, tt.message)
+		})
+	}
+	_, err := f.b.RecordEvents("missing", "d", "m", inputs("a"))
+	wantKind(t, err, broker.GroupNotFound, "Group not found: missing@d")
+}
+
+func TestDataValidation(t *testing.T) {
+	f := newFixture(t)
+	g := f.create(t, "host", "d")
+	tests := []struct {
+		name    string
+		data    []broker.Pair
+		message string
+	}{
+		{"too many", make([]broker.Pair, 1001), "data must have 1000 entries or fewer"},
+		{"long key", []broker.Pair{{Key: strings.Repeat("k", 1025)}}, "data key must be 1024 bytes or less"},
+		{"long value", []broker.Pair{{Value: strings.Repeat("v", 64*1024+1)}}, "data value must be 65536 bytes or less"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.b.ReportData(g.ID, g.Domain, "m", tt.data)
+			wantKind(t, err, broker.ValidationError, tt.message)
+		})
+	}
+	for _, msg := range []string{"not found", "expired", "unauthorized"} {
+		for _, tt := range tests {
+			if strings.Contains(strings.ToLower(tt.message), msg) {
+				t.Fatalf("validation message %q would make the client disconnect", tt.message)
+			}
+		}
+	}
+}

@@ -1,0 +1,349 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"github.com/smalruby/meshd/store"
+)
+
+// CreateGroupInput holds createGroup's arguments.
+type CreateGroupInput struct {
+	Name   string
+	HostID string
+	Domain string
+	// MaxConnectionTimeSeconds shortens the group's lifetime when set.
+	MaxConnectionTimeSeconds *int
+	UseWebSocket             bool
+}
+
+// CreateGroup returns the host's live group in the domain unchanged if it has one, and
+// otherwise creates a group.
+func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, error) {
+	if err := checkArgs(in.Domain, "hostId", in.HostID, "name", in.Name); err != nil {
+		return Group{}, err
+	}
+	now := b.Now()
+	s := b.shardFor(in.Domain)
+	s.mu.Lock()
+	ds := s.domains[in.Domain]
+	if ds != nil {
+		if g := ds.groups[ds.hosts[in.HostID]]; b.live(g, now) {
+			s.mu.Unlock()
+			return g.Group, nil
+		}
+	}
+	lifetime := b.cfg.MaxConnectionTime
+	if m := in.MaxConnectionTimeSeconds; m != nil {
+		switch limit := int(b.cfg.MaxConnectionTime / time.Second); {
+		case *m < 1:
+			s.mu.Unlock()
+			return Group{}, errorf(ValidationError, "maxConnectionTimeSeconds must be at least 1")
+		case *m > limit:
+			s.mu.Unlock()
+			return Group{}, errorf(ValidationError, "maxConnectionTimeSeconds cannot exceed %d", limit)
+		}
+		lifetime = time.Duration(*m) * time.Second
+	}
+	if ds == nil {
+		ds = &domainState{groups: make(map[string]*group), hosts: make(map[string]string)}
+		s.domains[in.Domain] = ds
+	}
+	g := &group{
+		Group: Group{
+			ID:           b.newID(),
+			Domain:       in.Domain,
+			Name:         in.Name,
+			HostID:       in.HostID,
+			CreatedAt:    now,
+			ExpiresAt:    now.Add(lifetime),
+			HeartbeatAt:  now,
+			UseWebSocket: in.UseWebSocket,
+		},
+		seq:         uint64(now.UnixMicro()),
+		members:     make(map[string]*Member),
+		statuses:    make(map[string]*NodeStatus),
+		dirtyStatus: make(map[string]struct{}),
+	}
+	if !in.UseWebSocket {
+		g.PollingIntervalSeconds = int(b.cfg.PollingInterval / time.Second)
+	}
+	ds.groups[g.ID] = g
+	ds.hosts[g.HostID] = g.ID
+	b.nodes.set(g.HostID, groupKey{g.Domain, g.ID})
+	done := b.commit.enqueue(putGroup(g))
+	out := g.Group
+	s.mu.Unlock()
+	return out, b.commit.wait(ctx, done)
+}
+
+// JoinGroup makes nodeID a member of a live group, or refreshes its membership.
+func (b *Broker) JoinGroup(ctx context.Context, groupID, domain, nodeID string) (Group, Member, error) {
+	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
+		return Group{}, Member{}, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	g := s.lookup(domain, groupID)
+	if err := b.check(g, groupID, domain, now); err != nil {
+		s.mu.Unlock()
+		return Group{}, Member{}, err
+	}
+	m := &Member{NodeID: nodeID, GroupID: groupID, Domain: domain, JoinedAt: now, ExpiresAt: now.Add(b.cfg.MemberTTL)}
+	if old := g.members[nodeID]; old != nil {
+		m.JoinedAt = old.JoinedAt
+	}
+	g.members[nodeID] = m
+	b.nodes.set(nodeID, groupKey{domain, groupID})
+	done := b.commit.enqueue(putMember(m))
+	gv, mv := g.Group, *m
+	s.mu.Unlock()
+	return gv, mv, b.commit.wait(ctx, done)
+}
+
+// LeaveGroup removes nodeID's membership and status from the group. Leaving a group one is
+// not in, or one that does not exist, succeeds.
+func (b *Broker) LeaveGroup(ctx context.Context, groupID, domain, nodeID string) error {
+	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
+		return err
+	}
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	g := s.lookup(domain, groupID)
+	if g == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	var ops []store.Op
+	if _, ok := g.members[nodeID]; ok {
+		delete(g.members, nodeID)
+		ops = append(ops, store.Op{Kind: store.DeleteMember, Domain: domain, GroupID: groupID, NodeID: nodeID})
+	}
+	if _, ok := g.statuses[nodeID]; ok {
+		delete(g.statuses, nodeID)
+		delete(g.dirtyStatus, nodeID)
+		ops = append(ops, store.Op{Kind: store.DeleteStatus, Domain: domain, GroupID: groupID, NodeID: nodeID})
+	}
+	b.nodes.unset(nodeID, groupKey{domain, groupID})
+	var done chan error
+	if len(ops) > 0 {
+		done = b.commit.enqueue(ops...)
+	}
+	s.mu.Unlock()
+	return b.commit.wait(ctx, done)
+}
+
+// DissolveGroup lets the host end its group: everything of the group is deleted and
+// subscribers are told. Unlike other operations it also accepts a group that has expired but
+// has not been swept yet.
+func (b *Broker) DissolveGroup(ctx context.Context, groupID, domain, hostID string) (Dissolve, error) {
+	for _, arg := range [][2]string{{"groupId", groupID}, {"domain", domain}, {"hostId", hostID}} {
+		if arg[1] == "" {
+			return Dissolve{}, errorf(ValidationError, "%s is required", arg[0])
+		}
+	}
+	if err := checkArgs(domain, "groupId", groupID, "hostId", hostID); err != nil {
+		return Dissolve{}, err
+	}
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	g := s.lookup(domain, groupID)
+	if g == nil {
+		s.mu.Unlock()
+		return Dissolve{}, groupNotFound(groupID, domain)
+	}
+	if g.HostID != hostID {
+		s.mu.Unlock()
+		return Dissolve{}, errorf(Unauthorized, "Only the host can dissolve the group")
+	}
+	b.remove(s, g)
+	done := b.commit.enqueue(store.Op{Kind: store.DeleteGroup, Domain: domain, GroupID: groupID})
+	s.mu.Unlock()
+	if err := b.commit.wait(ctx, done); err != nil {
+		return Dissolve{}, err
+	}
+	d := Dissolve{GroupID: groupID, Domain: domain, Message: "Group " + groupID + "@" + domain + " has been dissolved successfully."}
+	// Published after the group is gone, so nothing of the group can follow it.
+	b.publish(&Message{GroupID: groupID, Domain: domain, Dissolve: &d})
+	return d, nil
+}
+
+// RenewHeartbeat records that the host is still there. It never moves expiresAt.
+func (b *Broker) RenewHeartbeat(ctx context.Context, groupID, domain, hostID string) (Group, error) {
+	if err := checkArgs(domain, "groupId", groupID, "hostId", hostID); err != nil {
+		return Group{}, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	g := s.lookup(domain, groupID)
+	if err := b.check(g, groupID, domain, now); err != nil {
+		s.mu.Unlock()
+		return Group{}, err
+	}
+	if g.HostID != hostID {
+		s.mu.Unlock()
+		return Group{}, errorf(Unauthorized, "Only the host can renew the heartbeat")
+	}
+	g.HeartbeatAt = now
+	done := b.commit.enqueue(putGroup(g))
+	out := g.Group
+	s.mu.Unlock()
+	return out, b.commit.wait(ctx, done)
+}
+
+// SendMemberHeartbeat refreshes a live membership and returns it with its new expiry.
+func (b *Broker) SendMemberHeartbeat(ctx context.Context, groupID, domain, nodeID string) (Member, error) {
+	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
+		return Member{}, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	g := s.lookup(domain, groupID)
+	if err := b.check(g, groupID, domain, now); err != nil {
+		s.mu.Unlock()
+		return Member{}, err
+	}
+	m := g.members[nodeID]
+	if !memberLive(m, now) {
+		s.mu.Unlock()
+		return Member{}, errorf(NodeNotFound, "Node not found")
+	}
+	refreshed := *m
+	refreshed.ExpiresAt = now.Truncate(time.Second).Add(b.cfg.MemberTTL)
+	g.members[nodeID] = &refreshed
+	done := b.commit.enqueue(putMember(&refreshed))
+	s.mu.Unlock()
+	return refreshed, b.commit.wait(ctx, done)
+}
+
+// ReportData replaces nodeID's status in the group with data and publishes it. It takes
+// ownership of data.
+func (b *Broker) ReportData(groupID, domain, nodeID string, data []Pair) (NodeStatus, error) {
+	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
+		return NodeStatus{}, err
+	}
+	if err := checkData(data); err != nil {
+		return NodeStatus{}, err
+	}
+	if data == nil {
+		data = []Pair{}
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.lookup(domain, groupID)
+	if err := b.check(g, groupID, domain, now); err != nil {
+		return NodeStatus{}, err
+	}
+	st := &NodeStatus{NodeID: nodeID, GroupID: groupID, Domain: domain, Data: data, Timestamp: now}
+	g.statuses[nodeID] = st
+	g.dirtyStatus[nodeID] = struct{}{}
+	s.markDirty(g)
+	b.nodes.set(nodeID, groupKey{domain, groupID})
+	b.publish(&Message{GroupID: groupID, Domain: domain, Status: st})
+	return *st, nil
+}
+
+// FireEvents publishes a batch of events to the group and appends them to its polling log.
+func (b *Broker) FireEvents(groupID, domain, nodeID string, events []EventInput) (BatchEvent, error) {
+	batch, err := b.fire(groupID, domain, nodeID, events, false)
+	return batch.BatchEvent, err
+}
+
+// RecordEvents appends events to the group's polling log with the server's time and
+// publishes them to subscribers too.
+func (b *Broker) RecordEvents(groupID, domain, nodeID string, events []EventInput) (RecordResult, error) {
+	batch, err := b.fire(groupID, domain, nodeID, events, true)
+	if err != nil {
+		return RecordResult{}, err
+	}
+	return RecordResult{Count: len(events), NextSince: batch.nextSince}, nil
+}
+
+type firedBatch struct {
+	BatchEvent
+	nextSince string
+}
+
+func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, record bool) (firedBatch, error) {
+	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
+		return firedBatch{}, err
+	}
+	if err := checkEvents(events); err != nil {
+		return firedBatch{}, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.lookup(domain, groupID)
+	if record {
+		// recordEventsByNode only ever checked existence, with a plain message.
+		if !b.live(g, now) {
+			return firedBatch{}, groupNotFound(groupID, domain)
+		}
+	} else if err := b.check(g, groupID, domain, now); err != nil {
+		return firedBatch{}, err
+	}
+	b.pruneEvents(g, now)
+	batch := firedBatch{BatchEvent: BatchEvent{
+		Events:        make([]Event, len(events)),
+		FiredByNodeID: nodeID,
+		GroupID:       groupID,
+		Domain:        domain,
+		Timestamp:     now,
+	}}
+	for i, in := range events {
+		g.seq++
+		logged := Event{
+			Name:          in.Name,
+			FiredByNodeID: nodeID,
+			GroupID:       groupID,
+			Domain:        domain,
+			Payload:       in.Payload,
+			Timestamp:     now,
+			Cursor:        cursor(now, g.seq),
+			OrderKey:      in.OrderKey,
+			seq:           g.seq,
+		}
+		g.events = append(g.events, logged)
+		sent := logged
+		sent.Payload, sent.Cursor, sent.seq = nonEmpty(in.Payload), "", 0
+		if !record {
+			sent.Timestamp = in.FiredAt
+		}
+		batch.Events[i] = sent
+	}
+	if len(events) > 0 {
+		g.seqDirty = true
+		s.markDirty(g)
+	}
+	batch.nextSince = cursor(now, g.seq)
+	b.publish(&Message{GroupID: groupID, Domain: domain, Batch: &batch.BatchEvent})
+	return batch, nil
+}
+
+func putGroup(g *group) store.Op {
+	return store.Op{Kind: store.PutGroup, Group: &store.Group{
+		Domain:                 g.Domain,
+		ID:                     g.ID,
+		Name:                   g.Name,
+		HostID:                 g.HostID,
+		CreatedAt:              g.CreatedAt,
+		ExpiresAt:              g.ExpiresAt,
+		HeartbeatAt:            g.HeartbeatAt,
+		UseWebSocket:           g.UseWebSocket,
+		PollingIntervalSeconds: g.PollingIntervalSeconds,
+		Seq:                    g.seq,
+	}}
+}
+
+func putMember(m *Member) store.Op {
+	return store.Op{Kind: store.PutMember, Member: &store.Member{
+		Domain: m.Domain, GroupID: m.GroupID, NodeID: m.NodeID, JoinedAt: m.JoinedAt, ExpiresAt: m.ExpiresAt,
+	}}
+}

@@ -1,0 +1,150 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/smalruby/meshd/store"
+)
+
+// load rebuilds the in-memory state from the store, dropping what died while meshd was down.
+func (b *Broker) load(ctx context.Context) error {
+	snap, err := b.store.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load state: %w", err)
+	}
+	now := b.Now()
+	var drop []store.Op
+	for _, sg := range snap.Groups {
+		g := &group{
+			Group: Group{
+				ID: sg.ID, Domain: sg.Domain, Name: sg.Name, HostID: sg.HostID,
+				CreatedAt: sg.CreatedAt.UTC(), ExpiresAt: sg.ExpiresAt.UTC(), HeartbeatAt: sg.HeartbeatAt.UTC(),
+				UseWebSocket: sg.UseWebSocket, PollingIntervalSeconds: sg.PollingIntervalSeconds,
+			},
+			// Cursors must keep increasing: never hand out a sequence below one already used.
+			seq:         max(sg.Seq, uint64(now.UnixMicro())),
+			members:     make(map[string]*Member),
+			statuses:    make(map[string]*NodeStatus),
+			dirtyStatus: make(map[string]struct{}),
+		}
+		if !b.live(g, now) {
+			drop = append(drop, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
+			continue
+		}
+		s := b.shardFor(g.Domain)
+		ds := s.domains[g.Domain]
+		if ds == nil {
+			ds = &domainState{groups: make(map[string]*group), hosts: make(map[string]string)}
+			s.domains[g.Domain] = ds
+		}
+		ds.groups[g.ID] = g
+		if prev := ds.groups[ds.hosts[g.HostID]]; prev == nil || prev.CreatedAt.Before(g.CreatedAt) {
+			ds.hosts[g.HostID] = g.ID
+		}
+		b.nodes.set(g.HostID, groupKey{g.Domain, g.ID})
+	}
+	for _, sm := range snap.Members {
+		g := b.shardFor(sm.Domain).lookup(sm.Domain, sm.GroupID)
+		m := &Member{NodeID: sm.NodeID, GroupID: sm.GroupID, Domain: sm.Domain, JoinedAt: sm.JoinedAt.UTC(), ExpiresAt: sm.ExpiresAt.UTC()}
+		if g == nil || !memberLive(m, now) {
+			drop = append(drop, store.Op{Kind: store.DeleteMember, Domain: sm.Domain, GroupID: sm.GroupID, NodeID: sm.NodeID})
+			continue
+		}
+		g.members[m.NodeID] = m
+		b.nodes.set(m.NodeID, groupKey{m.Domain, m.GroupID})
+	}
+	for _, ss := range snap.Statuses {
+		g := b.shardFor(ss.Domain).lookup(ss.Domain, ss.GroupID)
+		st := &NodeStatus{NodeID: ss.NodeID, GroupID: ss.GroupID, Domain: ss.Domain, Timestamp: ss.Timestamp.UTC(), Data: make([]Pair, len(ss.Data))}
+		for i, p := range ss.Data {
+			st.Data[i] = Pair(p)
+		}
+		if g == nil || !b.statusLive(g, st, now) {
+			drop = append(drop, store.Op{Kind: store.DeleteStatus, Domain: ss.Domain, GroupID: ss.GroupID, NodeID: ss.NodeID})
+			continue
+		}
+		g.statuses[st.NodeID] = st
+		if _, ok := b.nodes.get(st.NodeID); !ok {
+			b.nodes.set(st.NodeID, groupKey{st.Domain, st.GroupID})
+		}
+	}
+	if len(drop) > 0 {
+		if err := b.commit.wait(ctx, b.commit.enqueue(drop...)); err != nil {
+			return fmt.Errorf("drop expired state: %w", err)
+		}
+	}
+	b.log.Info("state loaded", "groups", len(snap.Groups), "members", len(snap.Members), "statuses", len(snap.Statuses), "dropped", len(drop))
+	return nil
+}
+
+// Sweep removes dead groups, expired members, dead statuses and old events, and tells the
+// store. It runs in the background every SweepInterval; tests call it directly.
+func (b *Broker) Sweep() {
+	now := b.Now()
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		var ops []store.Op
+		for _, ds := range s.domains {
+			for _, g := range ds.groups {
+				if !b.live(g, now) {
+					b.remove(s, g)
+					ops = append(ops, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
+					continue
+				}
+				for id, m := range g.members {
+					if !memberLive(m, now) {
+						delete(g.members, id)
+						ops = append(ops, store.Op{Kind: store.DeleteMember, Domain: g.Domain, GroupID: g.ID, NodeID: id})
+					}
+				}
+				for id, st := range g.statuses {
+					if !b.statusLive(g, st, now) {
+						delete(g.statuses, id)
+						delete(g.dirtyStatus, id)
+						b.nodes.unset(id, groupKey{g.Domain, g.ID})
+						ops = append(ops, store.Op{Kind: store.DeleteStatus, Domain: g.Domain, GroupID: g.ID, NodeID: id})
+					}
+				}
+				b.pruneEvents(g, now)
+			}
+		}
+		if len(ops) > 0 {
+			b.commit.enqueue(ops...)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Flush writes node statuses and event sequences changed since the last flush to the store.
+// It runs every StatusFlushInterval and at Close.
+func (b *Broker) Flush() {
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		var ops []store.Op
+		for g := range s.dirty {
+			for id := range g.dirtyStatus {
+				st := g.statuses[id]
+				data := make([]store.Pair, len(st.Data))
+				for j, p := range st.Data {
+					data[j] = store.Pair(p)
+				}
+				ops = append(ops, store.Op{Kind: store.PutStatus, Status: &store.Status{
+					Domain: st.Domain, GroupID: st.GroupID, NodeID: st.NodeID, Data: data, Timestamp: st.Timestamp,
+				}})
+			}
+			clear(g.dirtyStatus)
+			if g.seqDirty {
+				ops = append(ops, putGroup(g))
+				g.seqDirty = false
+			}
+		}
+		clear(s.dirty)
+		if len(ops) > 0 {
+			b.commit.enqueue(ops...)
+		}
+		s.mu.Unlock()
+	}
+}

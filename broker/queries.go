@@ -1,0 +1,208 @@
+package broker
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ListGroups returns the live groups of a domain ordered by id.
+func (b *Broker) ListGroups(domain string) ([]Group, error) {
+	if err := checkDomain(domain); err != nil {
+		return nil, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	var out []Group
+	if ds := s.domains[domain]; ds != nil {
+		for _, g := range ds.groups {
+			if b.live(g, now) {
+				out = append(out, g.Group)
+			}
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Group) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// Search limits for SearchGroups.
+const (
+	DefaultSearchLimit = 10
+	MaxSearchLimit     = 50
+)
+
+// SearchGroups returns live groups of every domain whose name starts with prefix, newest
+// first, at most limit of them (DefaultSearchLimit when nil, at most MaxSearchLimit).
+func (b *Broker) SearchGroups(prefix string, limit *int) ([]Group, error) {
+	n := DefaultSearchLimit
+	if limit != nil {
+		if *limit < 1 {
+			return nil, errorf(ValidationError, "limit must be at least 1")
+		}
+		n = min(*limit, MaxSearchLimit)
+	}
+	if err := checkID("namePrefix", prefix); err != nil {
+		return nil, err
+	}
+	if prefix == "" {
+		return []Group{}, nil
+	}
+	now := b.Now()
+	var out []Group
+	for i := range b.shards {
+		s := &b.shards[i]
+		s.mu.Lock()
+		for _, ds := range s.domains {
+			for _, g := range ds.groups {
+				if strings.HasPrefix(g.Name, prefix) && b.live(g, now) {
+					out = append(out, g.Group)
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	slices.SortFunc(out, func(a, b Group) int {
+		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+// GetGroup returns a live group, or nil.
+func (b *Broker) GetGroup(groupID, domain string) (*Group, error) {
+	if err := checkArgs(domain, "groupId", groupID); err != nil {
+		return nil, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.lookup(domain, groupID); b.live(g, now) {
+		out := g.Group
+		return &out, nil
+	}
+	return nil, nil
+}
+
+// GetNodeStatus returns the live status of a node in the group it last joined, created or
+// reported in, or nil.
+func (b *Broker) GetNodeStatus(nodeID string) (*NodeStatus, error) {
+	if err := checkID("nodeId", nodeID); err != nil {
+		return nil, err
+	}
+	key, ok := b.nodes.get(nodeID)
+	if !ok {
+		return nil, nil
+	}
+	now := b.Now()
+	s := b.shardFor(key.domain)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.lookup(key.domain, key.id)
+	if !b.live(g, now) {
+		return nil, nil
+	}
+	if st := g.statuses[nodeID]; st != nil && b.statusLive(g, st, now) {
+		out := *st
+		return &out, nil
+	}
+	return nil, nil
+}
+
+// ListStatuses returns the live statuses of a group ordered by node id; empty for a group
+// that does not exist.
+func (b *Broker) ListStatuses(groupID, domain string) ([]NodeStatus, error) {
+	if groupID == "" || domain == "" {
+		return nil, errorf(ValidationError, "groupId and domain are required")
+	}
+	if err := checkArgs(domain, "groupId", groupID); err != nil {
+		return nil, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	out := []NodeStatus{}
+	if g := s.lookup(domain, groupID); b.live(g, now) {
+		for _, st := range g.statuses {
+			if b.statusLive(g, st, now) {
+				out = append(out, *st)
+			}
+		}
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b NodeStatus) int { return strings.Compare(a.NodeID, b.NodeID) })
+	return out, nil
+}
+
+// ListMembers returns the live members of a live group ordered by node id, with the group
+// itself; nil for a group that does not exist.
+func (b *Broker) ListMembers(groupID, domain string) ([]Member, *Group, error) {
+	if err := checkArgs(domain, "groupId", groupID); err != nil {
+		return nil, nil, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	g := s.lookup(domain, groupID)
+	if !b.live(g, now) {
+		s.mu.Unlock()
+		return nil, nil, nil
+	}
+	var out []Member
+	for _, m := range g.members {
+		if memberLive(m, now) {
+			out = append(out, *m)
+		}
+	}
+	gv := g.Group
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b Member) int { return strings.Compare(a.NodeID, b.NodeID) })
+	return out, &gv, nil
+}
+
+// EventsSince returns up to a page of the group's retained polling events after since
+// (spec §11.3), oldest first.
+func (b *Broker) EventsSince(groupID, domain, sinceArg string) ([]Event, error) {
+	if err := checkArgs(domain, "groupId", groupID); err != nil {
+		return nil, err
+	}
+	sc, err := parseSince(sinceArg)
+	if err != nil {
+		return nil, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []Event{}
+	g := s.lookup(domain, groupID)
+	if !b.live(g, now) {
+		return out, nil
+	}
+	b.pruneEvents(g, now)
+	for i := range g.events {
+		if e := &g.events[i]; sc.includes(e) {
+			out = append(out, *e)
+			if len(out) == b.cfg.EventPageLimit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// pruneEvents drops events older than the event TTL; the shard must be locked.
+func (b *Broker) pruneEvents(g *group, now time.Time) {
+	i := 0
+	for i < len(g.events) && now.Sub(g.events[i].Timestamp) > b.cfg.EventTTL {
+		i++
+	}
+	if i > 0 {
+		g.events = slices.Delete(g.events, 0, i)
+	}
+}

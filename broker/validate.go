@@ -1,0 +1,81 @@
+package broker
+
+import "unicode/utf16"
+
+// Limits on arguments (spec §12). Violations are ValidationErrors whose messages avoid the
+// words the client treats as fatal ("not found", "expired", "unauthorized").
+const (
+	MaxIDBytes       = 256
+	MaxDomainUnits   = 256
+	MaxDataEntries   = 1000
+	MaxKeyBytes      = 1024
+	MaxValueBytes    = 64 * 1024
+	MaxEvents        = 1000
+	MaxEventName     = 1024
+	MaxEventPayload  = 64 * 1024
+	MaxOrderKeyBytes = 256
+)
+
+func checkDomain(domain string) error {
+	if len(domain) <= MaxDomainUnits {
+		return nil
+	}
+	// Counted in UTF-16 code units, as upstream's JavaScript check does.
+	if len(utf16.Encode([]rune(domain))) > MaxDomainUnits {
+		return errorf(ValidationError, "Domain must be 256 characters or less")
+	}
+	return nil
+}
+
+func checkID(name, value string) error {
+	if len(value) > MaxIDBytes {
+		return errorf(ValidationError, "%s must be %d bytes or less", name, MaxIDBytes)
+	}
+	return nil
+}
+
+// checkArgs validates a domain and named ids, in order.
+func checkArgs(domain string, ids ...string) error {
+	if err := checkDomain(domain); err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(ids); i += 2 {
+		if err := checkID(ids[i], ids[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkData(data []Pair) error {
+	if len(data) > MaxDataEntries {
+		return errorf(ValidationError, "data must have %d entries or fewer", MaxDataEntries)
+	}
+	for _, p := range data {
+		if len(p.Key) > MaxKeyBytes {
+			return errorf(ValidationError, "data key must be %d bytes or less", MaxKeyBytes)
+		}
+		if len(p.Value) > MaxValueBytes {
+			return errorf(ValidationError, "data value must be %d bytes or less", MaxValueBytes)
+		}
+	}
+	return nil
+}
+
+func checkEvents(events []EventInput) error {
+	if len(events) > MaxEvents {
+		return errorf(ValidationError, "events must have %d entries or fewer", MaxEvents)
+	}
+	for _, e := range events {
+		if len(e.Name) > MaxEventName {
+			return errorf(ValidationError, "eventName must be %d bytes or less", MaxEventName)
+		}
+		if e.Payload != nil && len(*e.Payload) > MaxEventPayload {
+			return errorf(ValidationError, "payload must be %d bytes or less", MaxEventPayload)
+		}
+		if e.OrderKey != nil && len(*e.OrderKey) > MaxOrderKeyBytes {
+			return errorf(ValidationError, "orderKey must be %d bytes or less", MaxOrderKeyBytes)
+		}
+	}
+	return nil
+}
