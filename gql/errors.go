@@ -1,0 +1,81 @@
+package gql
+
+import (
+	"encoding/json"
+	"errors"
+
+	qerrors "github.com/graph-gophers/graphql-go/errors"
+
+	"github.com/smalruby/meshd/broker"
+)
+
+// Error is one entry of a response's errors list, in AppSync's shape: the client decides
+// whether to disconnect by reading errorType at the top level.
+type Error struct {
+	Path       []any           `json:"path"`
+	Data       json.RawMessage `json:"data,omitempty"`
+	ErrorType  string          `json:"errorType,omitempty"`
+	ErrorInfo  json.RawMessage `json:"errorInfo,omitempty"`
+	Locations  []Location      `json:"locations,omitempty"`
+	Message    string          `json:"message"`
+	Extensions map[string]any  `json:"extensions,omitempty"`
+}
+
+// Location is where in the document an error points.
+type Location struct {
+	Line       int     `json:"line"`
+	Column     int     `json:"column"`
+	SourceName *string `json:"sourceName"`
+}
+
+var jsonNull = json.RawMessage("null")
+
+// Error types of the transport, beside the broker's kinds.
+const (
+	typeMalformedRequest = "MalformedHttpRequestException"
+	typeUnauthorized     = "UnauthorizedException"
+	typePayloadTooLarge  = "PayloadTooLargeException"
+	typeMethodNotAllowed = "MethodNotAllowed"
+	typeForbiddenOrigin  = "ForbiddenOrigin"
+)
+
+// ConvertErrors turns graphql-go errors into AppSync-shaped errors. It is the one place where
+// broker error kinds become errorTypes.
+func ConvertErrors(errs []*qerrors.QueryError) []Error {
+	out := make([]Error, len(errs))
+	for i, qe := range errs {
+		out[i] = convertError(qe)
+	}
+	return out
+}
+
+func convertError(qe *qerrors.QueryError) Error {
+	e := Error{Path: qe.Path, Message: qe.Message}
+	for _, l := range qe.Locations {
+		e.Locations = append(e.Locations, Location{Line: l.Line, Column: l.Column})
+	}
+	if qe.ResolverError == nil && qe.Path == nil {
+		// A document that does not validate: AppSync reports it without an errorType.
+		rule := qe.Rule
+		if rule == "" {
+			rule = "InvalidSyntax"
+		}
+		e.Message = "Validation error of type " + rule + ": " + qe.Message
+		return e
+	}
+	kind := broker.InternalError
+	var be *broker.Error
+	switch {
+	case errors.As(qe.ResolverError, &be):
+		kind, e.Message = be.Kind, be.Message
+	case qe.ResolverError == nil:
+		// Arguments that could not be read (an ill-formed AWSDateTime, say).
+		kind = broker.ValidationError
+	default:
+		e.Message = "Internal server error"
+	}
+	e.ErrorType = string(kind)
+	e.Data, e.ErrorInfo = jsonNull, jsonNull
+	e.Extensions = map[string]any{"errorType": string(kind)}
+	return e
+}

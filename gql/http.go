@@ -1,0 +1,181 @@
+package gql
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// request is a GraphQL request body.
+type request struct {
+	Query         string         `json:"query"`
+	Variables     map[string]any `json:"variables"`
+	OperationName string         `json:"operationName"`
+}
+
+// response is a GraphQL response body.
+type response struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []Error         `json:"errors,omitempty"`
+}
+
+// ServeHTTP answers POST and GET /graphql, and CORS preflights.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		return
+	}
+	switch r.Method {
+	case http.MethodPost, http.MethodGet:
+	default:
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		writeTransportError(w, http.StatusMethodNotAllowed, typeMethodNotAllowed, "Method "+r.Method+" is not allowed; use POST.")
+		return
+	}
+	if !s.Authorized(apiKey(r.Header)) {
+		w.Header().Set("x-amzn-ErrorType", typeUnauthorized)
+		writeTransportError(w, http.StatusUnauthorized, typeUnauthorized, "You are not authorized to make this call.")
+		return
+	}
+	req, status, errType, msg := s.decode(w, r)
+	if status != 0 {
+		writeTransportError(w, status, errType, msg)
+		return
+	}
+	// A document that does not parse is left to Exec, which reports why.
+	switch kind, _, _ := operation(req.Query, req.OperationName); {
+	case kind == "subscription":
+		writeDocumentError(w, "OperationNotSupported: subscriptions are served on the realtime endpoint")
+		return
+	case kind == "mutation" && r.Method == http.MethodGet:
+		writeDocumentError(w, "OperationNotSupported: only queries can be sent with GET")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	ctx = withClientIP(ctx, s.ClientIP(r.RemoteAddr, r.Header.Get("X-Forwarded-For")))
+	res := s.schema.Exec(ctx, req.Query, req.OperationName, req.Variables)
+	out := response{Data: res.Data, Errors: ConvertErrors(res.Errors)}
+	if len(out.Data) == 0 {
+		out.Data = json.RawMessage("null")
+	}
+	for _, e := range out.Errors {
+		if e.ErrorType != "" {
+			s.log.Debug("request error", "errorType", e.ErrorType, "message", e.Message, "path", e.Path)
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// decode reads a request from the body (POST) or the query string (GET); a non-zero status
+// says why it could not.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request) (req request, status int, errType, msg string) {
+	const unparseable = "Unable to parse GraphQL query."
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		req.Query, req.OperationName = q.Get("query"), q.Get("operationName")
+		if v := q.Get("variables"); v != "" {
+			if err := json.Unmarshal([]byte(v), &req.Variables); err != nil {
+				return req, http.StatusBadRequest, typeMalformedRequest, unparseable
+			}
+		}
+		if req.Query == "" {
+			return req, http.StatusBadRequest, typeMalformedRequest, unparseable
+		}
+		return req, 0, "", ""
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxRequestBytes))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return req, http.StatusRequestEntityTooLarge, typePayloadTooLarge, "Request body is larger than the limit of " + strconv.FormatInt(s.cfg.MaxRequestBytes, 10) + " bytes."
+	case err != nil:
+		return req, http.StatusBadRequest, typeMalformedRequest, "Request body could not be read."
+	case len(bytes.TrimSpace(body)) == 0:
+		return req, http.StatusBadRequest, typeMalformedRequest, "Request body is empty."
+	}
+	var raw struct {
+		Query         *string         `json:"query"`
+		Variables     json.RawMessage `json:"variables"`
+		OperationName *string         `json:"operationName"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil || raw.Query == nil || strings.TrimSpace(*raw.Query) == "" {
+		return req, http.StatusBadRequest, typeMalformedRequest, unparseable
+	}
+	req.Query = *raw.Query
+	if raw.OperationName != nil {
+		req.OperationName = *raw.OperationName
+	}
+	if len(raw.Variables) > 0 && string(raw.Variables) != "null" {
+		if err := json.Unmarshal(raw.Variables, &req.Variables); err != nil {
+			return req, http.StatusBadRequest, typeMalformedRequest, unparseable
+		}
+	}
+	return req, 0, "", ""
+}
+
+// apiKey finds the API key of a request (header names are case-insensitive).
+func apiKey(h http.Header) string {
+	return h.Get("X-Api-Key")
+}
+
+// cors sets the CORS headers and answers preflights; false means the response is written.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	h := w.Header()
+	if !s.OriginAllowed(origin) {
+		writeTransportError(w, http.StatusForbidden, typeForbiddenOrigin, "Origin "+origin+" is not allowed to use this server.")
+		return false
+	}
+	if len(s.cfg.AllowedOrigins) > 0 {
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Add("Vary", "Origin")
+	} else {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
+	if r.Method != http.MethodOptions {
+		return true
+	}
+	h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+	if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+		h.Set("Access-Control-Allow-Headers", req)
+	} else {
+		h.Set("Access-Control-Allow-Headers", "content-type, x-api-key, x-amz-user-agent, x-amz-date, authorization, x-amz-security-token, x-amz-content-sha256")
+	}
+	h.Set("Access-Control-Max-Age", "86400")
+	if strings.EqualFold(r.Header.Get("Access-Control-Request-Private-Network"), "true") {
+		h.Set("Access-Control-Allow-Private-Network", "true")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return false
+}
+
+// transportError is an error about the HTTP request itself rather than its document.
+type transportError struct {
+	ErrorType string `json:"errorType"`
+	Message   string `json:"message"`
+}
+
+func writeTransportError(w http.ResponseWriter, status int, errType, msg string) {
+	writeJSON(w, status, struct {
+		Errors []transportError `json:"errors"`
+	}{[]transportError{{errType, msg}}})
+}
+
+func writeDocumentError(w http.ResponseWriter, detail string) {
+	writeJSON(w, http.StatusOK, response{Data: json.RawMessage("null"), Errors: []Error{{Message: "Validation error of type " + detail}}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusOK, []byte(`{"data":null,"errors":[{"errorType":"InternalError","message":"Internal server error"}]}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,151 @@
+// Package gql serves the Mesh v2 GraphQL API over HTTP: the unified schema of every client
+// generation, AppSync-shaped responses and errors, CORS and API keys.
+package gql
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	_ "embed"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	graphql "github.com/graph-gophers/graphql-go"
+	qerrors "github.com/graph-gophers/graphql-go/errors"
+
+	"github.com/smalruby/meshd/broker"
+)
+
+//go:embed schema.graphql
+var schemaSDL string
+
+// Config configures the API layer.
+type Config struct {
+	// APIKeys are the accepted keys; empty accepts any key, or none.
+	APIKeys []string
+	// AllowedOrigins, when non-empty, are the only browser origins served.
+	AllowedOrigins []string
+	// DomainMode and Secret decide what createDomain returns.
+	DomainMode broker.DomainMode
+	Secret     string
+	// TrustedProxies are the networks whose X-Forwarded-For header is believed.
+	TrustedProxies []netip.Prefix
+	// MaxRequestBytes bounds an HTTP request body.
+	MaxRequestBytes int64
+	// RequestTimeout bounds one request's execution.
+	RequestTimeout time.Duration
+	// Logger receives request errors; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Server is the GraphQL API over one broker.
+type Server struct {
+	cfg    Config
+	b      *broker.Broker
+	schema *graphql.Schema
+	keys   [][sha256.Size]byte
+	log    *slog.Logger
+}
+
+// New parses the schema and binds it to the broker.
+func New(b *broker.Broker, cfg Config) (*Server, error) {
+	s := &Server{cfg: cfg, b: b, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	schema, err := graphql.ParseSchema(schemaSDL, &resolver{b: b, cfg: cfg},
+		graphql.MaxDepth(16),
+		graphql.MaxQueryLength(64*1024),
+		graphql.SubscribeResolverTimeout(10*time.Second),
+		graphql.PanicHandler(panicHandler{s.log}),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("parse schema: %w", err)
+	}
+	s.schema = schema
+	for _, k := range cfg.APIKeys {
+		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
+	}
+	return s, nil
+}
+
+// Schema is the executable schema, for the realtime endpoints.
+func (s *Server) Schema() *graphql.Schema { return s.schema }
+
+// Authorized reports whether key may use the API. Keys are compared in constant time.
+func (s *Server) Authorized(key string) bool {
+	if len(s.keys) == 0 {
+		return true
+	}
+	sum := sha256.Sum256([]byte(key))
+	ok := 0
+	for _, k := range s.keys {
+		ok |= subtle.ConstantTimeCompare(sum[:], k[:])
+	}
+	return ok == 1
+}
+
+// OriginAllowed reports whether a browser origin may use the API ("" is a non-browser client).
+func (s *Server) OriginAllowed(origin string) bool {
+	return origin == "" || len(s.cfg.AllowedOrigins) == 0 || slices.Contains(s.cfg.AllowedOrigins, origin)
+}
+
+type ctxKey int
+
+const clientIPKey ctxKey = iota
+
+func withClientIP(ctx context.Context, ip string) context.Context {
+	return context.WithValue(ctx, clientIPKey, ip)
+}
+
+func clientIP(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey).(string)
+	return ip
+}
+
+// ClientIP returns the caller's address: the first X-Forwarded-For entry when the peer is a
+// trusted proxy, else the peer itself.
+func (s *Server) ClientIP(remoteAddr, forwardedFor string) string {
+	peer, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return ""
+	}
+	addr := peer.Addr().Unmap()
+	if forwardedFor != "" {
+		for _, p := range s.cfg.TrustedProxies {
+			if p.Contains(addr) {
+				first, _, _ := strings.Cut(forwardedFor, ",")
+				if fwd, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
+					return fwd.Unmap().String()
+				}
+				break
+			}
+		}
+	}
+	return addr.String()
+}
+
+type panicHandler struct{ log *slog.Logger }
+
+func (h panicHandler) MakePanicError(ctx context.Context, value any) *qerrors.QueryError {
+	h.log.Error("resolver panic", "panic", value)
+	return &qerrors.QueryError{Message: "Internal server error", ResolverError: &broker.Error{Kind: broker.InternalError, Message: "Internal server error"}}
+}
+
+// Handler routes the API's paths: /graphql for queries and mutations, WebSocket upgrades on
+// /graphql, /graphql/realtime and /graphql/connect, CORS preflights anywhere.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", s)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.cors(w, r) {
+			writeTransportError(w, http.StatusNotFound, "NotFound", "No API at "+r.URL.Path+"; use /graphql.")
+		}
+	})
+	return mux
+}
