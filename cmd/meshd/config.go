@@ -1,0 +1,259 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// config is every setting of meshd. Each has a flag and a MESH_* environment twin; a flag
+// given on the command line wins over the environment, which wins over the default.
+type config struct {
+	listenAddr      string
+	dataDir         string
+	storeKind       string
+	apiKeys         []string
+	allowedOrigins  []string
+	domainMode      string
+	secret          string
+	trustedProxies  []netip.Prefix
+	hostInterval    int
+	hostTTL         int
+	memberInterval  int
+	memberTTL       int
+	maxConnection   int
+	eventTTL        int
+	pollingInterval int
+	eventPageLimit  int
+	maxRequestBytes int64
+	maxFrameBytes   int64
+	keepalive       int
+	connTimeoutMS   int
+	flushInterval   time.Duration
+	sweepInterval   time.Duration
+	requestTimeout  time.Duration
+	shutdownTimeout time.Duration
+	natsListen      string
+	logLevel        string
+	logFormat       string
+}
+
+// setting describes one configuration knob for the flag set and for -h.
+type setting struct {
+	env   string
+	usage string
+	value flag.Value
+}
+
+func (c *config) settings() []setting {
+	return []setting{
+		{"MESH_LISTEN_ADDR", "address the HTTP and WebSocket API listens on", stringVar(&c.listenAddr, ":8080")},
+		{"MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, "meshd-data")},
+		{"MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt")},
+		{"MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key", listVar(&c.apiKeys, "")},
+		{"MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, "")},
+		{"MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed")},
+		{"MESH_SECRET_KEY", "secret mixed into createDomain's hash; generated and kept in the data directory when empty", stringVar(&c.secret, "")},
+		{"MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For is believed", prefixVar(&c.trustedProxies, "")},
+		{"MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, 60)},
+		{"MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, 150)},
+		{"MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, 120)},
+		{"MESH_MEMBER_HEARTBEAT_TTL_SECONDS", "a membership or status lives this long after its last refresh", intVar(&c.memberTTL, 600)},
+		{"MESH_MAX_CONNECTION_TIME_SECONDS", "absolute lifetime of a group (and the cap of maxConnectionTimeSeconds)", intVar(&c.maxConnection, 2100)},
+		{"MESH_EVENT_TTL_SECONDS", "how long polling events are kept", intVar(&c.eventTTL, 10)},
+		{"MESH_POLLING_INTERVAL_SECONDS", "poll interval told to groups that do not use WebSockets", intVar(&c.pollingInterval, 2)},
+		{"MESH_EVENT_PAGE_LIMIT", "most events one getEventsSince or pollGroupData returns", intVar(&c.eventPageLimit, 100)},
+		{"MESH_MAX_REQUEST_BYTES", "largest HTTP request body accepted", int64Var(&c.maxRequestBytes, 1<<20)},
+		{"MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, 256<<10)},
+		{"MESH_KEEPALIVE_SECONDS", "interval of realtime keep-alive (ka) frames", intVar(&c.keepalive, 60)},
+		{"MESH_CONNECTION_TIMEOUT_MS", "connectionTimeoutMs advertised in connection_ack", intVar(&c.connTimeoutMS, 300000)},
+		{"MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, time.Second)},
+		{"MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, 5*time.Second)},
+		{"MESH_REQUEST_TIMEOUT", "longest a single request may run", durationVar(&c.requestTimeout, 30*time.Second)},
+		{"MESH_SHUTDOWN_TIMEOUT", "how long a graceful shutdown waits for requests and sockets", durationVar(&c.shutdownTimeout, 10*time.Second)},
+		{"MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222); empty keeps it in-process", stringVar(&c.natsListen, "")},
+		{"MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info")},
+		{"MESH_LOG_FORMAT", "log format: text or json", stringVar(&c.logFormat, "text")},
+	}
+}
+
+// flagName turns MESH_HOST_HEARTBEAT_TTL_SECONDS into host-heartbeat-ttl-seconds.
+func flagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "MESH_")), "_", "-")
+}
+
+// parseConfig reads the environment, then the command line.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("meshd", flag.ContinueOnError)
+	fs.SetOutput(out)
+	settings := c.settings()
+	var envErrs []error
+	for _, s := range settings {
+		if v := getenv(s.env); v != "" {
+			if err := s.value.Set(v); err != nil {
+				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", s.env, v, err))
+			}
+		}
+		fs.Var(s.value, flagName(s.env), s.usage)
+	}
+	fs.Usage = func() { usage(out, settings) }
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(envErrs...); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	positive := map[string]int{
+		"host-heartbeat-interval-seconds":   c.hostInterval,
+		"host-heartbeat-ttl-seconds":        c.hostTTL,
+		"member-heartbeat-interval-seconds": c.memberInterval,
+		"member-heartbeat-ttl-seconds":      c.memberTTL,
+		"max-connection-time-seconds":       c.maxConnection,
+		"event-ttl-seconds":                 c.eventTTL,
+		"polling-interval-seconds":          c.pollingInterval,
+		"event-page-limit":                  c.eventPageLimit,
+		"keepalive-seconds":                 c.keepalive,
+		"connection-timeout-ms":             c.connTimeoutMS,
+	}
+	for name, v := range positive {
+		if v < 1 {
+			errs = append(errs, fmt.Errorf("-%s must be at least 1, got %d", name, v))
+		}
+	}
+	if c.maxRequestBytes < 1024 || c.maxFrameBytes < 1024 {
+		errs = append(errs, errors.New("-max-request-bytes and -max-ws-frame-bytes must be at least 1024"))
+	}
+	if c.storeKind != "bbolt" && c.storeKind != "memory" {
+		errs = append(errs, fmt.Errorf("-store must be bbolt or memory, got %q", c.storeKind))
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("-log-format must be text or json, got %q", c.logFormat))
+	}
+	return errors.Join(errs...)
+}
+
+func usage(out io.Writer, settings []setting) {
+	fmt.Fprintf(out, "meshd serves the Mesh v2 realtime GraphQL API (Smalruby 3) on premises.\n\n")
+	fmt.Fprintf(out, "Usage: meshd [flags]\n\nEvery flag has an environment twin; a flag wins over its variable.\n\n")
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "flag\tenvironment\tdefault\tmeaning")
+	for _, s := range settings {
+		def := s.value.String()
+		if def == "" {
+			def = `""`
+		}
+		fmt.Fprintf(tw, "-%s\t%s\t%s\t%s\n", flagName(s.env), s.env, def, s.usage)
+	}
+	tw.Flush()
+}
+
+type stringValue struct{ p *string }
+
+func stringVar(p *string, def string) flag.Value { *p = def; return stringValue{p} }
+func (v stringValue) String() string             { return *v.p }
+func (v stringValue) Set(s string) error         { *v.p = s; return nil }
+
+type intValue struct{ p *int }
+
+func intVar(p *int, def int) flag.Value { *p = def; return intValue{p} }
+func (v intValue) String() string       { return strconv.Itoa(*v.p) }
+func (v intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return errors.New("not a whole number")
+	}
+	*v.p = n
+	return nil
+}
+
+type int64Value struct{ p *int64 }
+
+func int64Var(p *int64, def int64) flag.Value { *p = def; return int64Value{p} }
+func (v int64Value) String() string           { return strconv.FormatInt(*v.p, 10) }
+func (v int64Value) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return errors.New("not a whole number")
+	}
+	*v.p = n
+	return nil
+}
+
+type durationValue struct{ p *time.Duration }
+
+func durationVar(p *time.Duration, def time.Duration) flag.Value { *p = def; return durationValue{p} }
+func (v durationValue) String() string                           { return v.p.String() }
+func (v durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return errors.New("not a positive duration such as 1s or 500ms")
+	}
+	*v.p = d
+	return nil
+}
+
+type listValue struct{ p *[]string }
+
+func listVar(p *[]string, def string) flag.Value {
+	v := listValue{p}
+	_ = v.Set(def)
+	return v
+}
+func (v listValue) String() string { return strings.Join(*v.p, ",") }
+func (v listValue) Set(s string) error {
+	*v.p = nil
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*v.p = append(*v.p, item)
+		}
+	}
+	return nil
+}
+
+type prefixValue struct{ p *[]netip.Prefix }
+
+func prefixVar(p *[]netip.Prefix, def string) flag.Value {
+	v := prefixValue{p}
+	_ = v.Set(def)
+	return v
+}
+func (v prefixValue) String() string {
+	parts := make([]string, len(*v.p))
+	for i, p := range *v.p {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}
+func (v prefixValue) Set(s string) error {
+	*v.p = nil
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(item)
+			if aerr != nil {
+				return fmt.Errorf("%q is not a network such as 10.0.0.0/8", item)
+			}
+			p = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		*v.p = append(*v.p, p.Masked())
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+// Command meshd serves the Mesh v2 realtime GraphQL API of the Smalruby 3 editor on
+// premises: one binary, state in memory, persisted to one bbolt file, subscriptions over an
+// embedded NATS server.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/broker/bus"
+	"github.com/smalruby/meshd/gql"
+	"github.com/smalruby/meshd/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "meshd:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts meshd and serves until ctx ends, then shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	if cfg.secret == "" {
+		if cfg.secret, err = loadSecret(cfg.dataDir); err != nil {
+			return err
+		}
+	}
+	domainMode, err := broker.ParseDomainMode(cfg.domainMode)
+	if err != nil {
+		return err
+	}
+
+	st, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	b, err := bus.New(bus.Options{ListenAddr: cfg.natsListen})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	brk, err := broker.New(ctx, broker.Options{
+		Config: broker.Config{
+			HostHeartbeatInterval:   seconds(cfg.hostInterval),
+			HostHeartbeatTTL:        seconds(cfg.hostTTL),
+			MemberHeartbeatInterval: seconds(cfg.memberInterval),
+			MemberTTL:               seconds(cfg.memberTTL),
+			MaxConnectionTime:       seconds(cfg.maxConnection),
+			EventTTL:                seconds(cfg.eventTTL),
+			PollingInterval:         seconds(cfg.pollingInterval),
+			EventPageLimit:          cfg.eventPageLimit,
+			StatusFlushInterval:     cfg.flushInterval,
+			SweepInterval:           cfg.sweepInterval,
+		},
+		Store:  st,
+		Bus:    b,
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer brk.Close()
+	api, err := gql.New(brk, gql.Config{
+		APIKeys:         cfg.apiKeys,
+		AllowedOrigins:  cfg.allowedOrigins,
+		DomainMode:      domainMode,
+		Secret:          cfg.secret,
+		TrustedProxies:  cfg.trustedProxies,
+		MaxRequestBytes: cfg.maxRequestBytes,
+		RequestTimeout:  cfg.requestTimeout,
+		Logger:          log,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.listenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.listenAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("meshd listening", "addr", ln.Addr().String(), "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+	}
+	return brk.Close()
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+func openStore(cfg *config) (store.Store, error) {
+	if cfg.storeKind == "memory" {
+		return store.NewMemory(), nil
+	}
+	return store.OpenBolt(filepath.Join(cfg.dataDir, "meshd.db"), store.BoltOptions{})
+}
+
+// loadSecret returns the createDomain secret kept in dir, creating it on first start so that
+// domains stay the same across restarts.
+func loadSecret(dir string) (string, error) {
+	path := filepath.Join(dir, "secret")
+	if b, err := os.ReadFile(path); err == nil {
+		if s := strings.TrimSpace(string(b)); s != "" {
+			return s, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read secret: %w", err)
+	}
+	buf := make([]byte, 32)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("generate secret: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create data directory: %w", err)
+	}
+	s := hex.EncodeToString(buf)
+	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write secret: %w", err)
+	}
+	return s, nil
+}
