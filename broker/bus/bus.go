@@ -1,0 +1,194 @@
+// Package bus carries published group messages to subscribers over an embedded NATS server:
+// one subject per (domain, group), so that more meshd processes can later share it through NATS
+// routes without new code.
+package bus
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Options configures the embedded NATS server.
+type Options struct {
+	// ListenAddr, when set (e.g. "127.0.0.1:4222"), also opens a NATS client port for other
+	// processes; empty keeps the server in-process only.
+	ListenAddr string
+	// MaxPending bounds the bytes buffered for one subscription before NATS drops its messages
+	// as a slow consumer; 0 means 64 MiB.
+	MaxPending int
+}
+
+// maxPayload is the largest message the bus carries: far above the biggest allowed mutation.
+const maxPayload = 8 << 20
+
+// Bus publishes and delivers group messages.
+type Bus struct {
+	srv        *server.Server
+	nc         *nats.Conn
+	maxPending int
+	dropped    atomic.Uint64
+}
+
+// Subscription is one subscriber of one group's messages.
+type Subscription struct {
+	sub *nats.Subscription
+}
+
+// New starts the embedded server and connects to it in-process.
+func New(opts Options) (*Bus, error) {
+	sopts := &server.Options{
+		ServerName: "meshd",
+		DontListen: opts.ListenAddr == "",
+		NoLog:      true,
+		NoSigs:     true,
+		MaxPayload: maxPayload,
+		MaxPending: 4 * maxPayload,
+	}
+	if opts.ListenAddr != "" {
+		host, port, err := net.SplitHostPort(opts.ListenAddr)
+		if err != nil {
+			return nil, fmt.Errorf("start embedded nats: listen address %q: %w", opts.ListenAddr, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return nil, fmt.Errorf("start embedded nats: listen port %q: %w", port, err)
+		}
+		if p == 0 {
+			p = server.RANDOM_PORT
+		}
+		sopts.Host, sopts.Port = host, p
+	}
+	srv, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded nats: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		srv.Shutdown()
+		return nil, errors.New("start embedded nats: not ready within 10s")
+	}
+	b := &Bus{srv: srv, maxPending: opts.MaxPending}
+	if b.maxPending <= 0 {
+		b.maxPending = 64 << 20
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("meshd"), nats.NoReconnect(),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
+				if n, derr := sub.Dropped(); derr == nil && n > 0 {
+					b.dropped.Add(uint64(n))
+				}
+			}
+		}))
+	if err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("connect to embedded nats: %w", err)
+	}
+	b.nc = nc
+	return b, nil
+}
+
+// ClientURL is the address other NATS clients reach the server at, or "" when it only runs
+// in-process.
+func (b *Bus) ClientURL() string {
+	if addr := b.srv.Addr(); addr != nil {
+		return "nats://" + addr.String()
+	}
+	return ""
+}
+
+// Publish sends data to every subscriber of the group. Messages published from one goroutine,
+// or serialised by the caller, are delivered in that order.
+func (b *Bus) Publish(domain, groupID string, data []byte) error {
+	if err := b.nc.Publish(Subject(domain, groupID), data); err != nil {
+		return fmt.Errorf("publish to %s@%s: %w", groupID, domain, err)
+	}
+	return nil
+}
+
+// Subscribe calls fn with every message of the group, in publish order, from one goroutine.
+func (b *Bus) Subscribe(domain, groupID string, fn func(data []byte)) (*Subscription, error) {
+	sub, err := b.nc.Subscribe(Subject(domain, groupID), func(m *nats.Msg) { fn(m.Data) })
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to %s@%s: %w", groupID, domain, err)
+	}
+	if err := sub.SetPendingLimits(-1, b.maxPending); err != nil {
+		sub.Unsubscribe()
+		return nil, fmt.Errorf("subscribe to %s@%s: %w", groupID, domain, err)
+	}
+	return &Subscription{sub: sub}, nil
+}
+
+// Unsubscribe stops delivery to the subscription.
+func (s *Subscription) Unsubscribe() error {
+	if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+		return fmt.Errorf("unsubscribe: %w", err)
+	}
+	return nil
+}
+
+// Healthy reports whether the server runs and the broker's connection to it is up.
+func (b *Bus) Healthy() bool {
+	return b.srv.Running() && b.nc.IsConnected()
+}
+
+// Dropped counts messages NATS dropped because a subscriber fell too far behind.
+func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
+
+// Close disconnects and shuts the server down; it may be called more than once.
+func (b *Bus) Close() {
+	b.nc.Close()
+	b.srv.Shutdown()
+	b.srv.WaitForShutdown()
+}
+
+// Subject is the NATS subject of a group's messages: "mesh.g.<domain token>.<group token>".
+func Subject(domain, groupID string) string {
+	return "mesh.g." + Token(domain) + "." + Token(groupID)
+}
+
+// Token encodes an arbitrary string as one NATS subject token. Strings made only of lower-case
+// letters, digits and '-' (hex domains, UUIDs) stay as they are; anything else, the empty string
+// included, becomes '_' followed by its unpadded URL-safe base64. A plain token never starts
+// with '_', so the encoding is injective.
+func Token(s string) string {
+	if plain(s) {
+		return s
+	}
+	return "_" + base64.RawURLEncoding.EncodeToString([]byte(s))
+}
+
+// DecodeToken reverses Token.
+func DecodeToken(tok string) (string, error) {
+	if len(tok) > 0 && tok[0] == '_' {
+		b, err := base64.RawURLEncoding.DecodeString(tok[1:])
+		if err != nil {
+			return "", fmt.Errorf("decode token %q: %w", tok, err)
+		}
+		return string(b), nil
+	}
+	if !plain(tok) {
+		return "", fmt.Errorf("decode token %q: not a token", tok)
+	}
+	return tok, nil
+}
+
+func plain(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
