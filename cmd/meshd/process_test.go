@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -129,21 +130,41 @@ func (p *process) wait(t *testing.T) int {
 // post sends a GraphQL document and returns the decoded data, failing on errors.
 func (p *process) post(t *testing.T, query string, vars map[string]any) map[string]any {
 	t.Helper()
+	data, raw, err := p.send(query, vars)
+	if err != nil || data == nil {
+		t.Fatalf("%s: %v %s", query, err, raw)
+	}
+	return data
+}
+
+// postQuiet is post for load loops: nil when the request failed in any way.
+func (p *process) postQuiet(query string, vars map[string]any) map[string]any {
+	data, _, _ := p.send(query, vars)
+	return data
+}
+
+func (p *process) send(query string, vars map[string]any) (map[string]any, []byte, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	resp, err := http.Post(p.URL, "application/json", bytes.NewReader(body))
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, raw, err
+	}
 	var out struct {
 		Data   map[string]any `json:"data"`
 		Errors []any          `json:"errors"`
 	}
-	if err := json.Unmarshal(raw, &out); err != nil || len(out.Errors) > 0 {
-		t.Fatalf("%s: %s", query, raw)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, raw, err
 	}
-	return out.Data
+	if len(out.Errors) > 0 {
+		return nil, raw, fmt.Errorf("errors: %v", out.Errors)
+	}
+	return out.Data, raw, nil
 }
 
 func TestBinaryServesAndStopsGracefully(t *testing.T) {
