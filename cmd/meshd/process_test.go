@@ -199,3 +199,20 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 		t.Fatalf("exit %v: %s", err, out)
 	}
 }
+
+func TestBinaryRefusesAStoreInUse(t *testing.T) {
+	dir := t.TempDir()
+	startMeshd(t, "-data-dir", dir)
+	second := exec.Command(meshdBinary(t), "-listen-addr", "127.0.0.1:0", "-data-dir", dir)
+	out, err := second.CombinedOutput()
+	if err == nil || second.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "locked by another process") {
+		t.Fatalf("second meshd on the same data directory: %v\n%s", err, out)
+	}
+	corrupt := t.TempDir()
+	os.WriteFile(filepath.Join(corrupt, "meshd.db"), []byte(strings.Repeat("garbage!", 4096)), 0o600)
+	third := exec.Command(meshdBinary(t), "-listen-addr", "127.0.0.1:0", "-data-dir", corrupt)
+	out, err = third.CombinedOutput()
+	if err == nil || third.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "corrupt") {
+		t.Fatalf("meshd on a corrupt file: %v\n%s", err, out)
+	}
+}
