@@ -2,6 +2,7 @@ package gql
 
 import (
 	"context"
+	"log/slog"
 
 	graphql "github.com/graph-gophers/graphql-go"
 
@@ -11,8 +12,10 @@ import (
 // resolver is the root of every query, mutation and subscription; each method translates
 // its arguments into one broker call.
 type resolver struct {
-	b   *broker.Broker
-	cfg Config
+	b    *broker.Broker
+	cfg  Config
+	log  *slog.Logger
+	skew skewWarner
 }
 
 type groupArgs struct {
@@ -65,8 +68,20 @@ func (r *resolver) groups(gs []broker.Group) []groupView {
 
 // Queries.
 
-func (r *resolver) ListGroupsByDomain(args struct{ Domain string }) ([]groupView, error) {
-	gs, err := r.b.ListGroups(args.Domain)
+// requireDomain reads a domain argument the oldest documents declare nullable.
+func requireDomain(domain *string) (string, error) {
+	if domain == nil {
+		return "", &broker.Error{Kind: broker.ValidationError, Message: "domain is required"}
+	}
+	return *domain, nil
+}
+
+func (r *resolver) ListGroupsByDomain(args struct{ Domain *string }) ([]groupView, error) {
+	domain, err := requireDomain(args.Domain)
+	if err != nil {
+		return nil, err
+	}
+	gs, err := r.b.ListGroups(domain)
 	return r.groups(gs), err
 }
 
@@ -151,11 +166,15 @@ func (r *resolver) CreateDomain(ctx context.Context) string {
 func (r *resolver) CreateGroup(ctx context.Context, args struct {
 	Name                     string
 	HostID                   graphql.ID
-	Domain                   string
+	Domain                   *string
 	MaxConnectionTimeSeconds *int32
 	UseWebSocket             bool
 }) (*groupView, error) {
-	in := broker.CreateGroupInput{Name: args.Name, HostID: string(args.HostID), Domain: args.Domain, UseWebSocket: args.UseWebSocket}
+	domain, err := requireDomain(args.Domain)
+	if err != nil {
+		return nil, err
+	}
+	in := broker.CreateGroupInput{Name: args.Name, HostID: string(args.HostID), Domain: domain, UseWebSocket: args.UseWebSocket}
 	if args.MaxConnectionTimeSeconds != nil {
 		n := int(*args.MaxConnectionTimeSeconds)
 		in.MaxConnectionTimeSeconds = &n
@@ -229,16 +248,20 @@ func (r *resolver) ReportDataByNode(args struct {
 	return &messageView{&broker.Message{GroupID: st.GroupID, Domain: st.Domain, Status: &st}}, nil
 }
 
-func eventInputs(in []eventInput) []broker.EventInput {
+// eventInputs converts fired events, warning when a client's clock is far off the server's.
+func (r *resolver) eventInputs(nodeID graphql.ID, in []eventInput) []broker.EventInput {
 	out := make([]broker.EventInput, len(in))
 	for i, e := range in {
 		out[i] = broker.EventInput{Name: e.EventName, Payload: e.Payload, FiredAt: e.FiredAt.Time, OrderKey: e.OrderKey}
+	}
+	if len(in) > 0 {
+		r.skew.check(r.log, "firedAt", string(nodeID), in[0].FiredAt.Time, r.b.Now())
 	}
 	return out
 }
 
 func (r *resolver) FireEventsByNode(args eventsArgs) (*messageView, error) {
-	batch, err := r.b.FireEvents(string(args.GroupID), args.Domain, string(args.NodeID), eventInputs(args.Events))
+	batch, err := r.b.FireEvents(string(args.GroupID), args.Domain, string(args.NodeID), r.eventInputs(args.NodeID, args.Events))
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +285,7 @@ func (r *resolver) FireEventByNode(args struct {
 }
 
 func (r *resolver) RecordEventsByNode(args eventsArgs) (*recordView, error) {
-	res, err := r.b.RecordEvents(string(args.GroupID), args.Domain, string(args.NodeID), eventInputs(args.Events))
+	res, err := r.b.RecordEvents(string(args.GroupID), args.Domain, string(args.NodeID), r.eventInputs(args.NodeID, args.Events))
 	if err != nil {
 		return nil, err
 	}

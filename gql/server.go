@@ -41,6 +41,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger receives request errors; slog.Default() when nil.
 	Logger *slog.Logger
+	// OnOperation, when set, is told of every query and mutation: its root field, its outcome
+	// ("ok" or an errorType) and its duration.
+	OnOperation func(operation, outcome string, d time.Duration)
 }
 
 // Server is the GraphQL API over one broker.
@@ -58,12 +61,16 @@ func New(b *broker.Broker, cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	schema, err := graphql.ParseSchema(schemaSDL, &resolver{b: b, cfg: cfg},
+	opts := []graphql.SchemaOpt{
 		graphql.MaxDepth(16),
-		graphql.MaxQueryLength(64*1024),
-		graphql.SubscribeResolverTimeout(10*time.Second),
+		graphql.MaxQueryLength(64 * 1024),
+		graphql.SubscribeResolverTimeout(10 * time.Second),
 		graphql.PanicHandler(panicHandler{s.log}),
-	)
+	}
+	if cfg.OnOperation != nil {
+		opts = append(opts, graphql.Tracer(operationTracer{cfg.OnOperation}))
+	}
+	schema, err := graphql.ParseSchema(schemaSDL, &resolver{b: b, cfg: cfg, log: s.log}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("parse schema: %w", err)
 	}

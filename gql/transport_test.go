@@ -181,3 +181,15 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("other origin: %d %s", no.Status, no.Raw)
 	}
 }
+
+func TestNullDomainOfOldestBuilds(t *testing.T) {
+	e := start(t)
+	r := e.do(t, `query($d: String) { listGroupsByDomain(domain: $d) { id } }`, map[string]any{"d": nil})
+	if typ, msg := r.gqlErr(); typ != "ValidationError" || msg != "domain is required" {
+		t.Fatalf("null domain: %s", r.Raw)
+	}
+	leave := e.ok(t, `mutation { leaveGroup(groupId: "g", domain: "d", nodeId: "n") { id name groupId domain } }`, nil)
+	if str(leave, "leaveGroup", "id") != "n" || str(leave, "leaveGroup", "name") != "Node n" {
+		t.Fatalf("oldest leaveGroup selection: %v", leave)
+	}
+}

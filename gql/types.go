@@ -260,6 +260,8 @@ func (v memberHeartbeatView) HeartbeatIntervalSeconds() *int32 { return seconds(
 type leaveView struct{ groupID, domain, nodeID string }
 
 func (v leaveView) PeerID() graphql.ID  { return graphql.ID(v.nodeID) }
+func (v leaveView) ID() *graphql.ID     { id := graphql.ID(v.nodeID); return &id }
+func (v leaveView) Name() *string       { n := "Node " + v.nodeID; return &n }
 func (v leaveView) GroupID() graphql.ID { return graphql.ID(v.groupID) }
 func (v leaveView) Domain() string      { return v.domain }
 func (v leaveView) Message() string {
