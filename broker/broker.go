@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,6 +30,9 @@ type Options struct {
 	NewID func() string
 	// Logger receives operational logs; slog.Default() when nil.
 	Logger *slog.Logger
+	// OnCommit, when set, is told of every store commit: how long it took, how many changes it
+	// carried and whether it failed.
+	OnCommit func(d time.Duration, ops int, err error)
 }
 
 // Broker owns all Mesh v2 state and applies the API's rules to it. Its methods are safe for
@@ -44,6 +48,8 @@ type Broker struct {
 	nodes  nodeIndex
 	commit *committer
 	fan    fanout
+
+	published atomic.Uint64
 
 	stop      chan struct{}
 	loops     sync.WaitGroup
@@ -79,7 +85,7 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 	}
 	b.nodes.init()
 	b.fan.init(b)
-	b.commit = newCommitter(opts.Store, b.log)
+	b.commit = newCommitter(opts.Store, b.log, opts.OnCommit)
 	if err := b.load(ctx); err != nil {
 		b.commit.close()
 		return nil, err

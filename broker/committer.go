@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/smalruby/meshd/store"
 )
@@ -13,19 +14,20 @@ import (
 // everything enqueued while a commit is running into the next one: a classroom joining at once
 // costs a few writes, not one per pupil.
 type committer struct {
-	store   store.Store
-	log     *slog.Logger
-	mu      sync.Mutex
-	ops     []store.Op
-	waiters []chan error
-	closed  bool
-	wake    chan struct{}
-	done    chan struct{}
-	lastErr error
+	store    store.Store
+	log      *slog.Logger
+	onCommit func(d time.Duration, ops int, err error)
+	mu       sync.Mutex
+	ops      []store.Op
+	waiters  []chan error
+	closed   bool
+	wake     chan struct{}
+	done     chan struct{}
+	lastErr  error
 }
 
-func newCommitter(s store.Store, log *slog.Logger) *committer {
-	c := &committer{store: s, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newCommitter(s store.Store, log *slog.Logger, onCommit func(time.Duration, int, error)) *committer {
+	c := &committer{store: s, log: log, onCommit: onCommit, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -81,7 +83,11 @@ func (c *committer) run() {
 				}
 				break
 			}
+			start := time.Now()
 			err := c.store.Commit(context.Background(), ops)
+			if c.onCommit != nil {
+				c.onCommit(time.Since(start), len(ops), err)
+			}
 			if err != nil {
 				c.log.Error("store commit failed", "ops", len(ops), "err", err)
 				c.mu.Lock()

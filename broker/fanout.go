@@ -40,7 +40,9 @@ func (b *Broker) publish(m *Message) {
 	if err == nil {
 		err = b.bus.Publish(m.Domain, m.GroupID, data)
 	}
-	if err != nil {
+	if err == nil {
+		b.published.Add(1)
+	} else {
 		b.log.Error("publish failed", "group", m.GroupID, "domain", m.Domain, "err", err)
 	}
 }

@@ -174,7 +174,8 @@ func each(bk *bolt.Bucket, fn func(v []byte) error) error {
 	})
 }
 
-// Commit applies ops in one durable transaction.
+// Commit applies ops in one durable transaction. Committing no ops writes nothing and only
+// reports whether the store is open.
 func (b *Bolt) Commit(_ context.Context, ops []Op) error {
 	if err := validate(ops); err != nil {
 		return err
@@ -183,6 +184,9 @@ func (b *Bolt) Commit(_ context.Context, ops []Op) error {
 	defer b.mu.RUnlock()
 	if b.closed {
 		return fmt.Errorf("commit: %w", ErrClosed)
+	}
+	if len(ops) == 0 {
+		return nil
 	}
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		groups, members, statuses := tx.Bucket(bucketGroups), tx.Bucket(bucketMembers), tx.Bucket(bucketStatuses)
