@@ -40,6 +40,11 @@ type config struct {
 	requestTimeout  time.Duration
 	shutdownTimeout time.Duration
 	natsListen      string
+	metricsAddr     string
+	pprofAddr       string
+	tlsCert         string
+	tlsKey          string
+	staticDir       string
 	logLevel        string
 	logFormat       string
 }
@@ -49,43 +54,54 @@ type setting struct {
 	env   string
 	usage string
 	value flag.Value
+	// flag names the flag when it is not derived from env.
+	flag string
+}
+
+// name is the setting's flag: MESH_HOST_HEARTBEAT_TTL_SECONDS becomes
+// host-heartbeat-ttl-seconds unless the setting names its own.
+func (s setting) name() string {
+	if s.flag != "" {
+		return s.flag
+	}
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.env, "MESH_")), "_", "-")
 }
 
 func (c *config) settings() []setting {
 	return []setting{
-		{"MESH_LISTEN_ADDR", "address the HTTP and WebSocket API listens on", stringVar(&c.listenAddr, ":8080")},
-		{"MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, "meshd-data")},
-		{"MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt")},
-		{"MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key", listVar(&c.apiKeys, "")},
-		{"MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, "")},
-		{"MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed")},
-		{"MESH_SECRET_KEY", "secret mixed into createDomain's hash; generated and kept in the data directory when empty", stringVar(&c.secret, "")},
-		{"MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For is believed", prefixVar(&c.trustedProxies, "")},
-		{"MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, 60)},
-		{"MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, 150)},
-		{"MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, 120)},
-		{"MESH_MEMBER_HEARTBEAT_TTL_SECONDS", "a membership or status lives this long after its last refresh", intVar(&c.memberTTL, 600)},
-		{"MESH_MAX_CONNECTION_TIME_SECONDS", "absolute lifetime of a group (and the cap of maxConnectionTimeSeconds)", intVar(&c.maxConnection, 2100)},
-		{"MESH_EVENT_TTL_SECONDS", "how long polling events are kept", intVar(&c.eventTTL, 10)},
-		{"MESH_POLLING_INTERVAL_SECONDS", "poll interval told to groups that do not use WebSockets", intVar(&c.pollingInterval, 2)},
-		{"MESH_EVENT_PAGE_LIMIT", "most events one getEventsSince or pollGroupData returns", intVar(&c.eventPageLimit, 100)},
-		{"MESH_MAX_REQUEST_BYTES", "largest HTTP request body accepted", int64Var(&c.maxRequestBytes, 1<<20)},
-		{"MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, 256<<10)},
-		{"MESH_KEEPALIVE_SECONDS", "interval of realtime keep-alive (ka) frames", intVar(&c.keepalive, 60)},
-		{"MESH_CONNECTION_TIMEOUT_MS", "connectionTimeoutMs advertised in connection_ack", intVar(&c.connTimeoutMS, 300000)},
-		{"MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, time.Second)},
-		{"MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, 5*time.Second)},
-		{"MESH_REQUEST_TIMEOUT", "longest a single request may run", durationVar(&c.requestTimeout, 30*time.Second)},
-		{"MESH_SHUTDOWN_TIMEOUT", "how long a graceful shutdown waits for requests and sockets", durationVar(&c.shutdownTimeout, 10*time.Second)},
-		{"MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222); empty keeps it in-process", stringVar(&c.natsListen, "")},
-		{"MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info")},
-		{"MESH_LOG_FORMAT", "log format: text or json", stringVar(&c.logFormat, "text")},
+		{"MESH_LISTEN_ADDR", "address the HTTP and WebSocket API listens on", stringVar(&c.listenAddr, ":8080"), ""},
+		{"MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, "meshd-data"), ""},
+		{"MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
+		{"MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key", listVar(&c.apiKeys, ""), ""},
+		{"MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, ""), ""},
+		{"MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed"), ""},
+		{"MESH_SECRET_KEY", "secret mixed into createDomain's hash; generated and kept in the data directory when empty", stringVar(&c.secret, ""), ""},
+		{"MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For is believed", prefixVar(&c.trustedProxies, ""), ""},
+		{"MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, 60), ""},
+		{"MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, 150), ""},
+		{"MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, 120), ""},
+		{"MESH_MEMBER_HEARTBEAT_TTL_SECONDS", "a membership or status lives this long after its last refresh", intVar(&c.memberTTL, 600), ""},
+		{"MESH_MAX_CONNECTION_TIME_SECONDS", "absolute lifetime of a group (and the cap of maxConnectionTimeSeconds)", intVar(&c.maxConnection, 2100), ""},
+		{"MESH_EVENT_TTL_SECONDS", "how long polling events are kept", intVar(&c.eventTTL, 10), ""},
+		{"MESH_POLLING_INTERVAL_SECONDS", "poll interval told to groups that do not use WebSockets", intVar(&c.pollingInterval, 2), ""},
+		{"MESH_EVENT_PAGE_LIMIT", "most events one getEventsSince or pollGroupData returns", intVar(&c.eventPageLimit, 100), ""},
+		{"MESH_MAX_REQUEST_BYTES", "largest HTTP request body accepted", int64Var(&c.maxRequestBytes, 1<<20), ""},
+		{"MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, 256<<10), ""},
+		{"MESH_KEEPALIVE_SECONDS", "interval of realtime keep-alive (ka) frames", intVar(&c.keepalive, 60), ""},
+		{"MESH_CONNECTION_TIMEOUT_MS", "connectionTimeoutMs advertised in connection_ack", intVar(&c.connTimeoutMS, 300000), ""},
+		{"MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, time.Second), ""},
+		{"MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, 5*time.Second), ""},
+		{"MESH_REQUEST_TIMEOUT", "longest a single request may run", durationVar(&c.requestTimeout, 30*time.Second), ""},
+		{"MESH_SHUTDOWN_TIMEOUT", "how long a graceful shutdown waits for requests and sockets", durationVar(&c.shutdownTimeout, 10*time.Second), ""},
+		{"MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222); empty keeps it in-process", stringVar(&c.natsListen, ""), ""},
+		{"MESH_METRICS_ADDR", "serve /metrics on this separate address; empty serves it on the main listener", stringVar(&c.metricsAddr, ""), ""},
+		{"MESH_PPROF_ADDR", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty turns them off", stringVar(&c.pprofAddr, ""), ""},
+		{"MESH_TLS_CERT", "PEM certificate (chain) for HTTPS and WSS; reloaded on SIGHUP", stringVar(&c.tlsCert, ""), ""},
+		{"MESH_TLS_KEY", "PEM private key of -tls-cert", stringVar(&c.tlsKey, ""), ""},
+		{"MESH_STATIC_DIR", "serve a built Smalruby editor from this directory on the same origin", stringVar(&c.staticDir, ""), "static"},
+		{"MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info"), ""},
+		{"MESH_LOG_FORMAT", "log format: text or json", stringVar(&c.logFormat, "text"), ""},
 	}
-}
-
-// flagName turns MESH_HOST_HEARTBEAT_TTL_SECONDS into host-heartbeat-ttl-seconds.
-func flagName(env string) string {
-	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "MESH_")), "_", "-")
 }
 
 // parseConfig reads the environment, then the command line.
@@ -101,7 +117,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 				envErrs = append(envErrs, fmt.Errorf("%s=%q: %w", s.env, v, err))
 			}
 		}
-		fs.Var(s.value, flagName(s.env), s.usage)
+		fs.Var(s.value, s.name(), s.usage)
 	}
 	fs.Usage = func() { usage(out, settings) }
 	if err := fs.Parse(args); err != nil {
@@ -141,6 +157,9 @@ func (c *config) validate() error {
 	if c.storeKind != "bbolt" && c.storeKind != "memory" {
 		errs = append(errs, fmt.Errorf("-store must be bbolt or memory, got %q", c.storeKind))
 	}
+	if (c.tlsCert == "") != (c.tlsKey == "") {
+		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
+	}
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format must be text or json, got %q", c.logFormat))
 	}
@@ -157,7 +176,7 @@ func usage(out io.Writer, settings []setting) {
 		if def == "" {
 			def = `""`
 		}
-		fmt.Fprintf(tw, "-%s\t%s\t%s\t%s\n", flagName(s.env), s.env, def, s.usage)
+		fmt.Fprintf(tw, "-%s\t%s\t%s\t%s\n", s.name(), s.env, def, s.usage)
 	}
 	tw.Flush()
 }

@@ -74,7 +74,7 @@ func TestUsageListsEverySetting(t *testing.T) {
 		t.Fatal("-h did not stop")
 	}
 	for _, s := range (&config{}).settings() {
-		if !strings.Contains(out.String(), s.env) || !strings.Contains(out.String(), "-"+flagName(s.env)) {
+		if !strings.Contains(out.String(), s.env) || !strings.Contains(out.String(), "-"+s.name()) {
 			t.Errorf("-h does not mention %s", s.env)
 		}
 	}

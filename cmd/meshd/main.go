@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 
+	m := newMetrics()
 	st, err := openStore(cfg)
 	if err != nil {
 		return err
@@ -82,9 +84,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			StatusFlushInterval:     cfg.flushInterval,
 			SweepInterval:           cfg.sweepInterval,
 		},
-		Store:  st,
-		Bus:    b,
-		Logger: log,
+		Store:    st,
+		Bus:      b,
+		Logger:   log,
+		OnCommit: m.observeCommit,
 	})
 	if err != nil {
 		return err
@@ -99,9 +102,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		MaxRequestBytes: cfg.maxRequestBytes,
 		RequestTimeout:  cfg.requestTimeout,
 		Logger:          log,
+		OnOperation:     m.observeOperation,
 	})
 	if err != nil {
 		return err
+	}
+	m.watch(brk, b)
+	if cfg.metricsAddr != "" {
+		sideServer(ctx, log, "metrics", cfg.metricsAddr, m.handler())
+	}
+	if cfg.pprofAddr != "" {
+		sideServer(ctx, log, "pprof", cfg.pprofAddr, pprofHandler())
 	}
 
 	ln, err := net.Listen("tcp", cfg.listenAddr)
@@ -109,13 +120,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return fmt.Errorf("listen on %s: %w", cfg.listenAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           routes(cfg, api.Handler(), brk, m),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	scheme := "http"
+	if cfg.tlsCert != "" {
+		cert, err := loadCertificate(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		cert.reloadOnHangup(ctx, log)
+		srv.TLSConfig = cert.config()
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("meshd listening", "addr", ln.Addr().String(), "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys))
+	log.Info("meshd listening", "addr", ln.Addr().String(), "scheme", scheme, "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys))
 
 	select {
 	case err := <-served:
