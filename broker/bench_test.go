@@ -1,0 +1,74 @@
+package broker_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/broker/brokertest"
+)
+
+func benchGroup(b *testing.B) (*brokertest.Broker, broker.Group) {
+	b.Helper()
+	tb := brokertest.New(b, brokertest.Options{})
+	g, err := tb.CreateGroup(context.Background(), broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d", UseWebSocket: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tb, g
+}
+
+func variables(n int) []broker.Pair {
+	data := make([]broker.Pair, n)
+	for i := range data {
+		data[i] = broker.Pair{Key: fmt.Sprintf("variable%d", i), Value: "12345"}
+	}
+	return data
+}
+
+// BenchmarkReportData is the hot mutation: replace a status and publish it, with nobody
+// listening.
+func BenchmarkReportData(b *testing.B) {
+	tb, g := benchGroup(b)
+	data := variables(10)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tb.ReportData(g.ID, g.Domain, "n", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReportDataDelivered adds the way back: one local listener per group receives
+// every message through the embedded bus.
+func BenchmarkReportDataDelivered(b *testing.B) {
+	tb, g := benchGroup(b)
+	got := make(chan struct{}, 1024)
+	cancel, err := tb.Subscribe(g.Domain, g.ID, func(*broker.Message) { got <- struct{}{} })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cancel()
+	data := variables(10)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tb.ReportData(g.ID, g.Domain, "n", data); err != nil {
+			b.Fatal(err)
+		}
+		<-got
+	}
+}
+
+// BenchmarkJoinGroup is a durable control-plane change (memory store).
+func BenchmarkJoinGroup(b *testing.B) {
+	tb, g := benchGroup(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, _, err := tb.JoinGroup(context.Background(), g.ID, g.Domain, fmt.Sprint(i%40)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
