@@ -4,12 +4,11 @@
 package bus
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -34,11 +33,15 @@ type Bus struct {
 	srv        *server.Server
 	nc         *nats.Conn
 	maxPending int
-	dropped    atomic.Uint64
+
+	mu      sync.Mutex
+	subs    map[*nats.Subscription]struct{}
+	retired uint64 // dropped messages of subscriptions that have ended
 }
 
 // Subscription is one subscriber of one group's messages.
 type Subscription struct {
+	b   *Bus
 	sub *nats.Subscription
 }
 
@@ -75,18 +78,13 @@ func New(opts Options) (*Bus, error) {
 		srv.Shutdown()
 		return nil, errors.New("start embedded nats: not ready within 10s")
 	}
-	b := &Bus{srv: srv, maxPending: opts.MaxPending}
+	b := &Bus{srv: srv, maxPending: opts.MaxPending, subs: make(map[*nats.Subscription]struct{})}
 	if b.maxPending <= 0 {
 		b.maxPending = 64 << 20
 	}
+	// Slow consumers are counted by Dropped; the default handler would print to stderr.
 	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("meshd"), nats.NoReconnect(),
-		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
-			if errors.Is(err, nats.ErrSlowConsumer) && sub != nil {
-				if n, derr := sub.Dropped(); derr == nil && n > 0 {
-					b.dropped.Add(uint64(n))
-				}
-			}
-		}))
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	if err != nil {
 		srv.Shutdown()
 		return nil, fmt.Errorf("connect to embedded nats: %w", err)
@@ -123,11 +121,23 @@ func (b *Bus) Subscribe(domain, groupID string, fn func(data []byte)) (*Subscrip
 		sub.Unsubscribe()
 		return nil, fmt.Errorf("subscribe to %s@%s: %w", groupID, domain, err)
 	}
-	return &Subscription{sub: sub}, nil
+	b.mu.Lock()
+	b.subs[sub] = struct{}{}
+	b.mu.Unlock()
+	return &Subscription{b: b, sub: sub}, nil
 }
 
-// Unsubscribe stops delivery to the subscription.
+// Unsubscribe stops delivery to the subscription. A call of fn already running may finish
+// after it returns.
 func (s *Subscription) Unsubscribe() error {
+	s.b.mu.Lock()
+	if _, ok := s.b.subs[s.sub]; ok {
+		if n, err := s.sub.Dropped(); err == nil {
+			s.b.retired += uint64(n)
+		}
+		delete(s.b.subs, s.sub)
+	}
+	s.b.mu.Unlock()
 	if err := s.sub.Unsubscribe(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
 		return fmt.Errorf("unsubscribe: %w", err)
 	}
@@ -139,56 +149,23 @@ func (b *Bus) Healthy() bool {
 	return b.srv.Running() && b.nc.IsConnected()
 }
 
-// Dropped counts messages NATS dropped because a subscriber fell too far behind.
-func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
+// Dropped counts the messages NATS dropped because a subscriber fell too far behind, over all
+// subscriptions, past and present.
+func (b *Bus) Dropped() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.retired
+	for sub := range b.subs {
+		if d, err := sub.Dropped(); err == nil {
+			n += uint64(d)
+		}
+	}
+	return n
+}
 
 // Close disconnects and shuts the server down; it may be called more than once.
 func (b *Bus) Close() {
 	b.nc.Close()
 	b.srv.Shutdown()
 	b.srv.WaitForShutdown()
-}
-
-// Subject is the NATS subject of a group's messages: "mesh.g.<domain token>.<group token>".
-func Subject(domain, groupID string) string {
-	return "mesh.g." + Token(domain) + "." + Token(groupID)
-}
-
-// Token encodes an arbitrary string as one NATS subject token. Strings made only of lower-case
-// letters, digits and '-' (hex domains, UUIDs) stay as they are; anything else, the empty string
-// included, becomes '_' followed by its unpadded URL-safe base64. A plain token never starts
-// with '_', so the encoding is injective.
-func Token(s string) string {
-	if plain(s) {
-		return s
-	}
-	return "_" + base64.RawURLEncoding.EncodeToString([]byte(s))
-}
-
-// DecodeToken reverses Token.
-func DecodeToken(tok string) (string, error) {
-	if len(tok) > 0 && tok[0] == '_' {
-		b, err := base64.RawURLEncoding.DecodeString(tok[1:])
-		if err != nil {
-			return "", fmt.Errorf("decode token %q: %w", tok, err)
-		}
-		return string(b), nil
-	}
-	if !plain(tok) {
-		return "", fmt.Errorf("decode token %q: not a token", tok)
-	}
-	return tok, nil
-}
-
-func plain(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
