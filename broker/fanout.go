@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/smalruby/meshd/broker/bus"
 )
@@ -36,6 +37,7 @@ func (f *fanout) init(b *Broker) {
 // publish sends a message to its group's subscribers; callers serialise publishes of one
 // group (they hold its shard lock), which fixes the delivery order.
 func (b *Broker) publish(m *Message) {
+	m.Published = time.Now()
 	data, err := json.Marshal(m)
 	if err == nil {
 		err = b.bus.Publish(m.Domain, m.GroupID, data)

@@ -92,11 +92,14 @@ type Dissolve struct {
 // Message is what one accepted mutation publishes to its group's subscribers; exactly one of
 // Status, Batch and Dissolve is set.
 type Message struct {
-	GroupID  string
-	Domain   string
-	Status   *NodeStatus `json:",omitempty"`
-	Batch    *BatchEvent `json:",omitempty"`
-	Dissolve *Dissolve   `json:",omitempty"`
+	GroupID string
+	Domain  string
+	// Published is when the broker published the message, by the wall clock, so that
+	// deliveries can be timed.
+	Published time.Time
+	Status    *NodeStatus `json:",omitempty"`
+	Batch     *BatchEvent `json:",omitempty"`
+	Dissolve  *Dissolve   `json:",omitempty"`
 }
 
 // RecordResult is what recordEventsByNode returns.
