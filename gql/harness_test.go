@@ -19,6 +19,8 @@ import (
 type env struct {
 	*brokertest.Broker
 	URL string
+	// Key is sent as x-api-key with every request when set.
+	Key string
 }
 
 // start serves the API over a test broker on a random loopback port.
@@ -70,6 +72,9 @@ func (e *env) raw(t *testing.T, method, url, body string, header map[string]stri
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if e.Key != "" {
+		req.Header.Set("X-Api-Key", e.Key)
+	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	graphql "github.com/graph-gophers/graphql-go"
 	qerrors "github.com/graph-gophers/graphql-go/errors"
 
@@ -41,6 +42,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger receives request errors; slog.Default() when nil.
 	Logger *slog.Logger
+	// Realtime sets the limits and timers of the WebSocket endpoints.
+	Realtime RealtimeConfig
 	// OnOperation, when set, is told of every query and mutation: its root field, its outcome
 	// ("ok" or an errorType) and its duration.
 	OnOperation func(operation, outcome string, d time.Duration)
@@ -51,8 +54,10 @@ type Server struct {
 	cfg    Config
 	b      *broker.Broker
 	schema *graphql.Schema
+	res    *resolver
 	keys   [][sha256.Size]byte
 	log    *slog.Logger
+	rt     realtime
 }
 
 // New parses the schema and binds it to the broker.
@@ -70,11 +75,20 @@ func New(b *broker.Broker, cfg Config) (*Server, error) {
 	if cfg.OnOperation != nil {
 		opts = append(opts, graphql.Tracer(operationTracer{cfg.OnOperation}))
 	}
-	schema, err := graphql.ParseSchema(schemaSDL, &resolver{b: b, cfg: cfg, log: s.log}, opts...)
+	s.res = &resolver{b: b, cfg: cfg, log: s.log}
+	schema, err := graphql.ParseSchema(schemaSDL, s.res, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("parse schema: %w", err)
 	}
 	s.schema = schema
+	s.rt.cfg = cfg.Realtime.withDefaults()
+	s.rt.conns = map[*conn]struct{}{}
+	s.rt.upgrader = websocket.Upgrader{
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+		// Origins are checked before the upgrade, against MESH_ALLOWED_ORIGINS.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
 	for _, k := range cfg.APIKeys {
 		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
 	}
@@ -148,7 +162,24 @@ func (h panicHandler) MakePanicError(ctx context.Context, value any) *qerrors.Qu
 // /graphql, /graphql/realtime and /graphql/connect, CORS preflights anywhere.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", s)
+	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) {
+			s.serveRealtime(w, r)
+			return
+		}
+		s.ServeHTTP(w, r)
+	})
+	realtime := func(w http.ResponseWriter, r *http.Request) {
+		if isUpgrade(r) {
+			s.serveRealtime(w, r)
+			return
+		}
+		if s.cors(w, r) {
+			writeTransportError(w, http.StatusBadRequest, typeMalformedRequest, "This is the realtime endpoint: open a WebSocket with subprotocol graphql-ws.")
+		}
+	}
+	mux.HandleFunc("/graphql/realtime", realtime)
+	mux.HandleFunc("/graphql/connect", realtime)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if s.cors(w, r) {
 			writeTransportError(w, http.StatusNotFound, "NotFound", "No API at "+r.URL.Path+"; use /graphql.")

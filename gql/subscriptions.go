@@ -2,6 +2,7 @@ package gql
 
 import (
 	"context"
+	"time"
 
 	"github.com/smalruby/meshd/broker"
 )
@@ -10,17 +11,32 @@ import (
 // group before the group's delivery waits for it.
 const subscriptionBuffer = 256
 
+// stampsKey carries, in a subscription's context, the channel that receives the publication
+// time of every value the subscription emits, in emission order, so that deliveries can be
+// timed from publication.
+type stampsKey struct{}
+
 // subscribe feeds the values that render picks out of each message of a group into a
 // channel that graphql-go executes the subscriber's selection on, until ctx ends.
 func subscribe[T any](r *resolver, ctx context.Context, args groupArgs, render func(m *broker.Message, emit func(T))) (<-chan T, error) {
 	ch := make(chan T, subscriptionBuffer)
-	emit := func(v T) {
-		select {
-		case ch <- v:
-		case <-ctx.Done():
-		}
+	stamps, _ := ctx.Value(stampsKey{}).(chan time.Time)
+	deliver := func(m *broker.Message) {
+		render(m, func(v T) {
+			if stamps != nil {
+				select {
+				case stamps <- m.Published:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case ch <- v:
+			case <-ctx.Done():
+			}
+		})
 	}
-	cancel, err := r.b.Subscribe(args.Domain, string(args.GroupID), func(m *broker.Message) { render(m, emit) })
+	cancel, err := r.b.Subscribe(args.Domain, string(args.GroupID), deliver)
 	if err != nil {
 		return nil, err
 	}

@@ -40,6 +40,9 @@ type config struct {
 	requestTimeout  time.Duration
 	shutdownTimeout time.Duration
 	natsListen      string
+	maxConnections  int
+	maxSubs         int
+	sendQueue       int
 	metricsAddr     string
 	pprofAddr       string
 	tlsCert         string
@@ -89,6 +92,9 @@ func (c *config) settings() []setting {
 		{"MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, 256<<10), ""},
 		{"MESH_KEEPALIVE_SECONDS", "interval of realtime keep-alive (ka) frames", intVar(&c.keepalive, 60), ""},
 		{"MESH_CONNECTION_TIMEOUT_MS", "connectionTimeoutMs advertised in connection_ack", intVar(&c.connTimeoutMS, 300000), ""},
+		{"MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, 10000), ""},
+		{"MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, 100), ""},
+		{"MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, 1024), ""},
 		{"MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, time.Second), ""},
 		{"MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, 5*time.Second), ""},
 		{"MESH_REQUEST_TIMEOUT", "longest a single request may run", durationVar(&c.requestTimeout, 30*time.Second), ""},
@@ -145,6 +151,9 @@ func (c *config) validate() error {
 		"event-page-limit":                  c.eventPageLimit,
 		"keepalive-seconds":                 c.keepalive,
 		"connection-timeout-ms":             c.connTimeoutMS,
+		"max-connections":                   c.maxConnections,
+		"max-subscriptions-per-connection":  c.maxSubs,
+		"send-queue-frames":                 c.sendQueue,
 	}
 	for name, v := range positive {
 		if v < 1 {

@@ -103,11 +103,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		RequestTimeout:  cfg.requestTimeout,
 		Logger:          log,
 		OnOperation:     m.observeOperation,
+		Realtime: gql.RealtimeConfig{
+			KeepAlive:           seconds(cfg.keepalive),
+			ConnectionTimeoutMS: cfg.connTimeoutMS,
+			MaxFrameBytes:       cfg.maxFrameBytes,
+			MaxConnections:      cfg.maxConnections,
+			MaxSubscriptions:    cfg.maxSubs,
+			SendQueue:           cfg.sendQueue,
+			OnDelivery:          m.observeDelivery,
+		},
 	})
 	if err != nil {
 		return err
 	}
-	m.watch(brk, b)
+	m.watch(brk, b, api)
 	if cfg.metricsAddr != "" {
 		sideServer(ctx, log, "metrics", cfg.metricsAddr, m.handler())
 	}
@@ -148,6 +157,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
+	// Sockets are hijacked, so http.Server.Shutdown does not see them: close them first.
+	if err := api.Shutdown(sctx); err != nil {
+		log.Warn("realtime shutdown incomplete", "err", err)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown incomplete", "err", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/bus"
+	"github.com/smalruby/meshd/gql"
 )
 
 // metrics holds meshd's Prometheus collectors. Gauges and counters of state are read from the
@@ -66,6 +67,9 @@ func (m *metrics) observeOperation(operation, outcome string, d time.Duration) {
 	m.opDuration.WithLabelValues(operation).Observe(d.Seconds())
 }
 
+// observeDelivery is the realtime endpoints' OnDelivery hook.
+func (m *metrics) observeDelivery(d time.Duration) { m.delivery.Observe(d.Seconds()) }
+
 // observeCommit is the broker's OnCommit hook.
 func (m *metrics) observeCommit(d time.Duration, ops int, err error) {
 	m.commitDur.Observe(d.Seconds())
@@ -77,7 +81,7 @@ func (m *metrics) observeCommit(d time.Duration, ops int, err error) {
 }
 
 // watch registers the collectors that read live state when scraped.
-func (m *metrics) watch(b *broker.Broker, bs *bus.Bus) {
+func (m *metrics) watch(b *broker.Broker, bs *bus.Bus, api *gql.Server) {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
@@ -90,6 +94,11 @@ func (m *metrics) watch(b *broker.Broker, bs *bus.Bus) {
 		gauge("meshd_node_statuses", "Node statuses in memory.", func() float64 { return float64(b.Stats().Statuses) }),
 		counter("meshd_messages_published_total", "Messages published to groups.", func() float64 { return float64(b.Stats().Published) }),
 		counter("meshd_bus_dropped_messages_total", "Messages the bus dropped because a group's delivery fell behind.", func() float64 { return float64(bs.Dropped()) }),
+		gauge("meshd_realtime_connections", "Open realtime WebSockets.", func() float64 { return float64(api.RealtimeStats().Connections) }),
+		gauge("meshd_realtime_subscriptions", "Live subscriptions.", func() float64 { return float64(api.RealtimeStats().Subscriptions) }),
+		gauge("meshd_realtime_executions", "Running subscription executions, each shared by every subscriber of one document and variables.", func() float64 { return float64(api.RealtimeStats().Executions) }),
+		counter("meshd_messages_delivered_total", "Message frames written to subscribers.", func() float64 { return float64(api.RealtimeStats().FramesSent) }),
+		counter("meshd_slow_consumer_disconnects_total", "WebSockets closed because their reader fell too far behind.", func() float64 { return float64(api.RealtimeStats().SlowConsumers) }),
 	)
 }
 

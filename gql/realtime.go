@@ -1,0 +1,260 @@
+package gql
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Subprotocols of the realtime endpoints.
+const (
+	protoAppSync   = "graphql-ws"
+	protoTransport = "graphql-transport-ws"
+)
+
+// RealtimeConfig sets the limits and timers of the realtime endpoints; zero values take the
+// defaults in parentheses.
+type RealtimeConfig struct {
+	// KeepAlive is the interval of AppSync "ka" frames (60 s).
+	KeepAlive time.Duration
+	// ConnectionTimeoutMS is advertised in connection_ack (300000).
+	ConnectionTimeoutMS int
+	// MaxFrameBytes is the largest inbound frame; larger ones close the socket with 1009 (256 KiB).
+	MaxFrameBytes int64
+	// InitTimeout is how long a socket may stay without connection_init (30 s for the AppSync
+	// dialect, 3 s for graphql-transport-ws).
+	InitTimeout time.Duration
+	// MaxConnections bounds open sockets; upgrades beyond it get HTTP 429 (10000).
+	MaxConnections int
+	// MaxSubscriptions bounds live subscriptions per socket (100).
+	MaxSubscriptions int
+	// SendQueue is how many frames may wait for a slow reader before its socket is closed
+	// with 1013 (1024).
+	SendQueue int
+	// OnDelivery, when set, is told how long after its publication each message frame was
+	// written to a subscriber.
+	OnDelivery func(time.Duration)
+}
+
+func (c RealtimeConfig) withDefaults() RealtimeConfig {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = 60 * time.Second
+	}
+	if c.MaxFrameBytes <= 0 {
+		c.MaxFrameBytes = 256 << 10
+	}
+	def(&c.ConnectionTimeoutMS, 300000)
+	def(&c.MaxConnections, 10000)
+	def(&c.MaxSubscriptions, 100)
+	def(&c.SendQueue, 1024)
+	return c
+}
+
+// RealtimeStats counts the realtime endpoints' work.
+type RealtimeStats struct {
+	Connections    int64
+	Subscriptions  int64
+	Executions     int64
+	FramesSent     uint64
+	SlowConsumers  uint64
+	MalformedFrame uint64
+}
+
+// realtime is the state of the realtime endpoints.
+type realtime struct {
+	cfg      RealtimeConfig
+	upgrader websocket.Upgrader
+	hub      hub
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	shutdown bool
+	writers  sync.WaitGroup
+
+	connections   atomic.Int64
+	subscriptions atomic.Int64
+	framesSent    atomic.Uint64
+	slowConsumers atomic.Uint64
+	malformed     atomic.Uint64
+}
+
+// RealtimeStats reports the realtime endpoints' counters.
+func (s *Server) RealtimeStats() RealtimeStats {
+	rt := &s.rt
+	return RealtimeStats{
+		Connections:    rt.connections.Load(),
+		Subscriptions:  rt.subscriptions.Load(),
+		Executions:     rt.hub.executions.Load(),
+		FramesSent:     rt.framesSent.Load(),
+		SlowConsumers:  rt.slowConsumers.Load(),
+		MalformedFrame: rt.malformed.Load(),
+	}
+}
+
+// isUpgrade reports whether r asks for a WebSocket.
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+// serveRealtime upgrades a request to a WebSocket without asking for credentials (the editor's
+// probe opens and closes a bare socket) and serves the dialect its subprotocol names.
+func (s *Server) serveRealtime(w http.ResponseWriter, r *http.Request) {
+	if !s.OriginAllowed(r.Header.Get("Origin")) {
+		writeTransportError(w, http.StatusForbidden, typeForbiddenOrigin, "Origin "+r.Header.Get("Origin")+" is not allowed to use this server.")
+		return
+	}
+	rt := &s.rt
+	rt.mu.Lock()
+	full := len(rt.conns) >= rt.cfg.MaxConnections
+	closing := rt.shutdown
+	rt.mu.Unlock()
+	if full || closing {
+		writeTransportError(w, http.StatusTooManyRequests, "TooManyRequestsException", "Too many realtime connections; try again later.")
+		return
+	}
+	offered := websocket.Subprotocols(r)
+	proto := protoAppSync
+	header := http.Header{}
+	switch {
+	case slices.Contains(offered, protoAppSync):
+		header.Set("Sec-WebSocket-Protocol", protoAppSync)
+	case slices.Contains(offered, protoTransport):
+		proto = protoTransport
+		header.Set("Sec-WebSocket-Protocol", protoTransport)
+	}
+	ws, err := rt.upgrader.Upgrade(w, r, header)
+	if err != nil {
+		return // the upgrader has answered the client
+	}
+	ws.SetReadLimit(rt.cfg.MaxFrameBytes)
+	c := newConn(s, ws, proto, r)
+	rt.mu.Lock()
+	if rt.shutdown {
+		rt.mu.Unlock()
+		ws.Close()
+		return
+	}
+	rt.conns[c] = struct{}{}
+	rt.writers.Add(1)
+	rt.mu.Unlock()
+	rt.connections.Add(1)
+	go c.write()
+	c.read()
+}
+
+// Shutdown closes every realtime socket with 1001 (going away) once its queued frames are
+// written, and waits for them, at most until ctx ends. Later upgrades are refused.
+func (s *Server) Shutdown(ctx context.Context) error {
+	rt := &s.rt
+	rt.mu.Lock()
+	rt.shutdown = true
+	conns := make([]*conn, 0, len(rt.conns))
+	for c := range rt.conns {
+		conns = append(conns, c)
+	}
+	rt.mu.Unlock()
+	for _, c := range conns {
+		c.close(websocket.CloseGoingAway, "server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		rt.writers.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.ws.Close()
+		}
+		return ctx.Err()
+	}
+}
+
+// credentials reads the API key and clock a client put in the upgrade request: the AppSync
+// `header` query parameter (standard base64 whose '+' arrives unescaped) or a
+// `header-<base64url>` subprotocol.
+func credentials(r *http.Request) (key, date string) {
+	var blobs []string
+	for _, part := range strings.Split(r.URL.RawQuery, "&") {
+		if v, ok := strings.CutPrefix(part, "header="); ok {
+			blobs = append(blobs, v)
+		}
+	}
+	for _, p := range websocket.Subprotocols(r) {
+		if v, ok := strings.CutPrefix(p, "header-"); ok {
+			blobs = append(blobs, v)
+		}
+	}
+	for _, blob := range blobs {
+		if h, ok := decodeHeader(blob); ok {
+			return apiKeyOf(h), stringOf(h, "x-amz-date")
+		}
+	}
+	return "", ""
+}
+
+// decodeHeader decodes a base64 JSON object in any of the alphabets and paddings clients use.
+func decodeHeader(blob string) (map[string]any, bool) {
+	if unescaped, err := url.PathUnescape(blob); err == nil {
+		blob = unescaped
+	}
+	blob = strings.TrimRight(blob, "=")
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		raw, err := enc.DecodeString(blob)
+		if err != nil {
+			continue
+		}
+		var h map[string]any
+		if json.Unmarshal(raw, &h) == nil {
+			return h, true
+		}
+	}
+	return nil, false
+}
+
+// apiKeyOf finds an API key in a header object, whatever the case of its name.
+func apiKeyOf(h map[string]any) string {
+	for _, name := range []string{"x-api-key", "authorization"} {
+		if v := stringOf(h, name); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func stringOf(h map[string]any, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			if s, ok := v.(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// canonicalJSON renders variables so that equal values give equal keys.
+func canonicalJSON(v map[string]any) string {
+	b, _ := json.Marshal(v) // maps are written with sorted keys
+	return string(bytes.TrimSpace(b))
+}
+
+var errClosed = errors.New("connection closed")
