@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -256,5 +255,3 @@ func canonicalJSON(v map[string]any) string {
 	b, _ := json.Marshal(v) // maps are written with sorted keys
 	return string(bytes.TrimSpace(b))
 }
-
-var errClosed = errors.New("connection closed")
