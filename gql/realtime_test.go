@@ -152,10 +152,26 @@ func TestProbeUpgradesWithoutCredentials(t *testing.T) {
 		}
 		c.ws.Close()
 	}
-	_, resp := e.dial(t, "/graphql/realtime", []string{"graphql-ws", "header-eyJ4LWFwaS1rZXkiOiJrIn0"}, "")
+	c, resp := e.dial(t, "/graphql/realtime", []string{"graphql-ws", "header-eyJ4LWFwaS1rZXkiOiJrIn0"}, "")
 	if got := resp.Header.Get("Sec-WebSocket-Protocol"); got != "graphql-ws" {
 		t.Fatalf("selected %q, never the header entry", got)
 	}
+	c.send(map[string]string{"type": "connection_init"})
+	c.expect("connection_ack") // the key {"x-api-key":"k"} came in the subprotocol
+}
+
+func TestOriginAllowList(t *testing.T) {
+	e := startRT(t, func(c *gql.Config) { c.AllowedOrigins = []string{"https://smalruby.app"} })
+	d := websocket.Dialer{Subprotocols: []string{"graphql-ws"}}
+	_, resp, err := d.Dial(e.ws+"/graphql/realtime", http.Header{"Origin": {"https://evil.example"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: %v %v", err, resp)
+	}
+	ws, _, err := d.Dial(e.ws+"/graphql/realtime", http.Header{"Origin": {"https://smalruby.app"}})
+	if err != nil {
+		t.Fatalf("allowed origin: %v", err)
+	}
+	ws.Close()
 }
 
 func TestAppSyncSession(t *testing.T) {

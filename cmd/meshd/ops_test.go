@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/smalruby/meshd/broker/brokertest"
 )
 
@@ -155,6 +157,17 @@ func TestTLSAndReloadOnSIGHUP(t *testing.T) {
 	if got := serial(pool); got != 1 {
 		t.Fatalf("serving certificate %d", got)
 	}
+	d := websocket.Dialer{Subprotocols: []string{"graphql-ws"}, TLSClientConfig: &tls.Config{RootCAs: pool}}
+	ws, _, err := d.Dial(strings.Replace(url, "https://", "wss://", 1)+"/realtime", nil)
+	if err != nil {
+		t.Fatalf("WSS: %v", err)
+	}
+	ws.WriteJSON(map[string]string{"type": "connection_init"})
+	var ack map[string]any
+	if err := ws.ReadJSON(&ack); err != nil || ack["type"] != "connection_ack" {
+		t.Fatalf("WSS handshake: %v %v", ack, err)
+	}
+	ws.Close()
 	pool2 := writeCert(t, certFile, keyFile, 2)
 	p.cmd.Process.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(10 * time.Second)
