@@ -79,15 +79,8 @@ func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, e
 
 // JoinGroup makes nodeID a member of a live group, or refreshes its membership.
 func (b *Broker) JoinGroup(ctx context.Context, groupID, domain, nodeID string) (Group, Member, error) {
-	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
-		return Group{}, Member{}, err
-	}
-	now := b.Now()
-	s := b.shardFor(domain)
-	s.mu.Lock()
-	g := s.lookup(domain, groupID)
-	if err := b.check(g, groupID, domain, now); err != nil {
-		s.mu.Unlock()
+	s, g, now, err := b.lockLive(groupID, domain, "nodeId", nodeID)
+	if err != nil {
 		return Group{}, Member{}, err
 	}
 	m := &Member{NodeID: nodeID, GroupID: groupID, Domain: domain, JoinedAt: now, ExpiresAt: now.Add(b.cfg.MemberTTL)}
@@ -171,15 +164,8 @@ func (b *Broker) DissolveGroup(ctx context.Context, groupID, domain, hostID stri
 
 // RenewHeartbeat records that the host is still there. It never moves expiresAt.
 func (b *Broker) RenewHeartbeat(ctx context.Context, groupID, domain, hostID string) (Group, error) {
-	if err := checkArgs(domain, "groupId", groupID, "hostId", hostID); err != nil {
-		return Group{}, err
-	}
-	now := b.Now()
-	s := b.shardFor(domain)
-	s.mu.Lock()
-	g := s.lookup(domain, groupID)
-	if err := b.check(g, groupID, domain, now); err != nil {
-		s.mu.Unlock()
+	s, g, now, err := b.lockLive(groupID, domain, "hostId", hostID)
+	if err != nil {
 		return Group{}, err
 	}
 	if g.HostID != hostID {
@@ -195,15 +181,8 @@ func (b *Broker) RenewHeartbeat(ctx context.Context, groupID, domain, hostID str
 
 // SendMemberHeartbeat refreshes a live membership and returns it with its new expiry.
 func (b *Broker) SendMemberHeartbeat(ctx context.Context, groupID, domain, nodeID string) (Member, error) {
-	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
-		return Member{}, err
-	}
-	now := b.Now()
-	s := b.shardFor(domain)
-	s.mu.Lock()
-	g := s.lookup(domain, groupID)
-	if err := b.check(g, groupID, domain, now); err != nil {
-		s.mu.Unlock()
+	s, g, now, err := b.lockLive(groupID, domain, "nodeId", nodeID)
+	if err != nil {
 		return Member{}, err
 	}
 	m := g.members[nodeID]
@@ -222,23 +201,17 @@ func (b *Broker) SendMemberHeartbeat(ctx context.Context, groupID, domain, nodeI
 // ReportData replaces nodeID's status in the group with data and publishes it. It takes
 // ownership of data.
 func (b *Broker) ReportData(groupID, domain, nodeID string, data []Pair) (NodeStatus, error) {
-	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
-		return NodeStatus{}, err
-	}
 	if err := checkData(data); err != nil {
 		return NodeStatus{}, err
 	}
 	if data == nil {
 		data = []Pair{}
 	}
-	now := b.Now()
-	s := b.shardFor(domain)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g := s.lookup(domain, groupID)
-	if err := b.check(g, groupID, domain, now); err != nil {
+	s, g, now, err := b.lockLive(groupID, domain, "nodeId", nodeID)
+	if err != nil {
 		return NodeStatus{}, err
 	}
+	defer s.mu.Unlock()
 	st := &NodeStatus{NodeID: nodeID, GroupID: groupID, Domain: domain, Data: data, Timestamp: now}
 	g.statuses[nodeID] = st
 	g.dirtyStatus[nodeID] = struct{}{}
@@ -325,6 +298,23 @@ func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, recor
 	batch.nextSince = cursor(now, g.seq)
 	b.publish(&Message{GroupID: groupID, Domain: domain, Batch: &batch.BatchEvent})
 	return batch, nil
+}
+
+// lockLive checks the arguments, locks the group's shard and checks that the group is live
+// (upstream's checkGroupExists). On success the caller holds the shard's lock.
+func (b *Broker) lockLive(groupID, domain, idName, id string) (*shard, *group, time.Time, error) {
+	if err := checkArgs(domain, "groupId", groupID, idName, id); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	now := b.Now()
+	s := b.shardFor(domain)
+	s.mu.Lock()
+	g := s.lookup(domain, groupID)
+	if err := b.check(g, groupID, domain, now); err != nil {
+		s.mu.Unlock()
+		return nil, nil, time.Time{}, err
+	}
+	return s, g, now, nil
 }
 
 func putGroup(g *group) store.Op {
