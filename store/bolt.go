@@ -3,21 +3,25 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// FormatVersion is the on-disk format this build reads and writes.
-const FormatVersion = 1
+// FormatVersion is the version of the on-disk format this build reads and writes. A file of
+// any other version is refused at open.
+const FormatVersion = 2
 
 var (
 	bucketMeta     = []byte("meta")
@@ -27,27 +31,37 @@ var (
 	keyFormat      = []byte("format")
 )
 
-// BoltOptions tunes a Bolt store.
+// batchDelay is how long a Commit that finds another one in progress waits for more to join
+// its transaction: about one fsync on a solid-state disk. With 40 concurrent committers it
+// gives several times the throughput of bbolt's default of 10 ms, which makes every caller wait
+// longer than the fsync it saves.
+const batchDelay = time.Millisecond
+
+// BoltOptions tunes a Bolt store. The zero value is right for production.
 type BoltOptions struct {
-	// Timeout is how long Open waits for another process to release the file; 1 s when zero.
+	// Timeout is how long OpenBolt waits for another process to release the file; 1 s when zero.
 	Timeout time.Duration
-	// NoSync skips fsync on commit. Unsafe: a crash can lose or corrupt acknowledged changes;
-	// only for tests and benchmarks.
+	// NoSync skips fsync on commit. Unsafe: a crash of the machine can lose acknowledged
+	// changes or corrupt the file. For tests and benchmarks only.
 	NoSync bool
 }
 
-// Bolt is a Store in one bbolt file. Every Commit is one fsynced transaction; the broker
-// coalesces concurrent changes into one Commit.
+// Bolt is a Store in one bbolt file. It is safe for concurrent use.
 type Bolt struct {
-	path      string
-	db        *bolt.DB
-	closeOnce sync.Once
-	mu        sync.RWMutex
-	closed    bool
+	path string
+	db   *bolt.DB
+	// mu is held shared by Load and Commit and exclusively by Close, so that Close waits for
+	// them and they see closed.
+	mu     sync.RWMutex
+	closed bool
+	// committing counts Commits in progress; a Commit that is alone writes at once, others
+	// join a batch.
+	committing atomic.Int32
 }
 
-// OpenBolt opens or creates the store file at path. A file that is locked by another process,
-// corrupt, of another format version or not writable gives an error, never an empty start.
+// OpenBolt opens the store file at path, creating it and its directory if needed. A file that
+// is locked by another process, damaged, of another format version or not writable gives an
+// error; OpenBolt never starts empty over existing data.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = time.Second
@@ -55,299 +69,339 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db, err := openDB(path, opts)
+	if err := verify(path, opts.Timeout); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	var db *bolt.DB
+	err := guard(func() error {
+		var err error
+		if db, err = openDB(path, &bolt.Options{Timeout: opts.Timeout, NoSync: opts.NoSync}); err != nil {
+			return err
+		}
+		return initialise(db)
+	})
 	if err != nil {
+		if db != nil {
+			db.Close()
+		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if err := initialise(db); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
+	db.MaxBatchDelay = batchDelay
 	return &Bolt{path: path, db: db}, nil
 }
 
-// openDB opens the bbolt file, turning a panic on a damaged file into an error.
-func openDB(path string, opts BoltOptions) (db *bolt.DB, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			db, err = nil, fmt.Errorf("the file is corrupt: %v", r)
-		}
-	}()
-	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.Timeout, NoSync: opts.NoSync, NoFreelistSync: false})
+// verify checks an existing file read-only before it is opened for writing: that it is a
+// bbolt file no shorter than its own metadata says, of this format version, that every record
+// decodes and that bbolt's consistency check passes. A missing or empty file passes: it is
+// initialised.
+func verify(path string, timeout time.Duration) error {
+	fi, err := os.Stat(path)
 	switch {
-	case errors.Is(err, berrors.ErrTimeout):
-		return nil, errors.New("locked by another process (is another meshd running with this data directory?)")
-	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum), errors.Is(err, berrors.ErrVersionMismatch):
-		return nil, fmt.Errorf("the file is not a meshd state file or is corrupt: %w", err)
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return errors.New("not a regular file")
+	case fi.Size() == 0:
+		return nil
 	}
-	return db, err
+	return guard(func() error {
+		db, err := openDB(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.View(func(tx *bolt.Tx) error {
+			// Pages past the end of a truncated file would fault when read.
+			if tx.Size() > fi.Size() {
+				return fmt.Errorf("the file is corrupt: truncated to %d of %d bytes", fi.Size(), tx.Size())
+			}
+			if err := checkFormat(tx); err != nil {
+				return err
+			}
+			if tx.Bucket(bucketMeta) != nil {
+				if _, err := readAll(tx); err != nil {
+					return fmt.Errorf("the file is corrupt: %w", err)
+				}
+			}
+			// Check reports every problem it finds, possibly thousands; the first says enough.
+			var first error
+			more := 0
+			for err := range tx.Check() {
+				if first == nil {
+					first = err
+				} else {
+					more++
+				}
+			}
+			switch {
+			case first == nil:
+				return nil
+			case more == 0:
+				return fmt.Errorf("the file is corrupt: %w", first)
+			default:
+				return fmt.Errorf("the file is corrupt: %w (and %d more problems)", first, more)
+			}
+		})
+	})
 }
 
-// initialise creates the buckets of a new file, checks the format of an old one and verifies
-// the file's page structure.
-func initialise(db *bolt.DB) (err error) {
+// openDB opens the bbolt file, naming the errors an operator can act on. bbolt reports a file
+// it cannot make sense of in several ways; anything but a timeout or an error from the
+// operating system means that.
+func openDB(path string, opts *bolt.Options) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, opts)
+	var pathErr *fs.PathError
+	var errno syscall.Errno
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, errors.New("locked by another process (is another meshd running with this data directory?)")
+	case errors.As(err, &pathErr), errors.As(err, &errno):
+		return nil, err
+	default:
+		return nil, fmt.Errorf("the file is not a meshd state file or is corrupt: %w", err)
+	}
+}
+
+// checkFormat accepts a file of this format version, or a bbolt file with no buckets at all (a
+// first start that stopped before its first transaction).
+func checkFormat(tx *bolt.Tx) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		if k, _ := tx.Cursor().First(); k != nil {
+			return errors.New("the file is not a meshd state file: it has no format version")
+		}
+		return nil
+	}
+	if v := meta.Get(keyFormat); string(v) != strconv.Itoa(FormatVersion) {
+		return fmt.Errorf("format version %q is not supported: this meshd reads version %d only", v, FormatVersion)
+	}
+	for _, name := range [][]byte{bucketGroups, bucketMembers, bucketStatuses} {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("the file is corrupt: bucket %q is missing", name)
+		}
+	}
+	return nil
+}
+
+// initialise writes the format version and creates the buckets of a new file.
+func initialise(db *bolt.DB) error {
+	var fresh bool
+	if err := db.View(func(tx *bolt.Tx) error {
+		fresh = tx.Bucket(bucketMeta) == nil
+		return checkFormat(tx)
+	}); err != nil || !fresh {
+		return err
+	}
+	return db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", bucketMeta, err)
+		}
+		if err := meta.Put(keyFormat, []byte(strconv.Itoa(FormatVersion))); err != nil {
+			return fmt.Errorf("write format version: %w", err)
+		}
+		for _, name := range [][]byte{bucketGroups, bucketMembers, bucketStatuses} {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// guard runs fn, turning a panic in bbolt into an error. bbolt panics on some damaged pages
+// and reads others through its memory map, where a wild page number faults; the fault becomes
+// a panic too, in this goroutine.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("the file is corrupt: %v", r)
 		}
 	}()
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			if tx.Bucket(bucketGroups) != nil {
-				return errors.New("the file has no format version: not a meshd state file")
-			}
-			var err error
-			if meta, err = tx.CreateBucket(bucketMeta); err != nil {
-				return err
-			}
-			if err := meta.Put(keyFormat, []byte(fmt.Sprint(FormatVersion))); err != nil {
-				return err
-			}
-		}
-		if v := string(meta.Get(keyFormat)); v != fmt.Sprint(FormatVersion) {
-			return fmt.Errorf("format version %q, this meshd reads %d", v, FormatVersion)
-		}
-		for _, name := range [][]byte{bucketGroups, bucketMembers, bucketStatuses} {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return db.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			return fmt.Errorf("the file is corrupt: %w", err)
-		}
-		return nil
-	})
+	return fn()
 }
 
-// Path is the store's file.
-func (b *Bolt) Path() string { return b.path }
-
-// Load reads everything stored.
-func (b *Bolt) Load(context.Context) (*Snapshot, error) {
+// Load reads everything stored, sorted by key.
+func (b *Bolt) Load(ctx context.Context) (*Snapshot, error) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
 		return nil, fmt.Errorf("load: %w", ErrClosed)
 	}
-	snap := &Snapshot{}
-	err := b.db.View(func(tx *bolt.Tx) error {
-		if err := each(tx.Bucket(bucketGroups), func(v []byte) error {
-			g, err := decodeGroup(v)
-			snap.Groups = append(snap.Groups, g)
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := each(tx.Bucket(bucketMembers), func(v []byte) error {
-			m, err := decodeMember(v)
-			snap.Members = append(snap.Members, m)
-			return err
-		}); err != nil {
-			return err
-		}
-		return each(tx.Bucket(bucketStatuses), func(v []byte) error {
-			s, err := decodeStatus(v)
-			snap.Statuses = append(snap.Statuses, s)
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	var snap *Snapshot
+	err := guard(func() error {
+		return b.db.View(func(tx *bolt.Tx) error {
+			var err error
+			snap, err = readAll(tx)
 			return err
 		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", b.path, err)
 	}
+	return snap, nil
+}
+
+// readAll decodes every record of a file whose format has been checked.
+func readAll(tx *bolt.Tx) (*Snapshot, error) {
+	snap := &Snapshot{}
+	err := errors.Join(
+		tx.Bucket(bucketGroups).ForEach(func(k, v []byte) error {
+			g, err := decodeGroup(k, v)
+			snap.Groups = append(snap.Groups, g)
+			return err
+		}),
+		tx.Bucket(bucketMembers).ForEach(func(k, v []byte) error {
+			m, err := decodeMember(k, v)
+			snap.Members = append(snap.Members, m)
+			return err
+		}),
+		tx.Bucket(bucketStatuses).ForEach(func(k, v []byte) error {
+			s, err := decodeStatus(k, v)
+			snap.Statuses = append(snap.Statuses, s)
+			return err
+		}),
+	)
+	if err != nil {
+		return nil, err
+	}
 	snap.sort()
 	return snap, nil
 }
 
-func each(bk *bolt.Bucket, fn func(v []byte) error) error {
-	return bk.ForEach(func(k, v []byte) error {
-		if err := fn(v); err != nil {
-			return fmt.Errorf("record %x: %w", k, err)
-		}
-		return nil
-	})
-}
-
-// Commit applies ops in one durable transaction. Committing no ops writes nothing and only
-// reports whether the store is open.
-func (b *Bolt) Commit(_ context.Context, ops []Op) error {
-	if err := validate(ops); err != nil {
-		return err
-	}
+// Commit applies ops in order in one transaction and returns once it is on disk. Commits that
+// overlap share a transaction, and so an fsync. ctx is checked before anything is written; a
+// write that has begun is not abandoned.
+func (b *Bolt) Commit(ctx context.Context, ops []Op) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	if b.closed {
 		return fmt.Errorf("commit: %w", ErrClosed)
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
 	if len(ops) == 0 {
 		return nil
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		groups, members, statuses := tx.Bucket(bucketGroups), tx.Bucket(bucketMembers), tx.Bucket(bucketStatuses)
-		for _, op := range ops {
-			var err error
-			switch op.Kind {
-			case PutGroup:
-				err = groups.Put(GroupKey(op.Group.Domain, op.Group.ID), encodeGroup(op.Group))
-			case DeleteGroup:
-				prefix := GroupKey(op.Domain, op.GroupID)
-				err = errors.Join(groups.Delete(prefix), deletePrefix(members, prefix), deletePrefix(statuses, prefix))
-			case PutMember:
-				m := op.Member
-				err = members.Put(NodeKey(m.Domain, m.GroupID, m.NodeID), encodeMember(m))
-			case DeleteMember:
-				err = members.Delete(NodeKey(op.Domain, op.GroupID, op.NodeID))
-			case PutStatus:
-				s := op.Status
-				err = statuses.Put(NodeKey(s.Domain, s.GroupID, s.NodeID), encodeStatus(s))
-			case DeleteStatus:
-				err = statuses.Delete(NodeKey(op.Domain, op.GroupID, op.NodeID))
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	writes, err := prepare(ops)
+	if err != nil {
+		return err
+	}
+	// The function only puts and deletes prepared keys, so bbolt may run it again, alone or
+	// in another batch, when a commit it was batched with fails.
+	apply := func(tx *bolt.Tx) error { return applyWrites(tx, writes) }
+	// Batch waits batchDelay before writing, which a lone caller, such as the broker's
+	// committer, would pay on every commit for nothing.
+	if b.committing.Add(1) == 1 {
+		err = b.db.Update(apply)
+	} else {
+		err = b.db.Batch(apply)
+	}
+	b.committing.Add(-1)
 	if err != nil {
 		return fmt.Errorf("commit to %s: %w", b.path, err)
 	}
 	return nil
 }
 
-func deletePrefix(bk *bolt.Bucket, prefix []byte) error {
-	var keys [][]byte
-	c := bk.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, k)
+type action uint8
+
+const (
+	put action = iota
+	del
+	delPrefix
+)
+
+// write is one change to one bucket, encoded before the transaction starts.
+type write struct {
+	action     action
+	bucket     []byte
+	key, value []byte
+}
+
+// prepare validates ops and encodes them as writes.
+func prepare(ops []Op) ([]write, error) {
+	if err := validate(ops); err != nil {
+		return nil, err
 	}
-	for _, k := range keys {
-		if err := bk.Delete(k); err != nil {
+	writes := make([]write, 0, len(ops))
+	for i, op := range ops {
+		first := len(writes)
+		switch op.Kind {
+		case PutGroup:
+			g := op.Group
+			writes = append(writes, write{put, bucketGroups, groupKey(g.Domain, g.ID), encodeGroup(g)})
+		case DeleteGroup:
+			k := groupKey(op.Domain, op.GroupID)
+			writes = append(writes, write{del, bucketGroups, k, nil}, write{delPrefix, bucketMembers, k, nil}, write{delPrefix, bucketStatuses, k, nil})
+		case PutMember:
+			m := op.Member
+			writes = append(writes, write{put, bucketMembers, nodeKey(m.Domain, m.GroupID, m.NodeID), encodeMember(m)})
+		case DeleteMember:
+			writes = append(writes, write{del, bucketMembers, nodeKey(op.Domain, op.GroupID, op.NodeID), nil})
+		case PutStatus:
+			s := op.Status
+			writes = append(writes, write{put, bucketStatuses, nodeKey(s.Domain, s.GroupID, s.NodeID), encodeStatus(s)})
+		case DeleteStatus:
+			writes = append(writes, write{del, bucketStatuses, nodeKey(op.Domain, op.GroupID, op.NodeID), nil})
+		}
+		if k := writes[first].key; len(k) > bolt.MaxKeySize {
+			return nil, fmt.Errorf("commit: op %d: %s: key of %d bytes is longer than bbolt's limit of %d", i, kindName[op.Kind], len(k), bolt.MaxKeySize)
+		}
+	}
+	return writes, nil
+}
+
+func applyWrites(tx *bolt.Tx, writes []write) error {
+	for _, w := range writes {
+		bk := tx.Bucket(w.bucket)
+		var err error
+		switch w.action {
+		case put:
+			err = bk.Put(w.key, w.value)
+		case del:
+			err = bk.Delete(w.key)
+		case delPrefix:
+			err = deletePrefix(bk, w.key)
+		}
+		if err != nil {
+			return fmt.Errorf("%s %x: %w", w.bucket, w.key, err)
+		}
+	}
+	return nil
+}
+
+// deletePrefix deletes every key of bk that starts with prefix.
+func deletePrefix(bk *bolt.Bucket, prefix []byte) error {
+	c := bk.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
+		if err := c.Delete(); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Close closes the file; later calls fail with ErrClosed. It may be called more than once.
+// Close closes the file; later calls fail with ErrClosed. It waits for Loads and Commits in
+// progress, and may be called more than once.
 func (b *Bolt) Close() error {
-	var err error
-	b.closeOnce.Do(func() {
-		b.mu.Lock()
-		b.closed = true
-		b.mu.Unlock()
-		if cerr := b.db.Close(); cerr != nil {
-			err = fmt.Errorf("close store %s: %w", b.path, cerr)
-		}
-	})
-	return err
-}
-
-// GroupKey is the key of a group: its length-prefixed domain and id, so that one group's
-// members and statuses share a prefix no other group's key has.
-func GroupKey(domain, groupID string) []byte {
-	return appendString(appendString(nil, domain), groupID)
-}
-
-// NodeKey is the key of a member or status: the group's key and the length-prefixed node id.
-func NodeKey(domain, groupID, nodeID string) []byte {
-	return appendString(GroupKey(domain, groupID), nodeID)
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-// Records are JSON with short names, versioned by the file's format version; times are
-// milliseconds since the Unix epoch.
-
-type groupRecord struct {
-	Domain    string `json:"d"`
-	ID        string `json:"i"`
-	Name      string `json:"n"`
-	HostID    string `json:"h"`
-	Created   int64  `json:"c"`
-	Expires   int64  `json:"e"`
-	Heartbeat int64  `json:"hb"`
-	WebSocket bool   `json:"ws"`
-	Polling   int    `json:"p,omitempty"`
-	Seq       uint64 `json:"s"`
-}
-
-type memberRecord struct {
-	Domain  string `json:"d"`
-	GroupID string `json:"g"`
-	NodeID  string `json:"n"`
-	Joined  int64  `json:"j"`
-	Expires int64  `json:"e"`
-}
-
-type statusRecord struct {
-	Domain    string      `json:"d"`
-	GroupID   string      `json:"g"`
-	NodeID    string      `json:"n"`
-	Data      [][2]string `json:"kv"`
-	Timestamp int64       `json:"t"`
-}
-
-func ms(t time.Time) int64     { return t.UnixMilli() }
-func fromMS(n int64) time.Time { return time.UnixMilli(n).UTC() }
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("encode record: %v", err)) // plain strings and numbers always encode
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil
 	}
-	return b
-}
-
-func encodeGroup(g *Group) []byte {
-	return mustJSON(groupRecord{g.Domain, g.ID, g.Name, g.HostID, ms(g.CreatedAt), ms(g.ExpiresAt), ms(g.HeartbeatAt), g.UseWebSocket, g.PollingIntervalSeconds, g.Seq})
-}
-
-func decodeGroup(v []byte) (Group, error) {
-	var r groupRecord
-	if err := json.Unmarshal(v, &r); err != nil {
-		return Group{}, fmt.Errorf("decode group: %w", err)
+	b.closed = true
+	if err := b.db.Close(); err != nil {
+		return fmt.Errorf("close store %s: %w", b.path, err)
 	}
-	return Group{Domain: r.Domain, ID: r.ID, Name: r.Name, HostID: r.HostID, CreatedAt: fromMS(r.Created), ExpiresAt: fromMS(r.Expires),
-		HeartbeatAt: fromMS(r.Heartbeat), UseWebSocket: r.WebSocket, PollingIntervalSeconds: r.Polling, Seq: r.Seq}, nil
-}
-
-func encodeMember(m *Member) []byte {
-	return mustJSON(memberRecord{m.Domain, m.GroupID, m.NodeID, ms(m.JoinedAt), ms(m.ExpiresAt)})
-}
-
-func decodeMember(v []byte) (Member, error) {
-	var r memberRecord
-	if err := json.Unmarshal(v, &r); err != nil {
-		return Member{}, fmt.Errorf("decode member: %w", err)
-	}
-	return Member{Domain: r.Domain, GroupID: r.GroupID, NodeID: r.NodeID, JoinedAt: fromMS(r.Joined), ExpiresAt: fromMS(r.Expires)}, nil
-}
-
-func encodeStatus(s *Status) []byte {
-	kv := make([][2]string, len(s.Data))
-	for i, p := range s.Data {
-		kv[i] = [2]string{p.Key, p.Value}
-	}
-	return mustJSON(statusRecord{s.Domain, s.GroupID, s.NodeID, kv, ms(s.Timestamp)})
-}
-
-func decodeStatus(v []byte) (Status, error) {
-	var r statusRecord
-	if err := json.Unmarshal(v, &r); err != nil {
-		return Status{}, fmt.Errorf("decode status: %w", err)
-	}
-	data := make([]Pair, len(r.Data))
-	for i, kv := range r.Data {
-		data[i] = Pair{kv[0], kv[1]}
-	}
-	return Status{Domain: r.Domain, GroupID: r.GroupID, NodeID: r.NodeID, Data: data, Timestamp: fromMS(r.Timestamp)}, nil
+	return nil
 }

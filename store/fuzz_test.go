@@ -2,52 +2,69 @@ package store
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
-	"time"
-	"unicode/utf8"
 )
 
-// FuzzRecords decodes arbitrary bytes as every record kind (never a panic) and round-trips
-// records built from fuzzed strings. Strings reach the store from decoded JSON, so they are
-// valid UTF-8.
-func FuzzRecords(f *testing.F) {
-	f.Add([]byte(`{"d":"x","i":"y","c":1}`), "教室", "g", "n", int64(1772354702431))
-	f.Add([]byte(`{"kv":[["a"]]}`), "", "\x00", "#", int64(-1))
-	f.Fuzz(func(t *testing.T, raw []byte, domain, groupID, nodeID string, millis int64) {
-		decodeGroup(raw)
-		decodeMember(raw)
-		decodeStatus(raw)
-		if !utf8.ValidString(domain) || !utf8.ValidString(groupID) || !utf8.ValidString(nodeID) {
-			return
+// FuzzDecodeRecords feeds arbitrary bytes to every record decoder, which must fail cleanly or
+// give a record that encodes back to itself, and round-trips records built from fuzzed fields.
+func FuzzDecodeRecords(f *testing.F) {
+	f.Add([]byte{1, 'd', 1, 'g'}, []byte{1, 0, 0, 2, 4, 6, 1, 0, 5}, "教室🎉", "a\x00b", "#", int64(1772354702431), uint64(1<<63), int64(5), true)
+	f.Add([]byte{1, 'd', 1, 'g', 1, 'n'}, []byte{1, 2, 1, 1, 'k', 0}, "", "\xff", "", int64(-62135596800000), uint64(0), int64(-1), false)
+	f.Add(groupKey("", ""), encodeStatus(&Status{Data: []Pair{{"k", "v"}, {"k", "v"}}}), "x", "x", "x", int64(-1), uint64(1), int64(0), false)
+	f.Fuzz(func(t *testing.T, key, value []byte, s1, s2, s3 string, ms int64, seq uint64, polling int64, ws bool) {
+		if g, err := decodeGroup(key, value); err == nil {
+			if again, err := decodeGroup(groupKey(g.Domain, g.ID), encodeGroup(&g)); err != nil || again != g {
+				t.Fatalf("decoded group %+v re-encodes as %+v, %v", g, again, err)
+			}
 		}
-		at := time.UnixMilli(millis % (1 << 45)).UTC()
-		g := Group{Domain: domain, ID: groupID, Name: nodeID, HostID: nodeID, CreatedAt: at, ExpiresAt: at, HeartbeatAt: at, Seq: uint64(millis)}
-		if got, err := decodeGroup(encodeGroup(&g)); err != nil || got != g {
-			t.Fatalf("group round trip: %+v, %v; want %+v", got, err, g)
+		if m, err := decodeMember(key, value); err == nil {
+			if again, err := decodeMember(nodeKey(m.Domain, m.GroupID, m.NodeID), encodeMember(&m)); err != nil || again != m {
+				t.Fatalf("decoded member %+v re-encodes as %+v, %v", m, again, err)
+			}
 		}
-		m := Member{Domain: domain, GroupID: groupID, NodeID: nodeID, JoinedAt: at, ExpiresAt: at}
-		if got, err := decodeMember(encodeMember(&m)); err != nil || got != m {
-			t.Fatalf("member round trip: %+v, %v", got, err)
+		if s, err := decodeStatus(key, value); err == nil {
+			if again, err := decodeStatus(nodeKey(s.Domain, s.GroupID, s.NodeID), encodeStatus(&s)); err != nil || !reflect.DeepEqual(again, s) {
+				t.Fatalf("decoded status %+v re-encodes as %+v, %v", s, again, err)
+			}
 		}
-		s := Status{Domain: domain, GroupID: groupID, NodeID: nodeID, Data: []Pair{{domain, nodeID}, {"", groupID}}, Timestamp: at}
-		got, err := decodeStatus(encodeStatus(&s))
-		if err != nil || got.NodeID != nodeID || len(got.Data) != 2 || got.Data[0] != s.Data[0] || got.Data[1] != s.Data[1] || !got.Timestamp.Equal(at) {
-			t.Fatalf("status round trip: %+v, %v", got, err)
+
+		at := fromMillis(ms)
+		g := Group{Domain: s1, ID: s2, Name: s3, HostID: s1 + s3, CreatedAt: at, ExpiresAt: fromMillis(ms / 2), HeartbeatAt: fromMillis(-ms),
+			UseWebSocket: ws, PollingIntervalSeconds: int(polling), Seq: seq}
+		if got, err := decodeGroup(groupKey(g.Domain, g.ID), encodeGroup(&g)); err != nil || got != g {
+			t.Fatalf("group %+v round-trips as %+v, %v", g, got, err)
+		}
+		m := Member{Domain: s1, GroupID: s2, NodeID: s3, JoinedAt: at, ExpiresAt: fromMillis(^ms)}
+		if got, err := decodeMember(nodeKey(m.Domain, m.GroupID, m.NodeID), encodeMember(&m)); err != nil || got != m {
+			t.Fatalf("member %+v round-trips as %+v, %v", m, got, err)
+		}
+		s := Status{Domain: s2, GroupID: s3, NodeID: s1, Timestamp: at, Data: []Pair{{s1, s2}, {s3, ""}, {s1, s2}, {string(value), string(key)}}}
+		if got, err := decodeStatus(nodeKey(s.Domain, s.GroupID, s.NodeID), encodeStatus(&s)); err != nil || !reflect.DeepEqual(got, s) {
+			t.Fatalf("status %+v round-trips as %+v, %v", s, got, err)
 		}
 	})
 }
 
-// FuzzKeys checks that one group's key prefixes the keys of its own members only.
+// FuzzKeys checks that a group's key starts the keys of its own members and statuses only,
+// that no two groups share a key, and that keys parse back to their ids.
 func FuzzKeys(f *testing.F) {
 	f.Add("d", "g", "d", "g1", "n")
 	f.Add("", "dg", "dg", "", "n")
+	f.Add("d", "\x01g", "d\x01", "g", "")
 	f.Fuzz(func(t *testing.T, d1, g1, d2, g2, node string) {
-		prefixed := bytes.HasPrefix(NodeKey(d2, g2, node), GroupKey(d1, g1))
-		if same := d1 == d2 && g1 == g2; prefixed != same {
-			t.Fatalf("group (%q,%q) prefixes node of (%q,%q): %v", d1, g1, d2, g2, prefixed)
+		same := d1 == d2 && g1 == g2
+		if prefixed := bytes.HasPrefix(nodeKey(d2, g2, node), groupKey(d1, g1)); prefixed != same {
+			t.Fatalf("group (%q, %q) prefixes the node keys of (%q, %q): %v", d1, g1, d2, g2, prefixed)
 		}
-		if (d1 != d2 || g1 != g2) && bytes.Equal(GroupKey(d1, g1), GroupKey(d2, g2)) {
-			t.Fatalf("groups (%q,%q) and (%q,%q) share a key", d1, g1, d2, g2)
+		if !same && (bytes.HasPrefix(groupKey(d2, g2), groupKey(d1, g1)) || bytes.HasPrefix(groupKey(d1, g1), groupKey(d2, g2))) {
+			t.Fatalf("group keys of (%q, %q) and (%q, %q) are prefixes of one another", d1, g1, d2, g2)
+		}
+		if d, g, err := parseGroupKey(groupKey(d1, g1)); err != nil || d != d1 || g != g1 {
+			t.Fatalf("group key of (%q, %q) parses as (%q, %q), %v", d1, g1, d, g, err)
+		}
+		if d, g, n, err := parseNodeKey(nodeKey(d2, g2, node)); err != nil || d != d2 || g != g2 || n != node {
+			t.Fatalf("node key of (%q, %q, %q) parses as (%q, %q, %q), %v", d2, g2, node, d, g, n, err)
 		}
 	})
 }

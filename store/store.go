@@ -95,7 +95,8 @@ type Op struct {
 //
 // Commit applies ops in order, atomically, and returns only once they are durable (for stores
 // that are durable at all). Concurrent Commits may be coalesced into one write. Load returns
-// the state as of the last successful Commit.
+// the state as of the last successful Commit, with times truncated to the millisecond and in
+// UTC.
 type Store interface {
 	Load(ctx context.Context) (*Snapshot, error)
 	Commit(ctx context.Context, ops []Op) error

@@ -1,0 +1,74 @@
+package store_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/smalruby/meshd/store"
+)
+
+// openBench opens a store with real fsyncs.
+func openBench(b *testing.B) *store.Bolt {
+	b.Helper()
+	s, err := store.OpenBolt(filepath.Join(b.TempDir(), "meshd.db"), store.BoltOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkBoltCommit measures one durable control-plane change per commit, one commit at a
+// time, as the broker's committer issues them when changes trickle in.
+func BenchmarkBoltCommit(b *testing.B) {
+	s := openBench(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if err := s.Commit(b.Context(), []store.Op{putMember(member("d", "g", fmt.Sprint(i)))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+}
+
+// BenchmarkBoltCommitParallel measures single-change commits from a classroom of 40 concurrent
+// callers, which share transactions and fsyncs.
+func BenchmarkBoltCommitParallel(b *testing.B) {
+	s := openBench(b)
+	var n atomic.Int64
+	b.SetParallelism(max(1, 40/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := s.Commit(b.Context(), []store.Op{putMember(member("d", "g", fmt.Sprint(n.Add(1))))}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
+}
+
+// BenchmarkBoltCommitBatch40 measures a classroom of 40 joins in one commit, as the broker's
+// committer sends them when they arrive together.
+func BenchmarkBoltCommitBatch40(b *testing.B) {
+	s := openBench(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		ops := make([]store.Op, 40)
+		for j := range ops {
+			i++
+			ops[j] = putMember(member("d", "g", fmt.Sprint(i)))
+		}
+		if err := s.Commit(b.Context(), ops); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*40)/b.Elapsed().Seconds(), "changes/s")
+}
