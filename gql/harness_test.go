@@ -21,6 +21,10 @@ type env struct {
 	URL string
 	// Key is sent as x-api-key with every request when set.
 	Key string
+	api *gql.Server
+	// ws is the base URL of the realtime endpoints.
+	ws  string
+	cfg gql.Config
 }
 
 // start serves the API over a test broker on a random loopback port.
@@ -37,7 +41,7 @@ func start(t *testing.T, configure ...func(*gql.Config)) *env {
 	}
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
-	return &env{Broker: tb, URL: srv.URL + "/graphql"}
+	return &env{Broker: tb, URL: srv.URL + "/graphql", api: api, ws: "ws" + strings.TrimPrefix(srv.URL, "http"), cfg: cfg}
 }
 
 // result is a decoded response.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -15,35 +14,17 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/smalruby/meshd/broker"
-	"github.com/smalruby/meshd/broker/brokertest"
 	"github.com/smalruby/meshd/gql"
 )
 
-// rtEnv is a realtime-capable API on a loopback port.
-type rtEnv struct {
-	*env
-	api *gql.Server
-	ws  string
-}
-
-func startRT(t *testing.T, configure ...func(*gql.Config)) *rtEnv {
+// startRT is start for realtime tests: HTTP requests carry the first configured key.
+func startRT(t *testing.T, configure ...func(*gql.Config)) *env {
 	t.Helper()
-	tb := brokertest.New(t, brokertest.Options{})
-	cfg := gql.Config{DomainMode: broker.DomainFixed, MaxRequestBytes: 1 << 20, RequestTimeout: 30 * time.Second}
-	for _, c := range configure {
-		c(&cfg)
+	e := start(t, configure...)
+	if len(e.cfg.APIKeys) > 0 {
+		e.Key = e.cfg.APIKeys[0]
 	}
-	api, err := gql.New(tb.Broker, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.Handler())
-	t.Cleanup(srv.Close)
-	key := ""
-	if len(cfg.APIKeys) > 0 {
-		key = cfg.APIKeys[0]
-	}
-	return &rtEnv{env: &env{Broker: tb, URL: srv.URL + "/graphql", Key: key}, api: api, ws: "ws" + strings.TrimPrefix(srv.URL, "http")}
+	return e
 }
 
 // client is a test WebSocket peer.
@@ -52,7 +33,7 @@ type client struct {
 	ws *websocket.Conn
 }
 
-func (e *rtEnv) dial(t *testing.T, path string, protocols []string, query string) (*client, *http.Response) {
+func (e *env) dial(t *testing.T, path string, protocols []string, query string) (*client, *http.Response) {
 	t.Helper()
 	d := websocket.Dialer{Subprotocols: protocols}
 	url := e.ws + path
@@ -68,7 +49,7 @@ func (e *rtEnv) dial(t *testing.T, path string, protocols []string, query string
 }
 
 // appsync opens an AppSync-dialect socket with credentials in the header parameter.
-func (e *rtEnv) appsync(t *testing.T, key string) *client {
+func (e *env) appsync(t *testing.T, key string) *client {
 	t.Helper()
 	h, _ := json.Marshal(map[string]string{"host": "pi.local:8080", "x-amz-date": e.Broker.Clock.Now().UTC().Format("20060102T150405Z"), "x-api-key": key})
 	c, _ := e.dial(t, "/graphql/realtime", []string{"graphql-ws"}, "header="+base64.StdEncoding.EncodeToString(h)+"&payload=e30=")
@@ -499,7 +480,7 @@ func TestTransportWS(t *testing.T) {
 }
 
 // group2 creates a group in domain "d".
-func (e *rtEnv) group2(t *testing.T) string {
+func (e *env) group2(t *testing.T) string {
 	t.Helper()
 	id, err := e.Broker.CreateGroup(context.Background(), broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d", UseWebSocket: true})
 	if err != nil {
