@@ -1,0 +1,238 @@
+// Package deploy_test checks the deployment files against the meshd they deploy.
+package deploy_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// settings returns every MESH_* variable meshd reads, from its own -h.
+func settings(t *testing.T) map[string]bool {
+	t.Helper()
+	out, _ := exec.Command("go", "run", "../cmd/meshd", "-h").CombinedOutput()
+	found := map[string]bool{}
+	for _, m := range regexp.MustCompile(`MESH_[A-Z_]+`).FindAllString(string(out), -1) {
+		found[m] = true
+	}
+	if len(found) < 20 {
+		t.Fatalf("meshd -h lists %d settings:\n%s", len(found), out)
+	}
+	return found
+}
+
+// deployFiles returns the text of every file under deploy/ except this test.
+func deployFiles(t *testing.T) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		files[path] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func TestOnlyRealSettings(t *testing.T) {
+	known := settings(t)
+	for path, text := range deployFiles(t) {
+		for _, name := range regexp.MustCompile(`MESH_[A-Z_]+[A-Z]`).FindAllString(text, -1) {
+			// The editor's build-time variables are not meshd's.
+			if name == "MESH_GRAPHQL_ENDPOINT" || name == "MESH_API_KEY" {
+				continue
+			}
+			if !known[name] {
+				t.Errorf("%s names %s, which meshd does not read", path, name)
+			}
+		}
+	}
+}
+
+func TestKubernetesManifestsParse(t *testing.T) {
+	paths, _ := filepath.Glob("kubernetes/*.yaml")
+	if len(paths) < 4 {
+		t.Fatalf("only %d manifests", len(paths))
+	}
+	kinds := map[string]bool{}
+	for _, path := range paths {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		for {
+			var doc struct {
+				APIVersion string `yaml:"apiVersion"`
+				Kind       string `yaml:"kind"`
+				Metadata   struct {
+					Name string `yaml:"name"`
+				} `yaml:"metadata"`
+				Resources []string `yaml:"resources"`
+			}
+			err := dec.Decode(&doc)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			if doc.APIVersion == "" || doc.Kind == "" {
+				t.Fatalf("%s: a document without apiVersion or kind", path)
+			}
+			if doc.Kind != "Kustomization" && doc.Metadata.Name == "" {
+				t.Fatalf("%s: %s without a name", path, doc.Kind)
+			}
+			for _, r := range doc.Resources {
+				if _, err := os.Stat(filepath.Join("kubernetes", r)); err != nil {
+					t.Fatalf("kustomization lists a missing %s", r)
+				}
+			}
+			kinds[doc.Kind] = true
+		}
+	}
+	for _, k := range []string{"StatefulSet", "Service", "Kustomization", "Ingress", "Secret"} {
+		if !kinds[k] {
+			t.Errorf("no %s manifest", k)
+		}
+	}
+}
+
+func TestDashboardUsesExportedMetrics(t *testing.T) {
+	raw, err := os.ReadFile("grafana/meshd-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(raw, &dash); err != nil {
+		t.Fatal(err)
+	}
+	// The names meshd registers (cmd/meshd/metrics.go), with their histogram series.
+	src, err := os.ReadFile("../cmd/meshd/metrics.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	for _, m := range regexp.MustCompile(`"(meshd_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+		for _, suffix := range []string{"", "_bucket", "_count", "_sum"} {
+			exported[m[1]+suffix] = true
+		}
+	}
+	queried := 0
+	for _, p := range dash.Panels {
+		for _, target := range p.Targets {
+			for _, name := range regexp.MustCompile(`\b(meshd|go|process)_[a-z_]+`).FindAllString(target.Expr, -1) {
+				queried++
+				if strings.HasPrefix(name, "meshd_") && !exported[name] {
+					t.Errorf("panel %q queries %s, which meshd does not export", p.Title, name)
+				}
+			}
+		}
+	}
+	if queried < 15 {
+		t.Fatalf("the dashboard queries only %d series", queried)
+	}
+}
+
+func TestSystemdUnit(t *testing.T) {
+	unit := "systemd/meshd.service"
+	raw, err := os.ReadFile(unit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := ""
+	seen := map[string]bool{}
+	for i, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]"):
+			section = line
+		case strings.Contains(line, "=") && section != "":
+			seen[section+strings.SplitN(line, "=", 2)[0]] = true
+		default:
+			t.Fatalf("%s:%d: not a section, comment or Key=Value: %q", unit, i+1, line)
+		}
+	}
+	for _, key := range []string{"[Service]ExecStart", "[Service]DynamicUser", "[Service]StateDirectory", "[Service]ProtectSystem", "[Service]NoNewPrivileges", "[Service]ExecReload", "[Install]WantedBy"} {
+		if !seen[key] {
+			t.Errorf("the unit has no %s", key)
+		}
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Log("systemd-analyze is not installed: the syntax check above is all")
+		return
+	}
+	// verify wants the ExecStart binary to exist: point a copy of the unit at a real one.
+	dir := t.TempDir()
+	copyUnit := strings.ReplaceAll(string(raw), "/usr/local/bin/meshd", "/bin/true")
+	if err := os.WriteFile(filepath.Join(dir, "meshd.service"), []byte(copyUnit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", filepath.Join(dir, "meshd.service")).CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		// verify also reports on units of the machine it runs on; only ours matter.
+		if strings.Contains(line, "meshd.service") {
+			t.Errorf("systemd-analyze verify: %s", line)
+		}
+	}
+	if err != nil && len(bytes.TrimSpace(out)) == 0 {
+		t.Fatalf("systemd-analyze verify: %v", err)
+	}
+}
+
+func TestContainerfile(t *testing.T) {
+	raw, err := os.ReadFile("container/Containerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	for _, want := range []string{"FROM scratch", "USER 65532", "CGO_ENABLED=0", "VOLUME [\"/data\"]", "MESH_DATA_DIR=/data", "ENTRYPOINT [\"/meshd\"]"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Containerfile lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`(?m)^ADD\s+https?://`).MatchString(text) {
+		t.Error("Containerfile downloads with ADD")
+	}
+}
+
+// TestCrossBuild builds the binary for the school server, a 64-bit Pi and a 32-bit Pi.
+func TestCrossBuild(t *testing.T) {
+	for _, target := range []struct{ name, goarch, goarm string }{
+		{"linux-amd64", "amd64", ""},
+		{"linux-arm64", "arm64", ""},
+		{"linux-armv7", "arm", "7"},
+	} {
+		t.Run(target.name, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(t.TempDir(), "meshd"), "../cmd/meshd")
+			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+target.goarch, "GOARM="+target.goarm, "CGO_ENABLED=0")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		})
+	}
+}
