@@ -3,6 +3,7 @@ package gql
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -177,10 +178,12 @@ func (c *conn) isInited() bool {
 // read handles inbound frames until the socket closes, then cleans up.
 func (c *conn) read() {
 	rt := &c.s.rt
+	opened := time.Now()
 	defer func() {
 		c.close(websocket.CloseNormalClosure, "")
 		c.mu.Lock()
 		subs := c.subs
+		inited := c.inited
 		c.subs = map[string]*subscriber{}
 		c.mu.Unlock()
 		for _, sub := range subs {
@@ -191,6 +194,13 @@ func (c *conn) read() {
 		delete(rt.conns, c)
 		rt.mu.Unlock()
 		rt.connections.Add(-1)
+		// One line per connection, when it ends; a probe that never initialised is debug noise.
+		level := slog.LevelInfo
+		if !inited {
+			level = slog.LevelDebug
+		}
+		c.s.log.Log(context.Background(), level, "realtime connection closed", "protocol", c.proto, "ip", c.ip,
+			"duration", time.Since(opened).Round(time.Millisecond).String(), "subscriptions", len(subs))
 	}()
 	timeout := rt.cfg.InitTimeout
 	if timeout <= 0 {

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/smalruby/meshd/broker"
 )
 
 // request is a GraphQL request body.
@@ -64,9 +67,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out.Data = json.RawMessage("null")
 	}
 	for _, e := range out.Errors {
-		if e.ErrorType != "" {
-			s.log.Debug("request error", "errorType", e.ErrorType, "message", e.Message, "path", e.Path)
+		level := slog.LevelDebug // a client's mistake or a rule, answered in the response
+		if e.ErrorType == string(broker.InternalError) {
+			level = slog.LevelError
 		}
+		s.log.Log(r.Context(), level, "request error", "errorType", e.ErrorType, "message", e.Message, "path", e.Path)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
