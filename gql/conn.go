@@ -29,32 +29,34 @@ type clientFrame struct {
 }
 
 // conn is one realtime socket: a reader (the serving goroutine), a writer goroutine and a
-// bounded queue between them.
+// bounded queue between them. The queue holds only what is pending, so an idle socket costs
+// no queue memory however large MESH_SEND_QUEUE_FRAMES is.
 type conn struct {
 	s     *Server
 	ws    *websocket.Conn
 	proto string
-	out   chan frame
+	wake  chan struct{} // signals the writer that queue is not empty
+	batch *batchConn    // the connection under ws, when it can batch writes
 	ip    string
 
 	key  string // API key from the upgrade request
 	date string // client clock from the upgrade request
 
 	mu        sync.Mutex
+	queue     []frame // pending frames, at most SendQueue of them plus a close frame
 	inited    bool
 	subs      map[string]*subscriber
 	closed    bool
-	done      chan struct{}
 	malformed []time.Time
 }
 
 func newConn(s *Server, ws *websocket.Conn, proto string, r *http.Request) *conn {
 	c := &conn{
 		s: s, ws: ws, proto: proto,
-		out:  make(chan frame, s.rt.cfg.SendQueue),
-		ip:   s.ClientIP(r.RemoteAddr, r.Header.Get("X-Forwarded-For")),
-		subs: map[string]*subscriber{},
-		done: make(chan struct{}),
+		wake:  make(chan struct{}, 1),
+		batch: batchConnOf(ws.NetConn()),
+		ip:    s.ClientIP(r.RemoteAddr, r.Header.Get("X-Forwarded-For")),
+		subs:  map[string]*subscriber{},
 	}
 	c.key, c.date = credentials(r)
 	return c
@@ -73,14 +75,24 @@ func (c *conn) sendLocked(f frame) bool {
 	if c.closed {
 		return false
 	}
-	select {
-	case c.out <- f:
-		return true
-	default:
+	if len(c.queue) >= c.s.rt.cfg.SendQueue {
 		c.s.rt.slowConsumers.Add(1)
-		c.s.log.Warn("realtime slow consumer disconnected", "ip", c.ip, "queued", cap(c.out))
+		c.s.log.Warn("realtime slow consumer disconnected", "ip", c.ip, "queued", len(c.queue))
+		// Nothing queued will be read in time: the close goes out at once, alone.
+		c.queue = c.queue[:0]
 		c.closeLocked(websocket.CloseTryAgainLater, "slow consumer")
 		return false
+	}
+	c.enqueueLocked(f)
+	return true
+}
+
+// enqueueLocked appends a frame and wakes the writer.
+func (c *conn) enqueueLocked(f frame) {
+	c.queue = append(c.queue, f)
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -102,12 +114,17 @@ func (c *conn) closeLocked(code int, text string) {
 		return
 	}
 	c.closed = true
-	select {
-	case c.out <- frame{closeCode: code, closeText: text}:
-	default:
-		// The queue is full: the writer writes what is queued, sees done and closes.
-	}
-	close(c.done)
+	c.enqueueLocked(frame{closeCode: code, closeText: text})
+}
+
+// takeQueue hands the writer everything queued, giving back the slice it has written from.
+func (c *conn) takeQueue(spent []frame) []frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	clear(spent) // drop the payload references of written frames
+	c.queue = spent[:0]
+	return q
 }
 
 // write sends queued frames until a close frame or the connection ends; AppSync sockets also
@@ -123,39 +140,65 @@ func (c *conn) write() {
 		ka = t.C
 	}
 	kaFrame := frame{payload: []byte(`{"type":"ka"}`)}
+	var batch []frame
 	for {
-		var f frame
 		select {
-		case f = <-c.out:
-		case <-ka:
-			if !c.isInited() {
-				continue
+		case <-c.wake:
+			batch = c.takeQueue(batch)
+			if !c.writeBatch(batch) {
+				return
 			}
-			f = kaFrame
-		case <-c.done:
-			select {
-			case f = <-c.out:
-			default:
-				c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "slow consumer"), time.Now().Add(time.Second))
+		case <-ka:
+			if c.isInited() && !c.writeQueued(kaFrame) {
 				return
 			}
 		}
-		c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if f.closeCode != 0 {
-			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeText), time.Now().Add(time.Second))
-			return
-		}
-		if err := c.writeFrame(f); err != nil {
-			c.close(websocket.CloseAbnormalClosure, "")
-			return
-		}
-		if !f.published.IsZero() {
-			rt.framesSent.Add(1)
-			if rt.cfg.OnDelivery != nil {
-				rt.cfg.OnDelivery(time.Since(f.published))
+	}
+}
+
+// writeBatch writes frames in order, in one system call when the socket allows it; false
+// means the socket is finished.
+func (c *conn) writeBatch(batch []frame) bool {
+	bc := c.batch
+	if len(batch) < 2 || bc == nil {
+		bc = nil
+	} else {
+		bc.cork()
+	}
+	for _, f := range batch {
+		if !c.writeQueued(f) {
+			if bc != nil {
+				bc.uncork()
 			}
+			return false
 		}
 	}
+	if bc != nil && bc.uncork() != nil {
+		c.close(websocket.CloseAbnormalClosure, "")
+		return false
+	}
+	return true
+}
+
+// writeQueued writes one frame; false means the socket is finished.
+func (c *conn) writeQueued(f frame) bool {
+	rt := &c.s.rt
+	c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if f.closeCode != 0 {
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeText), time.Now().Add(time.Second))
+		return false
+	}
+	if err := c.writeFrame(f); err != nil {
+		c.close(websocket.CloseAbnormalClosure, "")
+		return false
+	}
+	if !f.published.IsZero() {
+		rt.framesSent.Add(1)
+		if rt.cfg.OnDelivery != nil {
+			rt.cfg.OnDelivery(time.Since(f.published))
+		}
+	}
+	return true
 }
 
 func (c *conn) writeFrame(f frame) error {

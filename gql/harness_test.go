@@ -39,7 +39,10 @@ func start(t *testing.T, configure ...func(*gql.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.Handler())
+	// The listener meshd serves on, so realtime tests exercise batched writes too.
+	srv := httptest.NewUnstartedServer(api.Handler())
+	srv.Listener = gql.BatchingListener(srv.Listener)
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &env{Broker: tb, URL: srv.URL + "/graphql", api: api, ws: "ws" + strings.TrimPrefix(srv.URL, "http"), cfg: cfg}
 }

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -71,6 +72,9 @@ func New(b *broker.Broker, cfg Config) (*Server, error) {
 		graphql.MaxQueryLength(64 * 1024),
 		graphql.SubscribeResolverTimeout(10 * time.Second),
 		graphql.PanicHandler(panicHandler{s.log}),
+		// SensorData resolves straight from broker.Pair's fields, without a method call per
+		// key and value: listGroupStatuses returns hundreds of them.
+		graphql.UseFieldResolvers(),
 	}
 	if cfg.OnOperation != nil {
 		opts = append(opts, graphql.Tracer(operationTracer{cfg.OnOperation}))
@@ -86,6 +90,8 @@ func New(b *broker.Broker, cfg Config) (*Server, error) {
 	s.rt.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,
 		WriteBufferSize: 4096,
+		// Write buffers are borrowed per message, not held by every idle socket.
+		WriteBufferPool: &sync.Pool{},
 		// Origins are checked before the upgrade, against MESH_ALLOWED_ORIGINS.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}

@@ -92,27 +92,13 @@ func (v nodeView) HeartbeatIntervalSeconds() *int32 { return seconds(v.interval)
 func (v nodeView) UseWebSocket() *bool              { return &v.g.UseWebSocket }
 func (v nodeView) PollingIntervalSeconds() *int32   { return pollingInterval(v.g) }
 
-// pairView resolves SensorData.
-type pairView struct{ p broker.Pair }
-
-func (v pairView) Key() string   { return v.p.Key }
-func (v pairView) Value() string { return v.p.Value }
-
-func pairs(data []broker.Pair) []pairView {
-	out := make([]pairView, len(data))
-	for i, p := range data {
-		out[i] = pairView{p}
-	}
-	return out
-}
-
 // statusView resolves NodeStatus.
 type statusView struct{ s *broker.NodeStatus }
 
 func (v statusView) NodeID() graphql.ID  { return graphql.ID(v.s.NodeID) }
 func (v statusView) GroupID() graphql.ID { return graphql.ID(v.s.GroupID) }
 func (v statusView) Domain() string      { return v.s.Domain }
-func (v statusView) Data() []pairView    { return pairs(v.s.Data) }
+func (v statusView) Data() []broker.Pair { return v.s.Data }
 func (v statusView) Timestamp() DateTime { return dt(v.s.Timestamp) }
 
 // eventView resolves Event.
@@ -192,12 +178,11 @@ func (v messageView) NodeID() *graphql.ID {
 	return &id
 }
 
-func (v messageView) Data() *[]pairView {
+func (v messageView) Data() *[]broker.Pair {
 	if v.m.Status == nil {
 		return nil
 	}
-	p := pairs(v.m.Status.Data)
-	return &p
+	return &v.m.Status.Data
 }
 
 func (v messageView) Timestamp() *DateTime {

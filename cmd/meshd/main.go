@@ -128,6 +128,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.listenAddr, err)
 	}
+	ln = gql.BatchingListener(ln)
 	srv := &http.Server{
 		Handler:           routes(cfg, api.Handler(), brk, m),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -1,0 +1,78 @@
+package gql
+
+import (
+	"crypto/tls"
+	"net"
+	"sync"
+)
+
+// BatchingListener wraps a TCP listener so that a realtime socket with several frames queued
+// writes them to the kernel in one call instead of one call per frame. On loopback and LANs
+// each write costs a system call and usually a wake-up of the reader, which dominates the
+// cost of fan-out once a socket falls behind; batching is what lets it catch up. Wrap the
+// plain TCP listener, under any TLS listener.
+func BatchingListener(ln net.Listener) net.Listener {
+	return batchingListener{ln}
+}
+
+type batchingListener struct{ net.Listener }
+
+func (l batchingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &batchConn{Conn: c}, nil
+}
+
+// batchConn holds writes back while corked and sends them together when uncorked.
+type batchConn struct {
+	net.Conn
+
+	mu     sync.Mutex
+	corked bool
+	buf    []byte
+}
+
+func (c *batchConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.corked {
+		c.buf = append(c.buf, p...)
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
+}
+
+// cork starts holding writes back.
+func (c *batchConn) cork() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = true
+}
+
+// uncork writes what was held back in one call and stops holding back.
+func (c *batchConn) uncork() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.corked = false
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.buf)
+	if cap(c.buf) > 64<<10 {
+		c.buf = nil // a rare large batch does not stay allocated
+	} else {
+		c.buf = c.buf[:0]
+	}
+	return err
+}
+
+// batchConnOf finds the batching connection under a socket's connection, if there is one.
+func batchConnOf(nc net.Conn) *batchConn {
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	bc, _ := nc.(*batchConn)
+	return bc
+}
