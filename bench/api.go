@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// api is the generator's GraphQL-over-HTTP client: one keep-alive connection pool shared by
+// every node, as one browser would not, but as a school's worth of them look to the server.
+type api struct {
+	client *http.Client
+	url    string
+	key    string
+	errors *counts
+}
+
+func newAPI(url, key string, idle int, errs *counts) *api {
+	tr := &http.Transport{
+		Proxy:               nil, // loopback only, never through a proxy
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        idle,
+		MaxIdleConnsPerHost: idle,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &api{client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, url: url, key: key, errors: errs}
+}
+
+// close drops the pool's idle connections.
+func (a *api) close() {
+	a.client.CloseIdleConnections()
+}
+
+type gqlRequest struct {
+	OperationName string `json:"operationName"`
+	Variables     any    `json:"variables"`
+	Query         string `json:"query"`
+}
+
+type gqlError struct {
+	ErrorType string `json:"errorType"`
+	Message   string `json:"message"`
+}
+
+type gqlResponse struct {
+	Data   json.RawMessage `json:"data"`
+	Errors []gqlError      `json:"errors"`
+}
+
+// maxResponse bounds what the generator reads of one response.
+const maxResponse = 16 << 20
+
+// call sends one operation as the editor does and decodes its data into out, if out is not
+// nil. The outcome says whether the server applied it; every failure is also counted by
+// operation, HTTP status and errorType. The error is nil when the operation succeeded and its
+// data decoded.
+func (a *api) call(ctx context.Context, op, doc string, vars, out any) (uint8, error) {
+	body, err := json.Marshal(gqlRequest{OperationName: op, Variables: vars, Query: doc})
+	if err != nil {
+		return outcomeFailed, fmt.Errorf("%s: encode request: %w", op, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.url, bytes.NewReader(body))
+	if err != nil {
+		return outcomeFailed, fmt.Errorf("%s: %w", op, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "*/*")
+	req.Header.Set("X-Api-Key", a.key)
+	req.Header.Set("X-Amz-User-Agent", "aws-amplify/2.0.8 js")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			a.errors.add(op + ": transport " + transportProblem(err))
+		}
+		return outcomeUnknown, fmt.Errorf("%s: %w", op, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		if ctx.Err() == nil {
+			a.errors.add(op + ": transport " + transportProblem(err))
+		}
+		return outcomeUnknown, fmt.Errorf("%s: read response: %w", op, err)
+	}
+	var res gqlResponse
+	decodeErr := json.Unmarshal(raw, &res)
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		kind := "unparsable body"
+		if decodeErr == nil && len(res.Errors) > 0 {
+			kind = orValidation(res.Errors[0].ErrorType)
+		}
+		a.errors.add(fmt.Sprintf("%s: HTTP %d %s", op, resp.StatusCode, kind))
+		return outcomeFailed, fmt.Errorf("%s: HTTP %d: %s", op, resp.StatusCode, bytes.TrimSpace(raw))
+	case decodeErr != nil:
+		a.errors.add(op + ": HTTP 200 unparsable body")
+		return outcomeUnknown, fmt.Errorf("%s: decode response: %w", op, decodeErr)
+	case len(res.Errors) > 0:
+		a.errors.add(fmt.Sprintf("%s: HTTP 200 %s", op, orValidation(res.Errors[0].ErrorType)))
+		return outcomeFailed, fmt.Errorf("%s: %s: %s", op, res.Errors[0].ErrorType, res.Errors[0].Message)
+	}
+	if out != nil {
+		if err := json.Unmarshal(res.Data, out); err != nil {
+			a.errors.add(op + ": HTTP 200 unexpected data")
+			return outcomeAcked, fmt.Errorf("%s: decode data: %w", op, err)
+		}
+	}
+	return outcomeAcked, nil
+}
+
+// orValidation names an error without errorType: AppSync sends none for document validation.
+func orValidation(errorType string) string {
+	if errorType == "" {
+		return "validation error"
+	}
+	return errorType
+}
+
+// transportProblem names a failed request's cause in a few words.
+func transportProblem(err error) string {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return "too many open files"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "no local port"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "EOF"
+	}
+	return "error"
+}

@@ -1,0 +1,361 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// ceilingEnv, set to 1, makes the bench binary serve as the ceiling broadcaster instead of
+// generating load: the generator starts it as a separate process, like meshd, so each has its
+// own file-descriptor budget and its CPU and memory are measured the same way.
+const ceilingEnv = "MESHD_BENCH_CEILING"
+
+// The ceiling is the least any server must do to deliver group messages over WebSockets: it
+// accepts the same AppSync handshake and subscriptions, then, asked by POST /flood, encodes one
+// data frame per message (shaped and sized like meshd's onMessageInGroup frames) and writes it
+// to every subscriber of the group as fast as the sockets take it. No GraphQL, no bus, no
+// state, no HTTP mutations: what it delivers per second is what this machine can deliver at
+// all with the generator's client machinery on the other end.
+type ceiling struct {
+	upgrader websocket.Upgrader
+
+	mu     sync.Mutex
+	groups map[string]*ceilingGroup
+	conns  map[*ceilingConn]struct{}
+}
+
+type ceilingGroup struct {
+	mu   sync.Mutex
+	subs []ceilingSub
+}
+
+type ceilingSub struct {
+	c      *ceilingConn
+	id     string
+	prefix []byte // {"id":…,"type":"data","payload":
+}
+
+// ceilingConn is one socket: frames wait in out for the writer goroutine.
+type ceilingConn struct {
+	ws   *websocket.Conn
+	out  chan ceilingFrame
+	done chan struct{}
+	once sync.Once
+}
+
+// ceilingFrame is prefix + payload + "}" for messages, or payload alone for control frames.
+type ceilingFrame struct {
+	prefix, payload []byte
+}
+
+// ceilingQueue matches meshd's default send queue (MESH_SEND_QUEUE_FRAMES).
+const ceilingQueue = 1024
+
+// floodRequest asks the ceiling to broadcast for a while.
+type floodRequest struct {
+	Seconds float64 `json:"seconds"`
+}
+
+// floodResult says how many messages each group's broadcaster sent (each to every
+// subscriber of the group) and how long the flood took.
+type floodResult struct {
+	Sent    map[string]uint64 `json:"sent"`
+	Elapsed time.Duration     `json:"elapsed"`
+}
+
+// ceilingMain serves the ceiling on a loopback port until SIGINT or SIGTERM.
+func ceilingMain() int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if _, err := raiseFileLimit(); err != nil {
+		log.Warn("open-file limit unchanged", "err", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Error("listen", "err", err)
+		return 1
+	}
+	c := &ceiling{
+		upgrader: websocket.Upgrader{Subprotocols: []string{subprotocol}, ReadBufferSize: 1024, WriteBufferSize: 4096},
+		groups:   map[string]*ceilingGroup{},
+		conns:    map[*ceilingConn]struct{}{},
+	}
+	srv := &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("ceiling listening", "addr", ln.Addr().String())
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		log.Error("serve", "err", err)
+		return 1
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.closeAll()
+	if err := srv.Shutdown(shutdown); err != nil {
+		log.Error("shutdown", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func (c *ceiling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case websocket.IsWebSocketUpgrade(r):
+		c.serveSocket(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/flood":
+		c.serveFlood(w, r)
+	default:
+		http.Error(w, "POST /flood or a WebSocket upgrade", http.StatusNotFound)
+	}
+}
+
+// serveFlood broadcasts to every group at once for the requested time and answers with the
+// counts.
+func (c *ceiling) serveFlood(w http.ResponseWriter, r *http.Request) {
+	var req floodRequest
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Seconds <= 0 || req.Seconds > 600 {
+		http.Error(w, "body must be {\"seconds\": 0 < s ≤ 600}", http.StatusBadRequest)
+		return
+	}
+	c.mu.Lock()
+	groups := make(map[string]*ceilingGroup, len(c.groups))
+	for k, g := range c.groups {
+		groups[k] = g
+	}
+	c.mu.Unlock()
+	start := time.Now()
+	deadline := start.Add(time.Duration(req.Seconds * float64(time.Second)))
+	res := floodResult{Sent: make(map[string]uint64, len(groups))}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for key, g := range groups {
+		wg.Go(func() {
+			n := g.flood(key, deadline)
+			mu.Lock()
+			res.Sent[key] = n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(res)
+}
+
+// flood sends numbered messages to the group's subscribers until the deadline. A full queue
+// blocks the broadcaster (backpressure) instead of disconnecting, so the count is what the
+// slowest subscriber could take.
+func (g *ceilingGroup) flood(key string, deadline time.Time) uint64 {
+	g.mu.Lock()
+	subs := append([]ceilingSub(nil), g.subs...)
+	g.mu.Unlock()
+	var seq uint64
+	for time.Now().Before(deadline) {
+		seq++
+		payload := ceilingPayload(key, tag{sender: 0, seq: seq, sent: time.Now().UnixNano()})
+		for _, s := range subs {
+			select {
+			case s.c.out <- ceilingFrame{prefix: s.prefix, payload: payload}:
+			case <-s.c.done:
+			}
+		}
+	}
+	return seq
+}
+
+// ceilingPayload encodes one onMessageInGroup data message with ten variables, the first
+// carrying the tag, in meshd's field order.
+func ceilingPayload(key string, t tag) []byte {
+	b := make([]byte, 0, 1024)
+	b = append(b, `{"data":{"onMessageInGroup":{"groupId":`...)
+	b = strconv.AppendQuote(b, key)
+	b = append(b, `,"domain":"ceiling","nodeStatus":{"nodeId":"ceiling-node","groupId":`...)
+	b = strconv.AppendQuote(b, key)
+	b = append(b, `,"domain":"ceiling","data":[`...)
+	for i := range variables {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"key":"`...)
+		b = append(b, variableNames[i]...)
+		b = append(b, `","value":"`...)
+		if i == 0 {
+			b = t.append(b)
+		} else {
+			b = append(b, fillerValue...)
+		}
+		b = append(b, `","__typename":"SensorData"}`...)
+	}
+	b = append(b, `],"timestamp":"`...)
+	b = time.Now().UTC().AppendFormat(b, isoMillis)
+	return append(b, `","__typename":"NodeStatus"},"batchEvent":null,"groupDissolve":null,"__typename":"MeshMessage"}}}`...)
+}
+
+// isoMillis is AWSDateTime as meshd writes it.
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
+// serveSocket speaks the AppSync dialect just far enough for the generator: connection_init,
+// start and stop.
+func (c *ceiling) serveSocket(w http.ResponseWriter, r *http.Request) {
+	ws, err := c.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered
+	}
+	cc := &ceilingConn{ws: ws, out: make(chan ceilingFrame, ceilingQueue), done: make(chan struct{})}
+	c.mu.Lock()
+	c.conns[cc] = struct{}{}
+	c.mu.Unlock()
+	go cc.write()
+	type joined struct {
+		g  *ceilingGroup
+		id string
+	}
+	var subs []joined
+	defer func() {
+		for _, j := range subs {
+			j.g.leave(cc, j.id)
+		}
+		c.mu.Lock()
+		delete(c.conns, cc)
+		c.mu.Unlock()
+		cc.shut()
+	}()
+	for {
+		_, data, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var f struct {
+			Type    string `json:"type"`
+			ID      string `json:"id"`
+			Payload struct {
+				Data string `json:"data"`
+			} `json:"payload"`
+		}
+		if json.Unmarshal(data, &f) != nil {
+			continue
+		}
+		id, _ := json.Marshal(f.ID)
+		switch f.Type {
+		case "connection_init":
+			cc.send([]byte(`{"type":"connection_ack","payload":{"connectionTimeoutMs":300000}}`))
+			cc.send([]byte(`{"type":"ka"}`))
+		case "start":
+			var req struct {
+				Variables struct {
+					GroupID string `json:"groupId"`
+				} `json:"variables"`
+			}
+			json.Unmarshal([]byte(f.Payload.Data), &req)
+			g := c.group(req.Variables.GroupID)
+			g.join(ceilingSub{c: cc, id: f.ID, prefix: []byte(`{"id":` + string(id) + `,"type":"data","payload":`)},
+				[]byte(`{"id":`+string(id)+`,"type":"start_ack"}`))
+			subs = append(subs, joined{g, f.ID})
+		case "stop":
+			for i, j := range subs {
+				if j.id == f.ID {
+					j.g.leave(cc, j.id)
+					subs = append(subs[:i], subs[i+1:]...)
+					break
+				}
+			}
+			cc.send([]byte(`{"id":` + string(id) + `,"type":"complete"}`))
+		}
+	}
+}
+
+// group returns the subscribers of a group, creating the entry.
+func (c *ceiling) group(key string) *ceilingGroup {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groups[key]
+	if g == nil {
+		g = &ceilingGroup{}
+		c.groups[key] = g
+	}
+	return g
+}
+
+// join adds a subscriber and queues its ack.
+func (g *ceilingGroup) join(s ceilingSub, ack []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s.c.send(ack)
+	g.subs = append(g.subs, s)
+}
+
+func (g *ceilingGroup) leave(c *ceilingConn, id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for i, s := range g.subs {
+		if s.c == c && s.id == id {
+			g.subs = append(g.subs[:i:i], g.subs[i+1:]...)
+			return
+		}
+	}
+}
+
+// send queues a control frame unless the socket is closing.
+func (cc *ceilingConn) send(payload []byte) {
+	select {
+	case <-cc.done:
+	case cc.out <- ceilingFrame{payload: payload}:
+	}
+}
+
+func (cc *ceilingConn) shut() {
+	cc.once.Do(func() { close(cc.done) })
+}
+
+func (cc *ceilingConn) write() {
+	defer cc.ws.Close()
+	for {
+		select {
+		case f := <-cc.out:
+			if err := cc.writeFrame(f); err != nil {
+				cc.shut()
+				return
+			}
+		case <-cc.done:
+			cc.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(time.Second))
+			return
+		}
+	}
+}
+
+func (cc *ceilingConn) writeFrame(f ceilingFrame) error {
+	cc.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	w, err := cc.ws.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	w.Write(f.prefix)
+	w.Write(f.payload)
+	if f.prefix != nil {
+		w.Write([]byte{'}'})
+	}
+	return w.Close()
+}
+
+// closeAll closes every socket with 1001 (going away).
+func (c *ceiling) closeAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for cc := range c.conns {
+		cc.shut()
+	}
+}

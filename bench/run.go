@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// options describe one run.
+type options struct {
+	profile    string // seed or polling
+	scale      int    // multiple of the seed profile
+	shape      shape
+	target     string // a running server's GraphQL URL; empty starts meshd
+	meshd      string // the binary to start when target is empty
+	apiKey     string
+	warmup     time.Duration
+	duration   time.Duration // the measurement window
+	ceiling    time.Duration // how long the ceiling floods; 0 skips it
+	parallel   int           // nodes setting up at once during the lesson start
+	cpuProfile string        // file for meshd's CPU profile over the window
+	log        io.Writer
+}
+
+// result is everything one run measured.
+type result struct {
+	Profile     string        `json:"profile"`
+	Scale       int           `json:"scale"`
+	Groups      int           `json:"groups"`
+	Nodes       int           `json:"nodesPerGroup"`
+	Connections int           `json:"connections"`
+	LessonStart time.Duration `json:"lessonStart"`
+	Warmup      time.Duration `json:"warmup"`
+	Window      time.Duration `json:"window"`
+
+	MutationsPerSec  float64 `json:"mutationsPerSec"`
+	RequestsPerSec   float64 `json:"requestsPerSec"`
+	DeliveriesPerSec float64 `json:"deliveriesPerSec"`
+
+	Expected   uint64 `json:"expected"`
+	Deliveries uint64 `json:"deliveries"`
+	Lost       uint64 `json:"lost"`
+	Duplicated uint64 `json:"duplicated"`
+	OutOfOrder uint64 `json:"outOfOrder"`
+	Unexpected uint64 `json:"unexpected"`
+
+	P50 time.Duration `json:"p50"`
+	P99 time.Duration `json:"p99"`
+	Max time.Duration `json:"max"`
+
+	HTTPErrors     map[string]uint64 `json:"httpErrors"`
+	RealtimeErrors map[string]uint64 `json:"realtimeErrors"`
+	Dissolved      string            `json:"dissolved"` // subscribers that saw the dissolve / subscribed
+
+	ServerCPU        float64 `json:"serverCPU"` // of one core, during the window
+	ServerCPUSeconds float64 `json:"serverCPUSeconds"`
+	PeakRSS          uint64  `json:"peakRSS"`
+	GeneratorCPU     float64 `json:"generatorCPU"` // of one core, during the window
+
+	Ceiling      *ceilingResult `json:"ceiling,omitempty"`
+	CeilingRatio float64        `json:"ceilingRatio,omitempty"`
+}
+
+// clean says whether every owed message arrived exactly once, in order, and nothing failed.
+func (r *result) clean() bool {
+	return r.Lost == 0 && r.Duplicated == 0 && r.OutOfOrder == 0 && r.Unexpected == 0 &&
+		len(r.HTTPErrors) == 0 && len(r.RealtimeErrors) == 0
+}
+
+// run drives one server through a lesson: start burst, warm-up, measurement window, drain and
+// dissolve; then, if asked, measures the ceiling with the same number of sockets.
+func run(ctx context.Context, o options) (*result, error) {
+	s := o.shape
+	res := &result{Profile: o.profile, Scale: o.scale, Groups: s.groups, Nodes: s.nodes, Warmup: o.warmup, Window: o.duration}
+	if !s.polling {
+		res.Connections = s.groups * s.nodes
+	}
+	srv, stopServer, err := o.server(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stopServer()
+	ep, pid := srv.ep, srv.pid
+
+	l := newLoad(s, ep, o.apiKey)
+	logf(o.log, "%s ×%d: lesson start of %d groups × %d nodes", o.profile, o.scale, s.groups, s.nodes)
+	start := time.Now()
+	setupCtx, cancelSetup := context.WithTimeout(ctx, 5*time.Minute)
+	err = l.lessonStart(setupCtx, o.parallel)
+	cancelSetup()
+	res.LessonStart = time.Since(start)
+	if err != nil {
+		l.close()
+		return nil, err
+	}
+
+	windowStart := time.Now().Add(o.warmup)
+	l.win.start.Store(windowStart.UnixNano())
+	l.win.end.Store(windowStart.Add(o.duration).UnixNano())
+	steadyCtx, stopSteady := context.WithCancel(ctx)
+	var steady sync.WaitGroup
+	steady.Go(func() { l.steady(steadyCtx) })
+	logf(o.log, "lesson start took %v; warm-up %v, then measuring for %v", res.LessonStart.Round(time.Millisecond), o.warmup, o.duration)
+
+	sleepUntil(ctx, windowStart)
+	cpu0, _ := cpuTime(pid)
+	gen0, _ := cpuTime(os.Getpid())
+	profiled := make(chan error, 1)
+	if o.cpuProfile != "" && srv.pprof != "" {
+		go func() { profiled <- fetchProfile(ctx, srv.pprof, o.duration, o.cpuProfile) }()
+	} else {
+		profiled <- nil
+	}
+	sleepUntil(ctx, windowStart.Add(o.duration))
+	cpu1, _ := cpuTime(pid)
+	gen1, _ := cpuTime(os.Getpid())
+	stopSteady()
+	steady.Wait()
+	if err := ctx.Err(); err != nil {
+		l.close()
+		return nil, err
+	}
+	if err := <-profiled; err != nil {
+		logf(o.log, "CPU profile: %v", err)
+	}
+
+	l.catchUp(ctx)
+	l.drain(ctx, time.Second, 15*time.Second)
+	seen, subscribed := l.dissolve(ctx, 5*time.Second)
+	res.Dissolved = fmt.Sprintf("%d/%d", seen, subscribed)
+	if pid != 0 {
+		res.PeakRSS, _ = peakRSS(pid)
+		total, _ := cpuTime(pid)
+		res.ServerCPUSeconds = total.Seconds()
+	}
+	l.close()
+
+	window := o.duration.Seconds()
+	t := l.tally()
+	h := l.hist.merged()
+	res.Expected, res.Deliveries, res.Lost = t.expected, t.deliveries, t.lost
+	res.Duplicated, res.OutOfOrder, res.Unexpected = t.duplicated, t.outOfOrder, t.unexpected
+	res.DeliveriesPerSec = float64(t.inWindow) / window
+	res.MutationsPerSec = float64(l.mutations.Load()) / window
+	res.RequestsPerSec = float64(l.requests.Load()) / window
+	res.P50, res.P99, res.Max = h.percentile(50), h.percentile(99), h.maximum()
+	res.HTTPErrors, res.RealtimeErrors = l.httpErrors.snapshot(), l.realtimeErrors.snapshot()
+	if pid != 0 {
+		res.ServerCPU = (cpu1 - cpu0).Seconds() / window
+	}
+	res.GeneratorCPU = (gen1 - gen0).Seconds() / window
+	if err := stopServer(); err != nil {
+		return nil, err
+	}
+
+	if o.ceiling > 0 && !s.polling {
+		logf(o.log, "ceiling: flooding %d sockets for %v", res.Connections, o.ceiling)
+		c, err := runCeiling(ctx, s, o.ceiling, o.parallel)
+		if err != nil {
+			return nil, err
+		}
+		res.Ceiling = c
+		if c.DeliveriesPerSec > 0 {
+			res.CeilingRatio = res.DeliveriesPerSec / c.DeliveriesPerSec
+		}
+	}
+	return res, nil
+}
+
+// server is the server under test.
+type server struct {
+	ep    endpoints
+	pid   int    // 0 when unknown
+	pprof string // host:port of its pprof listener, if any
+}
+
+// server starts meshd (or finds the -target server) and returns a stop function that may be
+// called more than once; the first call's error is kept.
+func (o options) server(ctx context.Context) (server, func() error, error) {
+	if o.target != "" {
+		ep, err := endpointsFor(o.target)
+		if err != nil {
+			return server{}, nil, err
+		}
+		_, port, _ := net.SplitHostPort(ep.host)
+		p, _ := strconv.Atoi(port)
+		return server{ep: ep, pid: listenerPID(p)}, func() error { return nil }, nil
+	}
+	dir, err := os.MkdirTemp("", "meshd-bench-")
+	if err != nil {
+		return server{}, nil, fmt.Errorf("data directory: %w", err)
+	}
+	var env []string
+	if n := o.shape.groups*o.shape.nodes + 1000; n > 10000 {
+		env = append(env, "MESH_MAX_CONNECTIONS="+strconv.Itoa(n))
+	}
+	var pprofAddr string
+	if o.cpuProfile != "" {
+		if pprofAddr, err = freePort(); err != nil {
+			return server{}, nil, err
+		}
+		env = append(env, "MESH_PPROF_ADDR="+pprofAddr)
+	}
+	p, err := startProcess(ctx, "meshd", o.meshd, []string{"-listen-addr", "127.0.0.1:0", "-data-dir", dir}, env)
+	if err != nil {
+		os.RemoveAll(dir)
+		return server{}, nil, err
+	}
+	ep, err := endpointsFor("http://" + p.addr + "/graphql")
+	var once sync.Once
+	var stopErr error
+	stop := func() error {
+		once.Do(func() {
+			stopErr = p.stop()
+			os.RemoveAll(dir)
+		})
+		return stopErr
+	}
+	if err != nil {
+		stop()
+		return server{}, nil, err
+	}
+	return server{ep: ep, pid: p.pid(), pprof: pprofAddr}, stop, nil
+}
+
+// freePort finds a loopback port nobody listens on.
+func freePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// fetchProfile records meshd's CPU profile for d into file.
+func fetchProfile(ctx context.Context, addr string, d time.Duration, file string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(int(d.Seconds()), 1))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetch %s: %s", url, resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return f.Close()
+}
+
+// sleepUntil waits until t or until ctx ends.
+func sleepUntil(ctx context.Context, t time.Time) {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+	case <-timer.C:
+	}
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, "bench: "+format+"\n", args...)
+	}
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary serve as the ceiling broadcaster, as the bench binary does:
+// runCeiling starts its own executable with ceilingEnv set.
+func TestMain(m *testing.M) {
+	if os.Getenv(ceilingEnv) == "1" {
+		os.Exit(ceilingMain())
+	}
+	os.Exit(m.Run())
+}
+
+// TestSmoke runs the generator end to end at a tiny scale against a freshly built meshd and
+// checks the exact accounting: every owed message arrived once and in order, nothing failed.
+func TestSmoke(t *testing.T) {
+	tests := []struct {
+		profile string
+		ceiling bool
+	}{
+		{"seed", true},
+		{"polling", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.profile, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			file := filepath.Join(t.TempDir(), "result.json")
+			var stdout, stderr bytes.Buffer
+			args := []string{"-profile", tc.profile, "-groups", "2", "-nodes", "5", "-data-rate", "2", "-event-rate", "1",
+				"-warmup", "500ms", "-duration", "3s", "-ceiling", "1s", "-json", file}
+			if code := mainWith(ctx, args, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
+			}
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r result
+			if err := json.Unmarshal(raw, &r); err != nil {
+				t.Fatal(err)
+			}
+			if r.Expected == 0 || r.Deliveries < r.Expected || !r.clean() {
+				t.Fatalf("accounting: %+v\nstdout:\n%s", r, &stdout)
+			}
+			if r.MutationsPerSec == 0 || r.DeliveriesPerSec == 0 || r.P99 == 0 || r.Max < r.P99 {
+				t.Fatalf("rates or latencies missing: %+v", r)
+			}
+			if r.ServerCPUSeconds == 0 || r.PeakRSS == 0 {
+				t.Fatalf("meshd's CPU or memory not measured: %+v", r)
+			}
+			if tc.ceiling {
+				if r.Dissolved != "10/10" {
+					t.Errorf("dissolve seen by %s subscribers, want 10/10", r.Dissolved)
+				}
+				if c := r.Ceiling; c == nil || c.Delivered == 0 || c.Delivered != c.Sent || r.CeilingRatio <= 0 {
+					t.Errorf("ceiling: %+v, ratio %v", c, r.CeilingRatio)
+				}
+			}
+			if !strings.Contains(stdout.String(), "lost 0, duplicated 0, out of order 0, unexpected 0") {
+				t.Errorf("report lacks the accounting line:\n%s", &stdout)
+			}
+		})
+	}
+}
+
+func TestMainRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown profile", []string{"-profile", "storm"}, 2, `-profile "storm"`},
+		{"non-loopback target", []string{"-target", "http://192.0.2.1:8080/graphql", "-ceiling", "0"}, 1, "refusing non-loopback target"},
+		{"rates above nodes", []string{"-nodes", "3", "-data-rate", "3", "-event-rate", "1"}, 2, "-data-rate + -event-rate"},
+		{"bad sweep", []string{"-sweep", "1,x"}, 2, "-sweep"},
+		{"zero window", []string{"-duration", "0s"}, 2, "-duration must be positive"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := mainWith(context.Background(), tc.args, &stdout, &stderr)
+			if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+				t.Fatalf("exit %d, stderr %q; want exit %d mentioning %q", code, &stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestWriteSweep(t *testing.T) {
+	dir := t.TempDir()
+	results := []*result{
+		{Profile: "seed", Scale: 1, Groups: 10, Nodes: 40, Connections: 400, Window: time.Second, Expected: 10, Deliveries: 10,
+			P50: time.Millisecond, P99: 3 * time.Millisecond, DeliveriesPerSec: 6800,
+			Ceiling: &ceilingResult{DeliveriesPerSec: 400000}, CeilingRatio: 0.017},
+		{Profile: "seed", Scale: 5, Groups: 50, Nodes: 40, Connections: 2000, Window: time.Second, Expected: 10, Deliveries: 9, Lost: 1,
+			P99: 80 * time.Millisecond, DeliveriesPerSec: 34000, HTTPErrors: map[string]uint64{"ReportDataByNode: transport timeout": 2}},
+	}
+	if err := writeSweep(dir, results, nil); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| ×1 | 400 |", "| ×5 | 2000 |", "1.7 %", "Largest multiple with zero loss and p99 ≤ 50 ms: ×1",
+		"stopped at ×5", "transport timeout ×2", "(sweep.svg)"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
+		}
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, "sweep.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(svg))
+	for {
+		if _, err := dec.Token(); err != nil {
+			if err.Error() != "EOF" {
+				t.Fatalf("sweep.svg is not well-formed XML: %v", err)
+			}
+			break
+		}
+	}
+	for _, name := range []string{"machine.md", "results.json"} {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.Size() == 0 {
+			t.Errorf("%s missing or empty: %v", name, err)
+		}
+	}
+}
