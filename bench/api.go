@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// api is the generator's GraphQL-over-HTTP client: one keep-alive connection pool shared by
-// every node, as one browser would not, but as a school's worth of them look to the server.
+// api is the generator's GraphQL-over-HTTP client: one bounded keep-alive connection pool
+// shared by every node, as one browser would not, but as a school's worth of them look to the
+// server.
 type api struct {
 	client *http.Client
 	url    string
@@ -28,6 +29,9 @@ func newAPI(url, key string, idle int, errs *counts) *api {
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:        idle,
 		MaxIdleConnsPerHost: idle,
+		// Requests beyond this wait for a connection instead of opening more: an overloaded
+		// server must not push the generator past its open-file limit.
+		MaxConnsPerHost: idle,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}

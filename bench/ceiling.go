@@ -62,9 +62,13 @@ type ceilingFrame struct {
 // ceilingQueue matches meshd's default send queue (MESH_SEND_QUEUE_FRAMES).
 const ceilingQueue = 1024
 
-// floodRequest asks the ceiling to broadcast for a while.
+// floodRequest asks the ceiling to broadcast for a while: Rate messages per second per group,
+// or as fast as the sockets take them when Rate is 0. Phase goes into the tags as their
+// sender, so the receivers keep one sequence per flood.
 type floodRequest struct {
 	Seconds float64 `json:"seconds"`
+	Rate    float64 `json:"rate"`
+	Phase   int     `json:"phase"`
 }
 
 // floodResult says how many messages each group's broadcaster sent (each to every
@@ -127,8 +131,8 @@ func (c *ceiling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // counts.
 func (c *ceiling) serveFlood(w http.ResponseWriter, r *http.Request) {
 	var req floodRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Seconds <= 0 || req.Seconds > 600 {
-		http.Error(w, "body must be {\"seconds\": 0 < s ≤ 600}", http.StatusBadRequest)
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Seconds <= 0 || req.Seconds > 600 || req.Rate < 0 || req.Phase < 0 {
+		http.Error(w, `body must be {"seconds": 0 < s ≤ 600, "rate": r ≥ 0, "phase": p ≥ 0}`, http.StatusBadRequest)
 		return
 	}
 	c.mu.Lock()
@@ -142,9 +146,16 @@ func (c *ceiling) serveFlood(w http.ResponseWriter, r *http.Request) {
 	res := floodResult{Sent: make(map[string]uint64, len(groups))}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	i := 0
 	for key, g := range groups {
+		// Paced groups take turns through each period, as meshd's senders do.
+		offset := time.Duration(0)
+		if req.Rate > 0 {
+			offset = time.Duration(float64(i) / float64(len(groups)) / req.Rate * float64(time.Second))
+		}
+		i++
 		wg.Go(func() {
-			n := g.flood(key, deadline)
+			n := g.flood(key, req, start.Add(offset), deadline)
 			mu.Lock()
 			res.Sent[key] = n
 			mu.Unlock()
@@ -156,17 +167,24 @@ func (c *ceiling) serveFlood(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(res)
 }
 
-// flood sends numbered messages to the group's subscribers until the deadline. A full queue
-// blocks the broadcaster (backpressure) instead of disconnecting, so the count is what the
-// slowest subscriber could take.
-func (g *ceilingGroup) flood(key string, deadline time.Time) uint64 {
+// flood sends numbered messages to the group's subscribers until the deadline, paced at
+// req.Rate or unpaced. A full queue blocks the broadcaster (backpressure) instead of
+// disconnecting, so an unpaced count is what the slowest subscriber could take.
+func (g *ceilingGroup) flood(key string, req floodRequest, start, deadline time.Time) uint64 {
 	g.mu.Lock()
 	subs := append([]ceilingSub(nil), g.subs...)
 	g.mu.Unlock()
 	var seq uint64
 	for time.Now().Before(deadline) {
+		if req.Rate > 0 {
+			next := start.Add(time.Duration(float64(seq) / req.Rate * float64(time.Second)))
+			if !next.Before(deadline) {
+				break
+			}
+			time.Sleep(time.Until(next))
+		}
 		seq++
-		payload := ceilingPayload(key, tag{sender: 0, seq: seq, sent: time.Now().UnixNano()})
+		payload := ceilingPayload(key, tag{sender: req.Phase, seq: seq, sent: time.Now().UnixNano()})
 		for _, s := range subs {
 			select {
 			case s.c.out <- ceilingFrame{prefix: s.prefix, payload: payload}:

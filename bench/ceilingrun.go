@@ -12,20 +12,37 @@ import (
 	"time"
 )
 
-// ceilingResult is what the ceiling broadcaster delivered to the same number of sockets.
+// ceilingResult is what the ceiling broadcaster did with the same number of sockets: paced at
+// the run's message rate (what the least possible server spends on the same load), then
+// unpaced (what this machine can deliver at all).
 type ceilingResult struct {
-	Connections      int           `json:"connections"`
-	Sent             uint64        `json:"sent"`      // frames written (messages × subscribers)
-	Delivered        uint64        `json:"delivered"` // frames received, after the queues drained
-	Elapsed          time.Duration `json:"elapsed"`
-	DeliveriesPerSec float64       `json:"deliveriesPerSec"`
-	OutOfOrder       uint64        `json:"outOfOrder"`
-	CPU              float64       `json:"cpu"` // of one core, during the flood
-	PeakRSS          uint64        `json:"peakRSS"`
+	Connections int `json:"connections"`
+
+	PacedDeliveriesPerSec float64       `json:"pacedDeliveriesPerSec"`
+	PacedCPU              float64       `json:"pacedCPU"` // of one core
+	PacedP50              time.Duration `json:"pacedP50"`
+	PacedP99              time.Duration `json:"pacedP99"`
+
+	DeliveriesPerSec float64 `json:"deliveriesPerSec"` // unpaced
+	CPU              float64 `json:"cpu"`              // of one core, unpaced
+
+	Sent       uint64 `json:"sent"`      // frames written in both phases (messages × subscribers)
+	Delivered  uint64 `json:"delivered"` // frames received, after the queues drained
+	OutOfOrder uint64 `json:"outOfOrder"`
+	PeakRSS    uint64 `json:"peakRSS"`
+}
+
+// ceilingSockets are the generator's sockets subscribed to the ceiling, with what they got.
+type ceilingSockets struct {
+	conns      []*rtConn
+	readers    sync.WaitGroup
+	arrived    [2]atomic.Uint64 // by phase
+	outOfOrder atomic.Uint64
+	hist       [2]histShards // latency by phase
 }
 
 // runCeiling starts the ceiling broadcaster as a child process, subscribes nodes×groups
-// sockets to it exactly as the load does, floods them for d and counts what arrives.
+// sockets to it exactly as the load does, and runs a paced and an unpaced flood of d each.
 func runCeiling(ctx context.Context, s shape, d time.Duration, parallel int) (*ceilingResult, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -36,20 +53,54 @@ func runCeiling(ctx context.Context, s shape, d time.Duration, parallel int) (*c
 		return nil, err
 	}
 	defer p.stop()
-	ep, err := endpointsFor("http://" + p.addr + "/graphql")
+	cs, err := subscribeCeiling(ctx, p.addr, s, parallel)
+	if cs != nil {
+		defer cs.close()
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &ceilingResult{Connections: len(cs.conns)}
+	rate := float64(s.dataRate + s.eventRate)
+	if rate > 0 {
+		sent, arrived, elapsed, cpu, err := cs.flood(ctx, p, floodRequest{Seconds: d.Seconds(), Rate: rate, Phase: 0}, s)
+		if err != nil {
+			return nil, err
+		}
+		res.Sent += sent
+		res.PacedDeliveriesPerSec = float64(arrived) / elapsed.Seconds()
+		res.PacedCPU = cpu
+		h := cs.hist[0].merged()
+		res.PacedP50, res.PacedP99 = h.percentile(50), h.percentile(99)
+	}
+	sent, arrived, elapsed, cpu, err := cs.flood(ctx, p, floodRequest{Seconds: d.Seconds(), Phase: 1}, s)
+	if err != nil {
+		return nil, err
+	}
+	res.Sent += sent
+	res.DeliveriesPerSec = float64(arrived) / elapsed.Seconds()
+	res.CPU = cpu
+	res.Delivered = cs.arrived[0].Load() + cs.arrived[1].Load()
+	res.OutOfOrder = cs.outOfOrder.Load()
+	res.PeakRSS, _ = peakRSS(p.pid())
+	return res, nil
+}
+
+// subscribeCeiling opens the sockets, s.nodes to each of s.groups groups, and starts their
+// readers. On error the sockets opened so far are returned for closing.
+func subscribeCeiling(ctx context.Context, addr string, s shape, parallel int) (*ceilingSockets, error) {
+	ep, err := endpointsFor("http://" + addr + "/graphql")
 	if err != nil {
 		return nil, err
 	}
 	dialer := newDialer()
-	conns := make([]*rtConn, s.groups*s.nodes)
+	cs := &ceilingSockets{conns: make([]*rtConn, s.groups*s.nodes), hist: [2]histShards{newHistShards(16), newHistShards(16)}}
 	var (
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, parallel)
-		failed  atomic.Pointer[error]
-		arrived atomic.Uint64
-		ooo     atomic.Uint64
+		wg     sync.WaitGroup
+		sem    = make(chan struct{}, parallel)
+		failed atomic.Pointer[error]
 	)
-	for i := range conns {
+	for i := range cs.conns {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
@@ -58,76 +109,86 @@ func runCeiling(ctx context.Context, s shape, d time.Duration, parallel int) (*c
 				failed.CompareAndSwap(nil, &err)
 				return
 			}
-			conns[i] = c
+			cs.conns[i] = c
 		})
 	}
 	wg.Wait()
-	var readers sync.WaitGroup
-	var closing atomic.Bool
-	defer func() {
-		closing.Store(true)
-		for _, c := range conns {
-			if c != nil {
-				c.close()
-			}
-		}
-		readers.Wait()
-	}()
 	if errp := failed.Load(); errp != nil {
-		return nil, fmt.Errorf("ceiling: subscribe: %w", *errp)
+		return cs, fmt.Errorf("ceiling: subscribe: %w", *errp)
 	}
-	for _, c := range conns {
-		readers.Go(func() {
-			var last uint64
-			for {
-				f, err := c.next()
-				if err != nil {
-					return
-				}
-				for _, t := range f.tags {
-					if t.seq <= last {
-						ooo.Add(1)
-						continue
-					}
-					last = t.seq
-					arrived.Add(1)
-				}
-			}
-		})
+	for i, c := range cs.conns {
+		cs.readers.Go(func() { cs.read(c, i) })
 	}
+	return cs, nil
+}
 
+// read counts one socket's frames by phase until it closes.
+func (cs *ceilingSockets) read(c *rtConn, i int) {
+	var last [2]uint64
+	for {
+		f, err := c.next()
+		if err != nil {
+			return
+		}
+		now := time.Now().UnixNano()
+		for _, t := range f.tags {
+			if t.sender < 0 || t.sender > 1 {
+				continue
+			}
+			if t.seq <= last[t.sender] {
+				cs.outOfOrder.Add(1)
+				continue
+			}
+			last[t.sender] = t.seq
+			cs.arrived[t.sender].Add(1)
+			cs.hist[t.sender].shard(i).record(time.Duration(now - t.sent))
+		}
+	}
+}
+
+// flood asks the ceiling for one flood and returns the frames it sent, those that had arrived
+// when it ended, how long it took and the ceiling's CPU over it (of one core); then it waits
+// until every frame has arrived, at most 10 s.
+func (cs *ceilingSockets) flood(ctx context.Context, p *process, fr floodRequest, s shape) (sent, arrived uint64, elapsed time.Duration, cpu float64, err error) {
 	cpu0, _ := cpuTime(p.pid())
-	body, _ := json.Marshal(floodRequest{Seconds: d.Seconds()})
+	body, _ := json.Marshal(fr)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+p.addr+"/flood", bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("ceiling: %w", err)
+		return 0, 0, 0, 0, fmt.Errorf("ceiling: %w", err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("ceiling: flood: %w", err)
+		return 0, 0, 0, 0, fmt.Errorf("ceiling: flood: %w", err)
 	}
-	var fr floodResult
-	err = json.NewDecoder(resp.Body).Decode(&fr)
+	var res floodResult
+	err = json.NewDecoder(resp.Body).Decode(&res)
 	resp.Body.Close()
 	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("ceiling: flood answered %s: %v", resp.Status, err)
+		return 0, 0, 0, 0, fmt.Errorf("ceiling: flood answered %s: %v", resp.Status, err)
 	}
-	atEnd := arrived.Load()
+	arrived = cs.arrived[fr.Phase].Load()
 	cpu1, _ := cpuTime(p.pid())
-	res := &ceilingResult{Connections: len(conns), Elapsed: fr.Elapsed}
-	for key, n := range fr.Sent {
-		var g int
-		if _, err := fmt.Sscanf(key, "g%d", &g); err == nil && g < s.groups {
-			res.Sent += n * uint64(s.nodes)
-		}
+	for _, n := range res.Sent {
+		sent += n * uint64(s.nodes)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for arrived.Load() < res.Sent && time.Now().Before(deadline) && ctx.Err() == nil {
+	for cs.arrived[fr.Phase].Load() < sent && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
-	res.Delivered, res.OutOfOrder = arrived.Load(), ooo.Load()
-	res.DeliveriesPerSec = float64(atEnd) / fr.Elapsed.Seconds()
-	res.CPU = (cpu1 - cpu0).Seconds() / fr.Elapsed.Seconds()
-	res.PeakRSS, _ = peakRSS(p.pid())
-	return res, nil
+	return sent, arrived, res.Elapsed, (cpu1 - cpu0).Seconds() / res.Elapsed.Seconds(), nil
+}
+
+// close ends every subscription and waits for the readers.
+func (cs *ceilingSockets) close() {
+	for _, c := range cs.conns {
+		if c != nil {
+			c.close()
+		}
+	}
+	cs.readers.Wait()
+	for _, c := range cs.conns {
+		if c != nil {
+			c.ws.Close()
+		}
+	}
 }

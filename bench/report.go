@@ -54,7 +54,7 @@ func printResult(w io.Writer, r *result) {
 	fmt.Fprintf(w, "  mutations/s      %.1f (all requests/s %.1f)\n", r.MutationsPerSec, r.RequestsPerSec)
 	fmt.Fprintf(w, "  deliveries/s     %.0f", r.DeliveriesPerSec)
 	if c := r.Ceiling; c != nil {
-		fmt.Fprintf(w, " = %s of the ceiling's %.0f/s (ceiling CPU %s, %s)", pct(r.CeilingRatio), c.DeliveriesPerSec, pct(c.CPU), mb(c.PeakRSS))
+		fmt.Fprintf(w, " = %s of the ceiling's %.0f/s", pct(r.CeilingRatio), c.DeliveriesPerSec)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  latency          p50 %s  p99 %s  max %s\n", ms(r.P50), ms(r.P99), ms(r.Max))
@@ -64,9 +64,16 @@ func printResult(w io.Writer, r *result) {
 		fmt.Fprintf(w, "  dissolve seen by %s subscribers\n", r.Dissolved)
 	}
 	fmt.Fprintf(w, "  meshd            CPU %s of a core, peak RSS %s\n", pct(r.ServerCPU), mb(r.PeakRSS))
+	if c := r.Ceiling; c != nil {
+		fmt.Fprintf(w, "  ceiling          same rate: %.0f deliveries/s, CPU %s of a core, p99 %s; unpaced: %.0f/s, CPU %s; peak RSS %s\n",
+			c.PacedDeliveriesPerSec, pct(c.PacedCPU), ms(c.PacedP99), c.DeliveriesPerSec, pct(c.CPU), mb(c.PeakRSS))
+	}
 	fmt.Fprintf(w, "  generator        CPU %s of a core\n", pct(r.GeneratorCPU))
 	fmt.Fprintf(w, "  HTTP errors      %s\n", problems(r.HTTPErrors))
 	fmt.Fprintf(w, "  realtime errors  %s\n", problems(r.RealtimeErrors))
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note             %s\n", n)
+	}
 	if r.Profile == "seed" && r.Scale == 1 {
 		fmt.Fprintf(w, "  targets ×1       zero loss %s  p99 ≤ 5 ms %s  CPU < 10 %% %s  RSS < 64 MB %s\n",
 			check(r.clean()), check(r.P99 <= targetP99Seed), check(r.ServerCPU < targetCPUSeed), check(r.PeakRSS < targetRSSSeed))
@@ -105,13 +112,14 @@ func resultsMarkdown(results []*result, failure error) string {
 		time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "Each run: lesson-start burst, %v warm-up, %v measured window. ×1 is the seed profile: %d groups × %d nodes, %d reports + %d event batches per second per group.\n",
 		r0.Warmup, r0.Window, seedGroups, r0.Nodes, seedDataRate, seedEventRate)
-	b.WriteString("Latency is from just before the mutation's HTTP request to the subscriber's receipt of the frame. The ceiling is a bare WebSocket broadcaster (no GraphQL, no NATS) flooding the same number of sockets read by the same client code.\n\n")
-	b.WriteString("| scale | sockets | mutations/s | deliveries/s | ceiling deliveries/s | % of ceiling | p50 | p99 | max | lost | dup | out of order | errors | meshd CPU (1 core) | meshd peak RSS | lesson start |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("Latency is from just before the mutation's HTTP request to the subscriber's receipt of the frame. The ceiling is a bare WebSocket broadcaster (no GraphQL, no NATS, no HTTP mutations) writing meshd-shaped frames to the same number of sockets, read by the same client code: once paced at the run's message rate (what the least possible server spends on the same deliveries) and once unpaced (what this machine can deliver at all).\n\n")
+	b.WriteString("| scale | sockets | mutations/s | deliveries/s | ceiling deliveries/s | % of ceiling | p50 | p99 | max | lost | dup | out of order | errors | meshd CPU (1 core) | bare broadcaster CPU, same rate | bare broadcaster p99, same rate | meshd peak RSS | lesson start |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
-		ceil, ratio := "—", "—"
-		if r.Ceiling != nil {
-			ceil, ratio = fmt.Sprintf("%.0f", r.Ceiling.DeliveriesPerSec), pct(r.CeilingRatio)
+		ceil, ratio, pacedCPU, pacedP99 := "—", "—", "—", "—"
+		if c := r.Ceiling; c != nil {
+			ceil, ratio = fmt.Sprintf("%.0f", c.DeliveriesPerSec), pct(r.CeilingRatio)
+			pacedCPU, pacedP99 = pct(c.PacedCPU), ms(c.PacedP99)
 		}
 		errs := uint64(0)
 		for _, n := range r.HTTPErrors {
@@ -120,9 +128,9 @@ func resultsMarkdown(results []*result, failure error) string {
 		for _, n := range r.RealtimeErrors {
 			errs += n
 		}
-		fmt.Fprintf(&b, "| ×%d | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %.1f s |\n",
+		fmt.Fprintf(&b, "| ×%d | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %.1f s |\n",
 			r.Scale, r.Connections, r.MutationsPerSec, r.DeliveriesPerSec, ceil, ratio, ms(r.P50), ms(r.P99), ms(r.Max),
-			r.Lost, r.Duplicated, r.OutOfOrder, errs, pct(r.ServerCPU), mb(r.PeakRSS), r.LessonStart.Seconds())
+			r.Lost, r.Duplicated, r.OutOfOrder, errs, pct(r.ServerCPU), pacedCPU, pacedP99, mb(r.PeakRSS), r.LessonStart.Seconds())
 	}
 	b.WriteString("\n![deliveries and p99 latency by scale](sweep.svg)\n\n## Targets\n\n")
 	if r0.Scale == 1 && r0.Profile == "seed" {
@@ -151,6 +159,9 @@ func resultsMarkdown(results []*result, failure error) string {
 	for _, r := range results {
 		if len(r.HTTPErrors)+len(r.RealtimeErrors) > 0 {
 			fmt.Fprintf(&b, "- ×%d errors: HTTP: %s; realtime: %s.\n", r.Scale, problems(r.HTTPErrors), problems(r.RealtimeErrors))
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- ×%d: %s.\n", r.Scale, n)
 		}
 	}
 	return b.String()

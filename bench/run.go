@@ -65,6 +65,22 @@ type result struct {
 
 	Ceiling      *ceilingResult `json:"ceiling,omitempty"`
 	CeilingRatio float64        `json:"ceilingRatio,omitempty"`
+
+	Notes []string `json:"notes,omitempty"` // what could not be measured
+}
+
+// cpuSampler reads CPU times and keeps the first failure.
+type cpuSampler struct{ err error }
+
+func (c *cpuSampler) read(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	d, err := cpuTime(pid)
+	if err != nil && c.err == nil {
+		c.err = err
+	}
+	return d
 }
 
 // clean says whether every owed message arrived exactly once, in order, and nothing failed.
@@ -109,8 +125,8 @@ func run(ctx context.Context, o options) (*result, error) {
 	logf(o.log, "lesson start took %v; warm-up %v, then measuring for %v", res.LessonStart.Round(time.Millisecond), o.warmup, o.duration)
 
 	sleepUntil(ctx, windowStart)
-	cpu0, _ := cpuTime(pid)
-	gen0, _ := cpuTime(os.Getpid())
+	var cpu cpuSampler
+	cpu0, gen0 := cpu.read(pid), cpu.read(os.Getpid())
 	profiled := make(chan error, 1)
 	if o.cpuProfile != "" && srv.pprof != "" {
 		go func() { profiled <- fetchProfile(ctx, srv.pprof, o.duration, o.cpuProfile) }()
@@ -118,8 +134,7 @@ func run(ctx context.Context, o options) (*result, error) {
 		profiled <- nil
 	}
 	sleepUntil(ctx, windowStart.Add(o.duration))
-	cpu1, _ := cpuTime(pid)
-	gen1, _ := cpuTime(os.Getpid())
+	cpu1, gen1 := cpu.read(pid), cpu.read(os.Getpid())
 	stopSteady()
 	steady.Wait()
 	if err := ctx.Err(); err != nil {
@@ -135,9 +150,13 @@ func run(ctx context.Context, o options) (*result, error) {
 	seen, subscribed := l.dissolve(ctx, 5*time.Second)
 	res.Dissolved = fmt.Sprintf("%d/%d", seen, subscribed)
 	if pid != 0 {
-		res.PeakRSS, _ = peakRSS(pid)
-		total, _ := cpuTime(pid)
-		res.ServerCPUSeconds = total.Seconds()
+		var err error
+		if res.PeakRSS, err = peakRSS(pid); err != nil {
+			res.Notes = append(res.Notes, err.Error())
+		}
+		res.ServerCPUSeconds = cpu.read(pid).Seconds()
+	} else {
+		res.Notes = append(res.Notes, "the server's process was not found: its CPU and memory are not measured")
 	}
 	l.close()
 
@@ -151,10 +170,14 @@ func run(ctx context.Context, o options) (*result, error) {
 	res.RequestsPerSec = float64(l.requests.Load()) / window
 	res.P50, res.P99, res.Max = h.percentile(50), h.percentile(99), h.maximum()
 	res.HTTPErrors, res.RealtimeErrors = l.httpErrors.snapshot(), l.realtimeErrors.snapshot()
-	if pid != 0 {
-		res.ServerCPU = (cpu1 - cpu0).Seconds() / window
+	if cpu.err != nil {
+		res.Notes = append(res.Notes, fmt.Sprintf("CPU not measured: %v", cpu.err))
+	} else {
+		if pid != 0 {
+			res.ServerCPU = (cpu1 - cpu0).Seconds() / window
+		}
+		res.GeneratorCPU = (gen1 - gen0).Seconds() / window
 	}
-	res.GeneratorCPU = (gen1 - gen0).Seconds() / window
 	if err := stopServer(); err != nil {
 		return nil, err
 	}

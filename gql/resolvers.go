@@ -112,7 +112,8 @@ func (r *resolver) GetNodeStatus(args struct{ NodeID graphql.ID }) (*statusView,
 	if st == nil || err != nil {
 		return nil, err
 	}
-	return &statusView{st}, nil
+	sv := newStatusView(st)
+	return &sv, nil
 }
 
 func (r *resolver) ListGroupStatuses(args groupArgs) ([]statusView, error) {

@@ -54,7 +54,8 @@ func (r *resolver) OnMessageInGroup(ctx context.Context, args groupArgs) (<-chan
 func (r *resolver) OnDataUpdateInGroup(ctx context.Context, args groupArgs) (<-chan *statusView, error) {
 	return subscribe(r, ctx, args, func(m *broker.Message, emit func(*statusView)) {
 		if m.Status != nil {
-			emit(&statusView{m.Status})
+			sv := newStatusView(m.Status)
+			emit(&sv)
 		}
 	})
 }

@@ -92,14 +92,19 @@ func (v nodeView) HeartbeatIntervalSeconds() *int32 { return seconds(v.interval)
 func (v nodeView) UseWebSocket() *bool              { return &v.g.UseWebSocket }
 func (v nodeView) PollingIntervalSeconds() *int32   { return pollingInterval(v.g) }
 
-// statusView resolves NodeStatus.
-type statusView struct{ s *broker.NodeStatus }
+// statusView resolves NodeStatus from its fields: listGroupStatuses returns dozens of them,
+// and field resolvers cost no method call each.
+type statusView struct {
+	NodeID    graphql.ID
+	GroupID   graphql.ID
+	Domain    string
+	Data      []broker.Pair
+	Timestamp DateTime
+}
 
-func (v statusView) NodeID() graphql.ID  { return graphql.ID(v.s.NodeID) }
-func (v statusView) GroupID() graphql.ID { return graphql.ID(v.s.GroupID) }
-func (v statusView) Domain() string      { return v.s.Domain }
-func (v statusView) Data() []broker.Pair { return v.s.Data }
-func (v statusView) Timestamp() DateTime { return dt(v.s.Timestamp) }
+func newStatusView(s *broker.NodeStatus) statusView {
+	return statusView{graphql.ID(s.NodeID), graphql.ID(s.GroupID), s.Domain, s.Data, dt(s.Timestamp)}
+}
 
 // eventView resolves Event.
 type eventView struct{ e *broker.Event }
@@ -153,7 +158,8 @@ func (v messageView) NodeStatus() *statusView {
 	if v.m.Status == nil {
 		return nil
 	}
-	return &statusView{v.m.Status}
+	sv := newStatusView(v.m.Status)
+	return &sv
 }
 
 func (v messageView) BatchEvent() *batchView {
@@ -274,7 +280,7 @@ func (v pollView) Events() []eventView { return events(v.events) }
 func (v pollView) NodeStatuses() []statusView {
 	out := make([]statusView, len(v.statuses))
 	for i := range v.statuses {
-		out[i] = statusView{&v.statuses[i]}
+		out[i] = newStatusView(&v.statuses[i])
 	}
 	return out
 }
