@@ -31,9 +31,9 @@ func newAPI(url, key string, idle int, errs *counts) *api {
 		MaxIdleConnsPerHost: idle,
 		// Requests beyond this wait for a connection instead of opening more: an overloaded
 		// server must not push the generator past its open-file limit.
-		MaxConnsPerHost: idle,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
+		MaxConnsPerHost:    idle,
+		IdleConnTimeout:    90 * time.Second,
+		DisableCompression: true,
 	}
 	return &api{client: &http.Client{Transport: tr, Timeout: 15 * time.Second}, url: url, key: key, errors: errs}
 }

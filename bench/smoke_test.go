@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,15 +108,15 @@ func TestWriteSweep(t *testing.T) {
 		{Profile: "seed", Scale: 5, Groups: 50, Nodes: 40, Connections: 2000, Window: time.Second, Expected: 10, Deliveries: 9, Lost: 1,
 			P99: 80 * time.Millisecond, DeliveriesPerSec: 34000, HTTPErrors: map[string]uint64{"ReportDataByNode: transport timeout": 2}},
 	}
-	if err := writeSweep(dir, results, nil); err != nil {
+	if err := writeSweep(dir, results, errors.New("seed ×25 needs 11024 open files")); err != nil {
 		t.Fatal(err)
 	}
 	md, err := os.ReadFile(filepath.Join(dir, "RESULTS.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| ×1 | 400 |", "| ×5 | 2000 |", "1.7 %", "Largest multiple with zero loss and p99 ≤ 50 ms: ×1",
-		"stopped at ×5", "transport timeout ×2", "(sweep.svg)"} {
+	for _, want := range []string{"| ×1 | 400 |", "| ×5 | 2000 |", "1.7 %", "Largest multiple with zero loss and p99 ≤ 50ms: ×1",
+		"×5 is the first multiple that missed", "ended early: seed ×25 needs 11024 open files", "transport timeout ×2", "(sweep.svg)"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
 		}
