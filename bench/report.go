@@ -231,40 +231,47 @@ type series struct {
 	values []float64
 }
 
-// sweepSVG draws two panels over the scales: deliveries/s of meshd and of the ceiling, and
-// p99 latency against the 50 ms target.
+// sweepSVG draws two panels over the scales: deliveries/s offered, achieved by meshd and by the
+// unpaced ceiling; and p99 latency of meshd and of the paced ceiling against the target, on a
+// decade axis.
 func sweepSVG(results []*result) string {
 	labels := make([]string, len(results))
-	var del, ceil, p99 []float64
+	var offered, del, ceil, p99, ceilP99 []float64
 	for i, r := range results {
 		labels[i] = fmt.Sprintf("×%d", r.Scale)
+		offered = append(offered, r.OfferedPerSec)
 		del = append(del, r.DeliveriesPerSec)
-		c := math.NaN()
+		c, cp := math.NaN(), math.NaN()
 		if r.Ceiling != nil {
-			c = r.Ceiling.DeliveriesPerSec
+			c, cp = r.Ceiling.DeliveriesPerSec, float64(r.Ceiling.PacedP99)/float64(time.Millisecond)
 		}
 		ceil = append(ceil, c)
+		ceilP99 = append(ceilP99, cp)
 		p99 = append(p99, float64(r.P99)/float64(time.Millisecond))
 	}
 	var b strings.Builder
 	b.WriteString(`<svg xmlns="http://www.w3.org/2000/svg" width="720" height="600" font-family="sans-serif" font-size="12">` + "\n")
 	b.WriteString(`<rect width="720" height="600" fill="white"/>` + "\n")
-	panel(&b, 0, "deliveries per second", labels, []series{{"meshd", "#1f77b4", del}, {"ceiling", "#999999", ceil}}, math.NaN())
-	panel(&b, 300, "p99 delivery latency (ms)", labels, []series{{"meshd p99", "#d62728", p99}}, float64(results[0].p99Target())/float64(time.Millisecond))
+	panel(&b, 0, "deliveries per second", labels, []series{{"offered", "#2ca02c", offered}, {"meshd", "#1f77b4", del}, {"ceiling (unpaced)", "#999999", ceil}}, math.NaN(), false)
+	panel(&b, 300, "p99 delivery latency (ms, log scale)", labels, []series{{"meshd", "#d62728", p99}, {"ceiling at the same rate", "#999999", ceilP99}},
+		float64(results[0].p99Target())/float64(time.Millisecond), true)
 	b.WriteString("</svg>\n")
 	return b.String()
 }
 
-// panel draws one line chart 300 px high starting at y0; target, if not NaN, is drawn as a
-// dashed line.
-func panel(b *strings.Builder, y0 float64, title string, labels []string, ss []series, target float64) {
-	const left, right, top, height = 80.0, 700.0, 40.0, 200.0
-	top0 := y0 + top
-	top1 := top0 + height
-	hi := target
+// panel draws one line chart 300 px high starting at y0, on a linear axis from zero or, with
+// logScale, a decade axis; target, if not NaN, is drawn as a dashed line.
+func panel(b *strings.Builder, y0 float64, title string, labels []string, ss []series, target float64, logScale bool) {
+	const left, right, top, height = 80.0, 680.0, 40.0, 200.0
+	top1 := y0 + top + height
+	lo, hi := math.Inf(1), target
 	for _, s := range ss {
 		for _, v := range s.values {
-			if !math.IsNaN(v) && (math.IsNaN(hi) || v > hi) {
+			if math.IsNaN(v) || logScale && v <= 0 {
+				continue
+			}
+			lo = math.Min(lo, v)
+			if math.IsNaN(hi) || v > hi {
 				hi = v
 			}
 		}
@@ -272,17 +279,38 @@ func panel(b *strings.Builder, y0 float64, title string, labels []string, ss []s
 	if math.IsNaN(hi) || hi <= 0 {
 		hi = 1
 	}
-	hi = niceCeil(hi * 1.05)
+	var y func(v float64) float64
+	var ticks []float64
+	if logScale {
+		if !math.IsNaN(target) {
+			lo = math.Min(lo, target)
+		}
+		if math.IsInf(lo, 1) {
+			lo = hi
+		}
+		d0, d1 := math.Floor(math.Log10(lo)), math.Ceil(math.Log10(hi))
+		if d1 == d0 {
+			d1++
+		}
+		y = func(v float64) float64 { return top1 - (math.Log10(v)-d0)/(d1-d0)*height }
+		for d := d0; d <= d1; d++ {
+			ticks = append(ticks, math.Pow(10, d))
+		}
+	} else {
+		hi = niceCeil(hi * 1.05)
+		y = func(v float64) float64 { return top1 - v/hi*height }
+		for i := 0; i <= 4; i++ {
+			ticks = append(ticks, hi*float64(i)/4)
+		}
+	}
 	x := func(i int) float64 {
 		if len(labels) == 1 {
 			return (left + right) / 2
 		}
 		return left + float64(i)*(right-left)/float64(len(labels)-1)
 	}
-	y := func(v float64) float64 { return top1 - v/hi*height }
 	fmt.Fprintf(b, `<text x="%g" y="%g" font-size="14" font-weight="bold">%s</text>`+"\n", left, y0+24, title)
-	for i := 0; i <= 4; i++ {
-		v := hi * float64(i) / 4
+	for _, v := range ticks {
 		fmt.Fprintf(b, `<line x1="%g" y1="%.1f" x2="%g" y2="%.1f" stroke="#e0e0e0"/>`+"\n", left, y(v), right, y(v))
 		fmt.Fprintf(b, `<text x="%g" y="%.1f" text-anchor="end">%s</text>`+"\n", left-6, y(v)+4, short(v))
 	}
@@ -296,14 +324,14 @@ func panel(b *strings.Builder, y0 float64, title string, labels []string, ss []s
 	for k, s := range ss {
 		var pts []string
 		for i, v := range s.values {
-			if math.IsNaN(v) {
+			if math.IsNaN(v) || logScale && v <= 0 {
 				continue
 			}
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(v)))
 			fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", x(i), y(v), s.color)
 		}
 		fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", s.color, strings.Join(pts, " "))
-		lx := left + 10 + float64(k)*120
+		lx := left + 10 + float64(k)*150
 		fmt.Fprintf(b, `<rect x="%g" y="%g" width="12" height="12" fill="%s"/><text x="%g" y="%g">%s</text>`+"\n", lx, top1+30, s.color, lx+16, top1+40, s.name)
 	}
 }

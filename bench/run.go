@@ -39,6 +39,7 @@ type result struct {
 	Warmup      time.Duration `json:"warmup"`
 	Window      time.Duration `json:"window"`
 
+	OfferedPerSec    float64 `json:"offeredPerSec"` // deliveries/s the senders' rates call for
 	MutationsPerSec  float64 `json:"mutationsPerSec"`
 	RequestsPerSec   float64 `json:"requestsPerSec"`
 	DeliveriesPerSec float64 `json:"deliveriesPerSec"`
@@ -96,6 +97,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	res := &result{Profile: o.profile, Scale: o.scale, Groups: s.groups, Nodes: s.nodes, Warmup: o.warmup, Window: o.duration}
 	if !s.polling {
 		res.Connections = s.groups * s.nodes
+		res.OfferedPerSec = float64(s.groups * (s.dataRate + s.eventRate) * s.nodes)
 	}
 	srv, stopServer, err := o.server(ctx)
 	if err != nil {
