@@ -159,10 +159,9 @@ func (c *conn) write() {
 // writeBatch writes frames in order, in one system call when the socket allows it; false
 // means the socket is finished.
 func (c *conn) writeBatch(batch []frame) bool {
-	bc := c.batch
-	if len(batch) < 2 || bc == nil {
-		bc = nil
-	} else {
+	var bc *batchConn
+	if len(batch) > 1 && c.batch != nil {
+		bc = c.batch
 		bc.cork()
 	}
 	for _, f := range batch {
