@@ -149,7 +149,7 @@ func run(ctx context.Context, o options) (*result, error) {
 
 	l.catchUp(ctx)
 	l.drain(ctx, time.Second, 15*time.Second)
-	seen, subscribed := l.dissolve(ctx, 5*time.Second)
+	seen, subscribed := l.dissolve(ctx, 15*time.Second)
 	res.Dissolved = fmt.Sprintf("%d/%d", seen, subscribed)
 	if pid != 0 {
 		var err error

@@ -412,8 +412,12 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	// Publish one message at a time, each once the reading subscriber has it: the reader keeps
 	// up, the other never reads and overflows its queue.
 	// The messages must outgrow the kernel's socket buffers too, or the slow reader never
-	// falls behind: 400 of 60 kB.
-	for i := range 400 {
+	// falls behind: up to 400 of 60 kB. Publishing stops once the queue has overflowed, so
+	// the slow reader starts reading while meshd's blocked write is still waiting for it.
+	for i := 0; e.api.RealtimeStats().SlowConsumers == 0; i++ {
+		if i == 400 {
+			t.Fatal("the slow consumer's queue never overflowed")
+		}
 		e.Broker.ReportData(id, "d", "n", []broker.Pair{{Key: "k", Value: fmt.Sprint(i, strings.Repeat("x", 60000))}})
 		if got := str(fast.expect("data"), "payload", "data", "onMessageInGroup", "nodeStatus", "data", 0, "value"); !strings.HasPrefix(got, fmt.Sprint(i, "x")) {
 			t.Fatalf("reader got %.10q as message %d", got, i)
