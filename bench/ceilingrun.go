@@ -43,7 +43,7 @@ type ceilingSockets struct {
 
 // runCeiling starts the ceiling broadcaster as a child process, subscribes nodes×groups
 // sockets to it exactly as the load does, and runs a paced and an unpaced flood of d each.
-func runCeiling(ctx context.Context, s shape, d time.Duration, parallel int) (*ceilingResult, error) {
+func runCeiling(ctx context.Context, s shape, doc string, d time.Duration, parallel int) (*ceilingResult, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: find own binary: %w", err)
@@ -53,7 +53,7 @@ func runCeiling(ctx context.Context, s shape, d time.Duration, parallel int) (*c
 		return nil, err
 	}
 	defer p.stop()
-	cs, err := subscribeCeiling(ctx, p.addr, s, parallel)
+	cs, err := subscribeCeiling(ctx, p.addr, s, doc, parallel)
 	if cs != nil {
 		defer cs.close()
 	}
@@ -88,7 +88,7 @@ func runCeiling(ctx context.Context, s shape, d time.Duration, parallel int) (*c
 
 // subscribeCeiling opens the sockets, s.nodes to each of s.groups groups, and starts their
 // readers. On error the sockets opened so far are returned for closing.
-func subscribeCeiling(ctx context.Context, addr string, s shape, parallel int) (*ceilingSockets, error) {
+func subscribeCeiling(ctx context.Context, addr string, s shape, doc string, parallel int) (*ceilingSockets, error) {
 	ep, err := endpointsFor("http://" + addr + "/graphql")
 	if err != nil {
 		return nil, err
@@ -104,7 +104,7 @@ func subscribeCeiling(ctx context.Context, addr string, s shape, parallel int) (
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			c, err := subscribe(ctx, dialer, ep, "ceiling", fmt.Sprintf("sub-%d", i), fmt.Sprintf("g%d", i/s.nodes), "ceiling")
+			c, err := subscribe(ctx, dialer, ep, "ceiling", doc, fmt.Sprintf("sub-%d", i), fmt.Sprintf("g%d", i/s.nodes), "ceiling")
 			if err != nil {
 				failed.CompareAndSwap(nil, &err)
 				return

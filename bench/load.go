@@ -77,6 +77,7 @@ type load struct {
 	api    *api
 	dialer *websocket.Dialer
 	key    string
+	docs   map[string]string // the editor's documents by operation name
 	groups []*group
 
 	win  window
@@ -90,8 +91,8 @@ type load struct {
 	closing        atomic.Bool
 }
 
-func newLoad(s shape, ep endpoints, key string) *load {
-	l := &load{shape: s, ep: ep, key: key, dialer: newDialer(), hist: newHistShards(64)}
+func newLoad(s shape, ep endpoints, key string, docs map[string]string) *load {
+	l := &load{shape: s, ep: ep, key: key, docs: docs, dialer: newDialer(), hist: newHistShards(64)}
 	l.api = newAPI(ep.graphql, key, 512, &l.httpErrors)
 	base := 0
 	for gi := range s.groups {
@@ -110,9 +111,10 @@ func newLoad(s shape, ep endpoints, key string) *load {
 	return l
 }
 
-// call sends one operation and counts it when it was answered inside the window.
-func (l *load) call(ctx context.Context, op, doc string, vars, out any) (uint8, error) {
-	outcome, err := l.api.call(ctx, op, doc, vars, out)
+// call sends one operation, with the editor's document of that name, and counts it when it
+// was answered inside the window.
+func (l *load) call(ctx context.Context, op string, vars, out any) (uint8, error) {
+	outcome, err := l.api.call(ctx, op, l.docs[op], vars, out)
 	if outcome != outcomeUnknown && l.win.contains(time.Now().UnixNano()) {
 		l.requests.Add(1)
 	}
@@ -178,7 +180,7 @@ type (
 func (l *load) host(ctx context.Context, n *node) error {
 	g := n.g
 	var d domainData
-	if _, err := l.call(ctx, "CreateDomain", docCreateDomain, map[string]any{}, &d); err != nil {
+	if _, err := l.call(ctx, "CreateDomain", map[string]any{}, &d); err != nil {
 		return err
 	}
 	g.domain = d.CreateDomain
@@ -191,7 +193,7 @@ func (l *load) host(ctx context.Context, n *node) error {
 	var c createData
 	vars := map[string]any{"name": fmt.Sprintf("Class %d", g.index), "hostId": n.id, "domain": g.domain,
 		"maxConnectionTimeSeconds": nil, "useWebSocket": !l.shape.polling}
-	if _, err := l.call(ctx, "CreateGroup", docCreateGroup, vars, &c); err != nil {
+	if _, err := l.call(ctx, "CreateGroup", vars, &c); err != nil {
 		return err
 	}
 	g.id = c.CreateGroup.ID
@@ -209,7 +211,7 @@ func (l *load) member(ctx context.Context, n *node) error {
 	l.startPollCursor(n)
 	var j joinData
 	vars := map[string]any{"groupId": g.id, "domain": g.domain, "nodeId": n.id, "useWebSocket": !l.shape.polling}
-	if _, err := l.call(ctx, "JoinGroup", docJoinGroup, vars, &j); err != nil {
+	if _, err := l.call(ctx, "JoinGroup", vars, &j); err != nil {
 		return err
 	}
 	if s := j.JoinGroup.HeartbeatIntervalSeconds; s != nil && *s > 0 && n.pos == 1 {
@@ -233,7 +235,7 @@ func (l *load) startPollCursor(n *node) {
 // first sync.
 func (l *load) enter(ctx context.Context, n *node, sync bool) error {
 	if !l.shape.polling {
-		rt, err := subscribe(ctx, l.dialer, l.ep, l.key, "sub-"+n.id, n.g.id, n.g.domain)
+		rt, err := subscribe(ctx, l.dialer, l.ep, l.key, l.docs["OnMessageInGroup"], "sub-"+n.id, n.g.id, n.g.domain)
 		if err != nil {
 			return err
 		}
@@ -246,7 +248,7 @@ func (l *load) enter(ctx context.Context, n *node, sync bool) error {
 		return err
 	}
 	if sync {
-		if _, err := l.call(ctx, "ListGroupStatuses", docListGroupStatuses, n.groupVars(), nil); err != nil {
+		if _, err := l.call(ctx, "ListGroupStatuses", n.groupVars(), nil); err != nil {
 			return err
 		}
 	}
@@ -271,7 +273,7 @@ func (l *load) report(ctx context.Context, n *node) (uint8, error) {
 	}
 	data[0].Value = t.String()
 	vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "nodeId": n.id, "data": data}
-	outcome, err := l.call(ctx, "ReportDataByNode", docReportDataByNode, vars, nil)
+	outcome, err := l.call(ctx, "ReportDataByNode", vars, nil)
 	n.snd.settle(t.seq, outcome)
 	l.countMutation(t, outcome)
 	return outcome, err
@@ -292,11 +294,11 @@ func (l *load) fire(ctx context.Context, n *node) (uint8, error) {
 	orderKey := strconv.FormatUint(t.seq, 10)
 	events := []eventInput{{EventName: "tick", Payload: t.String(), FiredAt: now.UTC().Format(isoMillis), OrderKey: &orderKey}}
 	vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "nodeId": n.id, "events": events}
-	op, doc := "FireEventsByNode", docFireEventsByNode
+	op := "FireEventsByNode"
 	if l.shape.polling {
-		op, doc = "RecordEventsByNode", docRecordEventsByNode
+		op = "RecordEventsByNode"
 	}
-	outcome, err := l.call(ctx, op, doc, vars, nil)
+	outcome, err := l.call(ctx, op, vars, nil)
 	n.snd.settle(t.seq, outcome)
 	l.countMutation(t, outcome)
 	return outcome, err
@@ -381,7 +383,7 @@ func (l *load) steady(ctx context.Context) {
 			} else {
 				wg.Go(func() {
 					every(ctx, randomPhase(syncPeriod), syncPeriod, func() {
-						l.call(ctx, "ListGroupStatuses", docListGroupStatuses, n.groupVars(), nil)
+						l.call(ctx, "ListGroupStatuses", n.groupVars(), nil)
 					})
 				})
 			}
@@ -394,13 +396,13 @@ func (l *load) heartbeat(ctx context.Context, n *node) {
 	if n.pos == 0 {
 		vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "hostId": n.id}
 		every(ctx, randomPhase(n.g.hostInterval), n.g.hostInterval, func() {
-			l.call(ctx, "RenewHeartbeat", docRenewHeartbeat, vars, nil)
+			l.call(ctx, "RenewHeartbeat", vars, nil)
 		})
 		return
 	}
 	vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "nodeId": n.id}
 	every(ctx, randomPhase(n.g.memberInterval), n.g.memberInterval, func() {
-		l.call(ctx, "SendMemberHeartbeat", docSendMemberHeartbeat, vars, nil)
+		l.call(ctx, "SendMemberHeartbeat", vars, nil)
 	})
 }
 
@@ -449,7 +451,7 @@ type pollData struct {
 func (l *load) poll(ctx context.Context, n *node) int {
 	var d pollData
 	vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "since": n.since}
-	if outcome, _ := l.call(ctx, "PollGroupData", docPollGroupData, vars, &d); outcome != outcomeAcked {
+	if outcome, _ := l.call(ctx, "PollGroupData", vars, &d); outcome != outcomeAcked {
 		return 0
 	}
 	now := time.Now().UnixNano()
@@ -530,7 +532,7 @@ func (l *load) dissolve(ctx context.Context, limit time.Duration) (seen, subscri
 		}
 		wg.Go(func() {
 			vars := map[string]any{"groupId": g.id, "domain": g.domain, "hostId": g.nodes[0].id}
-			l.call(ctx, "DissolveGroup", docDissolveGroup, vars, nil)
+			l.call(ctx, "DissolveGroup", vars, nil)
 		})
 	}
 	wg.Wait()

@@ -108,6 +108,14 @@ func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		logf(stderr, "open-file limit unchanged: %v", err)
 	}
+	root, err := moduleRoot(ctx)
+	if err == nil {
+		o.docs, err = loadDocuments(root)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
 	if o.target == "" && o.meshd == "" {
 		dir, err := os.MkdirTemp("", "meshd-bench-bin-")
 		if err != nil {
@@ -115,7 +123,7 @@ func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		if o.meshd, err = buildMeshd(ctx, dir); err != nil {
+		if o.meshd, err = buildMeshd(ctx, root, dir); err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}

@@ -119,8 +119,8 @@ func (p *process) stop() error {
 	return nil
 }
 
-// buildMeshd compiles the real server from this module into dir.
-func buildMeshd(ctx context.Context, dir string) (string, error) {
+// moduleRoot finds the meshd module the generator runs in.
+func moduleRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("find the module: go env GOMOD: %w", err)
@@ -129,9 +129,14 @@ func buildMeshd(ctx context.Context, dir string) (string, error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", errors.New("find the module: run the generator inside the meshd module (go run ./bench)")
 	}
+	return filepath.Dir(gomod), nil
+}
+
+// buildMeshd compiles the real server of the module at root into dir.
+func buildMeshd(ctx context.Context, root, dir string) (string, error) {
 	bin := filepath.Join(dir, "meshd")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/meshd")
-	build.Dir = filepath.Dir(gomod)
+	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build ./cmd/meshd: %w\n%s", err, out)
 	}

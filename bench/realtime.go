@@ -58,9 +58,9 @@ func probe(ctx context.Context, d *websocket.Dialer, ep endpoints) error {
 	return ws.Close()
 }
 
-// subscribe dials the realtime endpoint and subscribes to the group's messages with the G4
-// document; it returns once start_ack has arrived.
-func subscribe(ctx context.Context, d *websocket.Dialer, ep endpoints, key, subID, groupID, domain string) (*rtConn, error) {
+// subscribe dials the realtime endpoint and subscribes to the group's messages with doc; it
+// returns once start_ack has arrived.
+func subscribe(ctx context.Context, d *websocket.Dialer, ep endpoints, key, doc, subID, groupID, domain string) (*rtConn, error) {
 	header, err := json.Marshal(authHeader(ep.host, key))
 	if err != nil {
 		return nil, fmt.Errorf("encode header: %w", err)
@@ -72,14 +72,14 @@ func subscribe(ctx context.Context, d *websocket.Dialer, ep endpoints, key, subI
 		return nil, fmt.Errorf("dial %s: %w", ep.realtime, err)
 	}
 	c := &rtConn{ws: ws, subID: subID}
-	if err := c.start(ctx, ep.host, key, groupID, domain); err != nil {
+	if err := c.start(ctx, ep.host, key, doc, groupID, domain); err != nil {
 		ws.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *rtConn) start(ctx context.Context, host, key, groupID, domain string) error {
+func (c *rtConn) start(ctx context.Context, host, key, doc, groupID, domain string) error {
 	if got := c.ws.Subprotocol(); got != subprotocol {
 		return fmt.Errorf("server selected subprotocol %q, want %q", got, subprotocol)
 	}
@@ -89,7 +89,7 @@ func (c *rtConn) start(ctx context.Context, host, key, groupID, domain string) e
 	if err := c.await(ctx, "connection_ack", ""); err != nil {
 		return err
 	}
-	data, err := json.Marshal(gqlRequest{Query: docOnMessageInGroup, Variables: map[string]string{"groupId": groupID, "domain": domain}})
+	data, err := json.Marshal(gqlRequest{OperationName: "OnMessageInGroup", Query: doc, Variables: map[string]string{"groupId": groupID, "domain": domain}})
 	if err != nil {
 		return fmt.Errorf("encode start: %w", err)
 	}

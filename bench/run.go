@@ -17,8 +17,9 @@ type options struct {
 	profile    string // seed or polling
 	scale      int    // multiple of the seed profile
 	shape      shape
-	target     string // a running server's GraphQL URL; empty starts meshd
-	meshd      string // the binary to start when target is empty
+	target     string            // a running server's GraphQL URL; empty starts meshd
+	meshd      string            // the binary to start when target is empty
+	docs       map[string]string // the editor's documents by operation name
 	apiKey     string
 	warmup     time.Duration
 	duration   time.Duration // the measurement window
@@ -106,7 +107,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	defer stopServer()
 	ep, pid := srv.ep, srv.pid
 
-	l := newLoad(s, ep, o.apiKey)
+	l := newLoad(s, ep, o.apiKey, o.docs)
 	logf(o.log, "%s ×%d: lesson start of %d groups × %d nodes", o.profile, o.scale, s.groups, s.nodes)
 	start := time.Now()
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 5*time.Minute)
@@ -186,7 +187,7 @@ func run(ctx context.Context, o options) (*result, error) {
 
 	if o.ceiling > 0 && !s.polling {
 		logf(o.log, "ceiling: flooding %d sockets for %v", res.Connections, o.ceiling)
-		c, err := runCeiling(ctx, s, o.ceiling, o.parallel)
+		c, err := runCeiling(ctx, s, o.docs["OnMessageInGroup"], o.ceiling, o.parallel)
 		if err != nil {
 			return nil, err
 		}
