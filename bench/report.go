@@ -72,7 +72,8 @@ func printResult(w io.Writer, r *result) {
 	if r.Connections > 0 {
 		fmt.Fprintf(w, "  dissolve seen by %s subscribers\n", r.Dissolved)
 	}
-	fmt.Fprintf(w, "  meshd            CPU %s of a core, peak RSS %s\n", pct(r.ServerCPU), mb(r.PeakRSS))
+	fmt.Fprintf(w, "  meshd            CPU %s of a core (%.1f s in the window, %.1f s in all), peak RSS %s\n",
+		pct(r.ServerCPU), r.ServerCPU*r.Window.Seconds(), r.ServerCPUSeconds, mb(r.PeakRSS))
 	if c := r.Ceiling; c != nil {
 		fmt.Fprintf(w, "  ceiling          same rate: %.0f deliveries/s, CPU %s of a core, p99 %s; unpaced: %.0f/s, CPU %s; peak RSS %s\n",
 			c.PacedDeliveriesPerSec, pct(c.PacedCPU), ms(c.PacedP99), c.DeliveriesPerSec, pct(c.CPU), mb(c.PeakRSS))

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"net"
+	"net/url"
+	"testing"
+)
 
 func TestEndpointsFor(t *testing.T) {
 	tests := []struct {
@@ -34,4 +38,31 @@ func TestEndpointsFor(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzEndpointsFor checks that no target the generator accepts points anywhere but loopback.
+func FuzzEndpointsFor(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:8080/graphql", "http://[::1]/", "http://localhost", "http://10.0.0.1/", "http://127.0.0.1@8.8.8.8/", "http://0x7f.1/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ep, err := endpointsFor(s)
+		if err != nil {
+			return
+		}
+		for _, raw := range []string{ep.graphql, ep.realtime} {
+			u, err := url.Parse(raw)
+			if err != nil {
+				t.Fatalf("endpointsFor(%q) made an unparsable URL %q", s, raw)
+			}
+			if h := u.Hostname(); h != "localhost" && !isLoopbackIP(h) {
+				t.Fatalf("endpointsFor(%q) accepted host %q", s, h)
+			}
+		}
+	})
+}
+
+func isLoopbackIP(h string) bool {
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
