@@ -59,6 +59,11 @@ type gqlResponse struct {
 	Errors []gqlError      `json:"errors"`
 }
 
+var (
+	dataPrefix = []byte(`{"data":`)
+	errorsKey  = []byte(`"errors"`)
+)
+
 // maxResponse bounds what the generator reads of one response.
 const maxResponse = 16 << 20
 
@@ -93,6 +98,11 @@ func (a *api) call(ctx context.Context, op, doc string, vars, out any) (uint8, e
 			a.errors.add(op + ": transport " + transportProblem(err))
 		}
 		return outcomeUnknown, fmt.Errorf("%s: read response: %w", op, err)
+	}
+	if out == nil && resp.StatusCode == http.StatusOK && bytes.HasPrefix(raw, dataPrefix) && !bytes.Contains(raw, errorsKey) {
+		// Success, and nothing to decode: meshd answers {"data":…} without an errors key.
+		// Anything else takes the full decode below.
+		return outcomeAcked, nil
 	}
 	var res gqlResponse
 	decodeErr := json.Unmarshal(raw, &res)

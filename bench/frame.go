@@ -275,7 +275,15 @@ func (s *scanner) text() ([]byte, error) {
 	s.i++
 	escaped, wide := false, false
 	for s.i < len(s.b) {
-		c := s.b[s.i]
+		// Most of a frame is plain ASCII text: skip it without the switch.
+		i, b := s.i, s.b
+		for i < len(b) && plainText[b[i]] {
+			i++
+		}
+		if s.i = i; i == len(b) {
+			break
+		}
+		c := b[i]
 		switch {
 		case c == '"':
 			s.i++
@@ -313,6 +321,15 @@ func (s *scanner) text() ([]byte, error) {
 	}
 	return nil, s.fail("unterminated string")
 }
+
+// plainText marks the bytes a JSON string may hold as they are: printable ASCII except '"'
+// and '\\'.
+var plainText = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
