@@ -57,17 +57,17 @@ type group struct {
 
 // node is one editor: its identity, what it sent and what it received.
 type node struct {
-	g       *group
-	pos     int // 0 is the host
-	id      string
-	snd     *sender
-	rcv     *receiver
-	hist    *histogram
-	rt      *rtConn       // WebSocket mode, once subscribed
-	read    chan struct{} // closed when the socket's reader has stopped
-	since   string        // polling cursor
-	joined  bool
-	dissolv atomic.Bool
+	g     *group
+	pos   int // 0 is the host
+	id    string
+	snd   *sender
+	rcv   *receiver
+	hist  *histogram
+	rt    *rtConn       // WebSocket mode, once subscribed
+	read  chan struct{} // closed when the socket's reader has stopped
+	since string        // polling cursor
+	// dissolved is set by the socket's reader when the group's dissolve arrives.
+	dissolved atomic.Bool
 }
 
 // load drives one server with one shape and accounts for everything it sent and received.
@@ -233,7 +233,7 @@ func (l *load) startPollCursor(n *node) {
 
 // enter finishes a node's start: subscribe (WebSocket mode), the full report, and a member's
 // first sync.
-func (l *load) enter(ctx context.Context, n *node, sync bool) error {
+func (l *load) enter(ctx context.Context, n *node, firstSync bool) error {
 	if !l.shape.polling {
 		rt, err := subscribe(ctx, l.dialer, l.ep, l.key, l.docs["OnMessageInGroup"], "sub-"+n.id, n.g.id, n.g.domain)
 		if err != nil {
@@ -243,11 +243,10 @@ func (l *load) enter(ctx context.Context, n *node, sync bool) error {
 		n.rcv.since = time.Now().UnixNano()
 		go l.readSocket(n)
 	}
-	n.joined = true
 	if _, err := l.report(ctx, n); err != nil {
 		return err
 	}
-	if sync {
+	if firstSync {
 		if _, err := l.call(ctx, "ListGroupStatuses", n.groupVars(), nil); err != nil {
 			return err
 		}
@@ -335,12 +334,12 @@ func (l *load) readSocket(n *node) {
 				n.rcv.unexpected += uint64(f.badTags)
 			}
 			if f.dissolve {
-				n.dissolv.Store(true)
+				n.dissolved.Store(true)
 			}
 		case "ka":
 		case "complete":
 			// The answer to the stop of close, or the end after a dissolve.
-			if !l.closing.Load() && !n.dissolv.Load() {
+			if !l.closing.Load() && !n.dissolved.Load() {
 				l.realtimeErrors.add("unexpected complete frame")
 			}
 		default:
@@ -543,7 +542,7 @@ func (l *load) dissolve(ctx context.Context, limit time.Duration) (seen, subscri
 			for _, n := range g.nodes {
 				if n.rt != nil {
 					subscribed++
-					if n.dissolv.Load() {
+					if n.dissolved.Load() {
 						seen++
 					}
 				}
