@@ -79,6 +79,7 @@ func (c *conn) sendLocked(f frame) bool {
 		c.s.rt.slowConsumers.Add(1)
 		c.s.log.Warn("realtime slow consumer disconnected", "ip", c.ip, "queued", len(c.queue))
 		// Nothing queued will be read in time: the close goes out at once, alone.
+		clear(c.queue)
 		c.queue = c.queue[:0]
 		c.closeLocked(websocket.CloseTryAgainLater, "slow consumer")
 		return false
@@ -139,7 +140,7 @@ func (c *conn) write() {
 		defer t.Stop()
 		ka = t.C
 	}
-	kaFrame := frame{payload: []byte(`{"type":"ka"}`)}
+	ka1 := []frame{{payload: []byte(`{"type":"ka"}`)}}
 	var batch []frame
 	for {
 		select {
@@ -149,55 +150,50 @@ func (c *conn) write() {
 				return
 			}
 		case <-ka:
-			if c.isInited() && !c.writeQueued(kaFrame) {
+			if c.isInited() && !c.writeBatch(ka1) {
 				return
 			}
 		}
 	}
 }
 
-// writeBatch writes frames in order, in one system call when the socket allows it; false
-// means the socket is finished.
+// writeBatch writes frames in order, in one system call when the socket allows it, and counts
+// the messages among them as delivered once they are out; false means the socket is finished.
 func (c *conn) writeBatch(batch []frame) bool {
 	var bc *batchConn
 	if len(batch) > 1 && c.batch != nil {
 		bc = c.batch
 		bc.cork()
 	}
+	written, open := 0, true
 	for _, f := range batch {
-		if !c.writeQueued(f) {
-			if bc != nil {
-				bc.uncork()
-			}
-			return false
+		c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if f.closeCode != 0 {
+			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeText), time.Now().Add(time.Second))
+			open = false
+			break
 		}
+		if err := c.writeFrame(f); err != nil {
+			c.close(websocket.CloseAbnormalClosure, "")
+			open = false
+			break
+		}
+		written++
 	}
 	if bc != nil && bc.uncork() != nil {
 		c.close(websocket.CloseAbnormalClosure, "")
 		return false
 	}
-	return true
-}
-
-// writeQueued writes one frame; false means the socket is finished.
-func (c *conn) writeQueued(f frame) bool {
 	rt := &c.s.rt
-	c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if f.closeCode != 0 {
-		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeText), time.Now().Add(time.Second))
-		return false
-	}
-	if err := c.writeFrame(f); err != nil {
-		c.close(websocket.CloseAbnormalClosure, "")
-		return false
-	}
-	if !f.published.IsZero() {
-		rt.framesSent.Add(1)
-		if rt.cfg.OnDelivery != nil {
-			rt.cfg.OnDelivery(time.Since(f.published))
+	for _, f := range batch[:written] {
+		if !f.published.IsZero() {
+			rt.framesSent.Add(1)
+			if rt.cfg.OnDelivery != nil {
+				rt.cfg.OnDelivery(time.Since(f.published))
+			}
 		}
 	}
-	return true
+	return open
 }
 
 func (c *conn) writeFrame(f frame) error {
