@@ -91,6 +91,8 @@ type receiver struct {
 	latest     []uint64 // polling: newest status sequence number seen per sender
 
 	deliveries uint64 // first arrivals of tagged messages (and, polling, new statuses)
+	// arrivals, if set, counts deliveries across receivers while they run, for the drain.
+	arrivals   *atomic.Uint64
 	inWindow   uint64 // of those, sent inside the measurement window
 	duplicated uint64
 	outOfOrder uint64 // late first arrivals, and polled statuses that went backwards
@@ -157,6 +159,9 @@ func (r *receiver) observeStatus(t tag, now int64, w *window, h *histogram) {
 
 func (r *receiver) delivered(t tag, now int64, w *window, h *histogram) {
 	r.deliveries++
+	if r.arrivals != nil {
+		r.arrivals.Add(1)
+	}
 	if w.contains(t.sent) {
 		r.inWindow++
 		h.record(time.Duration(now - t.sent))

@@ -103,6 +103,7 @@ func newLoad(s shape, ep endpoints, key string, docs map[string]string) *load {
 		for pos := range s.nodes {
 			n := &node{g: g, pos: pos, id: fmt.Sprintf("bench-%d-%d", gi, pos), snd: g.senders[pos],
 				rcv: newReceiver(g.senders, s.polling), hist: l.hist.shard(base + pos), read: make(chan struct{})}
+			n.rcv.arrivals = &l.delivered
 			g.nodes = append(g.nodes, n)
 		}
 		base += s.nodes
@@ -324,11 +325,7 @@ func (l *load) readSocket(n *node) {
 		switch string(f.typ) {
 		case "data":
 			for _, t := range f.tags {
-				before := n.rcv.deliveries
 				n.rcv.observe(t, now, &l.win, n.hist)
-				if n.rcv.deliveries > before {
-					l.delivered.Add(1)
-				}
 			}
 			if f.badTags > 0 {
 				n.rcv.unexpected += uint64(f.badTags)
@@ -463,11 +460,7 @@ func (l *load) poll(ctx context.Context, n *node) int {
 			n.rcv.unexpected++
 			continue
 		}
-		before := n.rcv.deliveries
 		n.rcv.observe(t, now, &l.win, n.hist)
-		if n.rcv.deliveries > before {
-			l.delivered.Add(1)
-		}
 	}
 	if ev := d.PollGroupData.Events; len(ev) > 0 {
 		n.since = ev[len(ev)-1].Cursor
@@ -475,11 +468,7 @@ func (l *load) poll(ctx context.Context, n *node) int {
 	for _, st := range d.PollGroupData.NodeStatuses {
 		for _, p := range st.Data {
 			if t, ok := parseTag([]byte(p.Value)); ok {
-				before := n.rcv.deliveries
 				n.rcv.observeStatus(t, now, &l.win, n.hist)
-				if n.rcv.deliveries > before {
-					l.delivered.Add(1)
-				}
 			}
 		}
 	}

@@ -65,14 +65,12 @@ func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		jsonFile  = fs.String("json", "", "write a single run's result as JSON to this file")
 		keepGoing = fs.Bool("keep-going", false, "with -sweep, run every scale even after one misses the targets")
 		limit     = fs.Duration("limit", time.Hour, "stop everything after this long")
-		rateFlags = struct{ data, event *int }{
-			fs.Int("data-rate", seedDataRate, "reportDataByNode per second per group"),
-			fs.Int("event-rate", seedEventRate, "fireEventsByNode per second per group"),
-		}
 	)
 	fs.StringVar(&o.profile, "profile", "seed", "seed (WebSocket subscriptions) or polling (pollGroupData every 2 s)")
 	fs.IntVar(&o.scale, "scale", 1, "multiple of the seed profile's groups")
 	fs.IntVar(&o.shape.nodes, "nodes", seedNodes, "nodes per group (1 host + members)")
+	fs.IntVar(&o.shape.dataRate, "data-rate", seedDataRate, "reportDataByNode per second per group")
+	fs.IntVar(&o.shape.eventRate, "event-rate", seedEventRate, "fireEventsByNode per second per group")
 	fs.StringVar(&o.target, "target", "", "GraphQL URL of a running server on loopback (default: build and start meshd)")
 	fs.StringVar(&o.apiKey, "api-key", "da2-bench", "API key to send")
 	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "steady load before measuring")
@@ -85,7 +83,6 @@ func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 2
 	}
 	o.log = stderr
-	o.shape.dataRate, o.shape.eventRate = *rateFlags.data, *rateFlags.event
 	if err := o.check(); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 2
