@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -52,13 +51,38 @@ type config struct {
 	logFormat       string
 }
 
-// setting describes one configuration knob for the flag set and for -h.
+// setting describes one configuration knob for the flag set, -h and the README.
 type setting struct {
+	topic topic
 	env   string
 	usage string
 	value flag.Value
 	// flag names the flag when it is not derived from env.
 	flag string
+}
+
+// topic groups settings in -h and in the README.
+type topic int
+
+const (
+	topicListening topic = iota
+	topicSecurity
+	topicLifetimes
+	topicLimits
+	topicStorage
+	topicCluster
+	topicLogging
+)
+
+// topics are the titles of the topics, in the order -h shows them.
+var topics = [...]string{
+	topicListening: "Listening",
+	topicSecurity:  "Security",
+	topicLifetimes: "Lifetimes",
+	topicLimits:    "Limits",
+	topicStorage:   "Storage",
+	topicCluster:   "Cluster",
+	topicLogging:   "Logging and metrics",
 }
 
 // name is the setting's flag: MESH_HOST_HEARTBEAT_TTL_SECONDS becomes
@@ -72,49 +96,59 @@ func (s setting) name() string {
 
 func (c *config) settings() []setting {
 	return []setting{
-		{"MESH_LISTEN_ADDR", "address the HTTP and WebSocket API listens on", stringVar(&c.listenAddr, ":8080"), ""},
-		{"MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, "meshd-data"), ""},
-		{"MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
-		{"MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key", listVar(&c.apiKeys, ""), ""},
-		{"MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, ""), ""},
-		{"MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed"), ""},
-		{"MESH_SECRET_KEY", "secret mixed into createDomain's hash; generated and kept in the data directory when empty", stringVar(&c.secret, ""), ""},
-		{"MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For is believed", prefixVar(&c.trustedProxies, ""), ""},
-		{"MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, 60), ""},
-		{"MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, 150), ""},
-		{"MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, 120), ""},
-		{"MESH_MEMBER_HEARTBEAT_TTL_SECONDS", "a membership or status lives this long after its last refresh", intVar(&c.memberTTL, 600), ""},
-		{"MESH_MAX_CONNECTION_TIME_SECONDS", "absolute lifetime of a group (and the cap of maxConnectionTimeSeconds)", intVar(&c.maxConnection, 2100), ""},
-		{"MESH_EVENT_TTL_SECONDS", "how long polling events are kept", intVar(&c.eventTTL, 10), ""},
-		{"MESH_POLLING_INTERVAL_SECONDS", "poll interval told to groups that do not use WebSockets", intVar(&c.pollingInterval, 2), ""},
-		{"MESH_EVENT_PAGE_LIMIT", "most events one getEventsSince or pollGroupData returns", intVar(&c.eventPageLimit, 100), ""},
-		{"MESH_MAX_REQUEST_BYTES", "largest HTTP request body accepted", int64Var(&c.maxRequestBytes, 1<<20), ""},
-		{"MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, 256<<10), ""},
-		{"MESH_KEEPALIVE_SECONDS", "interval of realtime keep-alive (ka) frames", intVar(&c.keepalive, 60), ""},
-		{"MESH_CONNECTION_TIMEOUT_MS", "connectionTimeoutMs advertised in connection_ack", intVar(&c.connTimeoutMS, 300000), ""},
-		{"MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, 10000), ""},
-		{"MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, 100), ""},
-		{"MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, 1024), ""},
-		{"MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, time.Second), ""},
-		{"MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, 5*time.Second), ""},
-		{"MESH_REQUEST_TIMEOUT", "longest a single request may run", durationVar(&c.requestTimeout, 30*time.Second), ""},
-		{"MESH_SHUTDOWN_TIMEOUT", "how long a graceful shutdown waits for requests and sockets", durationVar(&c.shutdownTimeout, 10*time.Second), ""},
-		{"MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222); empty keeps it in-process", stringVar(&c.natsListen, ""), ""},
-		{"MESH_METRICS_ADDR", "serve /metrics on this separate address; empty serves it on the main listener", stringVar(&c.metricsAddr, ""), ""},
-		{"MESH_PPROF_ADDR", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty turns them off", stringVar(&c.pprofAddr, ""), ""},
-		{"MESH_TLS_CERT", "PEM certificate (chain) for HTTPS and WSS; reloaded on SIGHUP", stringVar(&c.tlsCert, ""), ""},
-		{"MESH_TLS_KEY", "PEM private key of -tls-cert", stringVar(&c.tlsKey, ""), ""},
-		{"MESH_STATIC_DIR", "serve a built Smalruby editor from this directory on the same origin", stringVar(&c.staticDir, ""), "static"},
-		{"MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info"), ""},
-		{"MESH_LOG_FORMAT", "log format: text or json", stringVar(&c.logFormat, "text"), ""},
+		{topicListening, "MESH_LISTEN_ADDR", "address the HTTP and WebSocket API listens on", stringVar(&c.listenAddr, ":8080"), ""},
+		{topicListening, "MESH_TLS_CERT", "PEM certificate (chain) for HTTPS and WSS; reloaded on SIGHUP", stringVar(&c.tlsCert, ""), ""},
+		{topicListening, "MESH_TLS_KEY", "PEM private key of -tls-cert", stringVar(&c.tlsKey, ""), ""},
+		{topicListening, "MESH_STATIC_DIR", "serve a built Smalruby editor from this directory on the same origin", stringVar(&c.staticDir, ""), "static"},
+		{topicSecurity, "MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key", listVar(&c.apiKeys, ""), ""},
+		{topicSecurity, "MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, ""), ""},
+		{topicSecurity, "MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed"), ""},
+		{topicSecurity, "MESH_SECRET_KEY", "secret mixed into createDomain's hash; generated and kept in the data directory when empty", stringVar(&c.secret, ""), ""},
+		{topicSecurity, "MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For is believed", prefixVar(&c.trustedProxies, ""), ""},
+		{topicLifetimes, "MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, 60), ""},
+		{topicLifetimes, "MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, 150), ""},
+		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, 120), ""},
+		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_TTL_SECONDS", "a membership or status lives this long after its last refresh", intVar(&c.memberTTL, 600), ""},
+		{topicLifetimes, "MESH_MAX_CONNECTION_TIME_SECONDS", "absolute lifetime of a group (and the cap of maxConnectionTimeSeconds)", intVar(&c.maxConnection, 2100), ""},
+		{topicLifetimes, "MESH_EVENT_TTL_SECONDS", "how long polling events are kept", intVar(&c.eventTTL, 10), ""},
+		{topicLifetimes, "MESH_POLLING_INTERVAL_SECONDS", "poll interval told to groups that do not use WebSockets", intVar(&c.pollingInterval, 2), ""},
+		{topicLifetimes, "MESH_KEEPALIVE_SECONDS", "interval of realtime keep-alive (ka) frames", intVar(&c.keepalive, 60), ""},
+		{topicLifetimes, "MESH_CONNECTION_TIMEOUT_MS", "connectionTimeoutMs advertised in connection_ack", intVar(&c.connTimeoutMS, 300000), ""},
+		{topicLifetimes, "MESH_REQUEST_TIMEOUT", "longest a single request may run", durationVar(&c.requestTimeout, 30*time.Second), ""},
+		{topicLifetimes, "MESH_SHUTDOWN_TIMEOUT", "how long a graceful shutdown waits for requests and sockets", durationVar(&c.shutdownTimeout, 10*time.Second), ""},
+		{topicLimits, "MESH_EVENT_PAGE_LIMIT", "most events one getEventsSince or pollGroupData returns", intVar(&c.eventPageLimit, 100), ""},
+		{topicLimits, "MESH_MAX_REQUEST_BYTES", "largest HTTP request body accepted", int64Var(&c.maxRequestBytes, 1<<20), ""},
+		{topicLimits, "MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, 256<<10), ""},
+		{topicLimits, "MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, 10000), ""},
+		{topicLimits, "MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, 100), ""},
+		{topicLimits, "MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, 1024), ""},
+		{topicStorage, "MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, "meshd-data"), ""},
+		{topicStorage, "MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
+		{topicStorage, "MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, time.Second), ""},
+		{topicStorage, "MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, 5*time.Second), ""},
+		{topicCluster, "MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222); empty keeps it in-process", stringVar(&c.natsListen, ""), ""},
+		{topicLogging, "MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info"), ""},
+		{topicLogging, "MESH_LOG_FORMAT", "log format: text or json", stringVar(&c.logFormat, "text"), ""},
+		{topicLogging, "MESH_METRICS_ADDR", "serve /metrics on this separate address; empty serves it on the main listener", stringVar(&c.metricsAddr, ""), ""},
+		{topicLogging, "MESH_PPROF_ADDR", "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060); empty turns them off", stringVar(&c.pprofAddr, ""), ""},
 	}
 }
 
-// parseConfig reads the environment, then the command line.
-func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+// usageError is a mistake in the command line or the environment: meshd prints it with a hint
+// to run -h and exits with status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// parseConfig reads the environment, then the command line. -h writes the help to help and
+// returns flag.ErrHelp; every mistake is a usageError.
+func parseConfig(args []string, getenv func(string) string, help io.Writer) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("meshd", flag.ContinueOnError)
-	fs.SetOutput(out)
+	// The flag package would print each error and the whole help; meshd prints one line.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	settings := c.settings()
 	var envErrs []error
 	for _, s := range settings {
@@ -125,17 +159,73 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 		}
 		fs.Var(s.value, s.name(), s.usage)
 	}
-	fs.Usage = func() { usage(out, settings) }
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			usage(help, settings)
+			return nil, err
+		}
+		return nil, usageError{flagError(err, settings)}
 	}
 	if err := errors.Join(envErrs...); err != nil {
-		return nil, err
+		return nil, usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return nil, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
-	return c, c.validate()
+	if err := c.validate(); err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
+}
+
+// flagError adds the likely intended flag to the flag package's "not defined" error.
+func flagError(err error, settings []setting) error {
+	const undefined = "flag provided but not defined: -"
+	name, ok := strings.CutPrefix(err.Error(), undefined)
+	if !ok {
+		return err
+	}
+	names := make([]string, len(settings))
+	for i, s := range settings {
+		names[i] = s.name()
+	}
+	if near := nearest(name, names); near != "" {
+		return fmt.Errorf("%w (did you mean -%s?)", err, near)
+	}
+	return err
+}
+
+// nearest returns the candidate closest to s by edit distance, or "" when none is close
+// enough to be a plausible typo.
+func nearest(s string, candidates []string) string {
+	best, bestDist := "", len(s)/3+2
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func (c *config) validate() error {
@@ -173,21 +263,6 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("-log-format must be text or json, got %q", c.logFormat))
 	}
 	return errors.Join(errs...)
-}
-
-func usage(out io.Writer, settings []setting) {
-	fmt.Fprintf(out, "meshd serves the Mesh v2 realtime GraphQL API (Smalruby 3) on premises.\n\n")
-	fmt.Fprintf(out, "Usage: meshd [flags]\n\nEvery flag has an environment twin; a flag wins over its variable.\n\n")
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "flag\tenvironment\tdefault\tmeaning")
-	for _, s := range settings {
-		def := s.value.String()
-		if def == "" {
-			def = `""`
-		}
-		fmt.Fprintf(tw, "-%s\t%s\t%s\t%s\n", s.name(), s.env, def, s.usage)
-	}
-	tw.Flush()
 }
 
 type stringValue struct{ p *string }

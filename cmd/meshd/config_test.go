@@ -67,15 +67,3 @@ func TestParseConfigErrors(t *testing.T) {
 		})
 	}
 }
-
-func TestUsageListsEverySetting(t *testing.T) {
-	var out bytes.Buffer
-	if _, err := parseConfig([]string{"-h"}, env(nil), &out); err == nil {
-		t.Fatal("-h did not stop")
-	}
-	for _, s := range (&config{}).settings() {
-		if !strings.Contains(out.String(), s.env) || !strings.Contains(out.String(), "-"+s.name()) {
-			t.Errorf("-h does not mention %s", s.env)
-		}
-	}
-}

@@ -195,7 +195,7 @@ func TestBinaryServesAndStopsGracefully(t *testing.T) {
 func TestBinaryRejectsBadConfig(t *testing.T) {
 	cmd := exec.Command(meshdBinary(t), "-store", "redis")
 	out, err := cmd.CombinedOutput()
-	if err == nil || cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "-store must be bbolt or memory") {
+	if err == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "-store must be bbolt or memory") {
 		t.Fatalf("exit %v: %s", err, out)
 	}
 }

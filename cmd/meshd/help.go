@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// helpWidth is the widest line -h prints.
+const helpWidth = 100
+
+// usage writes -h: the commands, then every setting grouped by topic, wrapped to helpWidth.
+func usage(out io.Writer, settings []setting) {
+	var b strings.Builder
+	b.WriteString("meshd serves the Mesh v2 realtime GraphQL API (Smalruby 3) on premises.\n\n")
+	b.WriteString("Usage: meshd [flags]\n\n")
+	for _, line := range wrap("Every flag has an environment twin; a flag given on the command line wins over the environment, which wins over the default.", "", helpWidth) {
+		b.WriteString(line + "\n")
+	}
+	for t, title := range topics {
+		b.WriteString("\n" + title + ":\n")
+		for _, s := range settings {
+			if s.topic != topic(t) {
+				continue
+			}
+			head := fmt.Sprintf("-%s %s  (%s", s.name(), placeholder(s.value), s.env)
+			if def := s.value.String(); def != "" {
+				head += ", default " + def
+			}
+			for _, line := range wrap(head+")", "  ", helpWidth) {
+				b.WriteString(line + "\n")
+			}
+			for _, line := range wrap(s.usage, "        ", helpWidth) {
+				b.WriteString(line + "\n")
+			}
+		}
+	}
+	io.WriteString(out, b.String())
+}
+
+// settingsMarkdown is the README's settings table, one per topic, from the same definitions
+// as -h.
+func settingsMarkdown(settings []setting) string {
+	var b strings.Builder
+	for t, title := range topics {
+		if t > 0 {
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(&b, "**%s**\n\n| environment | flag | default | meaning |\n|---|---|---|---|\n", title)
+		for _, s := range settings {
+			if s.topic != topic(t) {
+				continue
+			}
+			def := s.value.String()
+			if def == "" {
+				def = `""`
+			}
+			fmt.Fprintf(&b, "| `%s` | `-%s` | `%s` | %s |\n", s.env, s.name(), def, strings.ReplaceAll(s.usage, "|", `\|`))
+		}
+	}
+	return b.String()
+}
+
+// placeholder names what a flag takes, as in "-listen-addr string".
+func placeholder(v any) string {
+	switch v.(type) {
+	case intValue, int64Value:
+		return "n"
+	case durationValue:
+		return "duration"
+	case listValue:
+		return "list"
+	case prefixValue:
+		return "cidrs"
+	default:
+		return "string"
+	}
+}
+
+// wrap breaks text into lines of at most width columns, each starting with indent; a word
+// longer than a line gets a line of its own.
+func wrap(text, indent string, width int) []string {
+	var lines []string
+	line := indent
+	for _, word := range strings.Fields(text) {
+		if line != indent && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = indent
+		}
+		if line != indent {
+			line += " "
+		}
+		line += word
+	}
+	return append(lines, line)
+}
