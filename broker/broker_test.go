@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"fmt"
 	"github.com/smalruby/meshd/broker"
 	"strings"
 	"testing"
@@ -272,21 +273,55 @@ func TestStatusLiveness(t *testing.T) {
 
 func TestSearchGroups(t *testing.T) {
 	f := newFixture(t)
-	f.create(t, "abcdef01", "d1")
-	f.clock.Advance(time.Second)
-	f.create(t, "abcdef02", "d2")
-	f.clock.Advance(time.Second)
+	// Twelve matching groups in three domains, created in reverse name order.
+	for i := 11; i >= 0; i-- {
+		f.create(t, fmt.Sprintf("abcdef%02d", i), fmt.Sprintf("d%d", i%3))
+	}
 	f.create(t, "ffffff", "d1")
 	got, err := f.b.SearchGroups("abcdef", nil)
-	if err != nil || len(got) != 2 || got[0].Name != "abcdef02" {
-		t.Fatalf("search = %+v, %v", got, err)
+	if err != nil || len(got) != broker.MaxSearchResults {
+		t.Fatalf("search = %d groups, %v; want %d", len(got), err, broker.MaxSearchResults)
 	}
-	if got, _ := f.b.SearchGroups("abcdef", ptr(1)); len(got) != 1 {
-		t.Fatalf("limit 1 = %d groups", len(got))
+	for i, g := range got {
+		if want := fmt.Sprintf("abcdef%02d", i); g.Name != want || g.Domain != fmt.Sprintf("d%d", i%3) {
+			t.Fatalf("result %d = %s in %s, want %s: ordered by name across domains", i, g.Name, g.Domain, want)
+		}
 	}
-	if got, _ := f.b.SearchGroups("", nil); got == nil || len(got) != 0 {
-		t.Fatalf("empty prefix = %#v", got)
+	if got, _ := f.b.SearchGroups("abcdef", ptr(3)); len(got) != 3 || got[2].Name != "abcdef02" {
+		t.Fatalf("limit 3 = %+v", got)
+	}
+	if got, _ := f.b.SearchGroups("abcdef", ptr(50)); len(got) != broker.MaxSearchResults {
+		t.Fatalf("limit 50 = %d groups, want at most %d", len(got), broker.MaxSearchResults)
+	}
+	if got, err := f.b.SearchGroups("zzzzzz", nil); err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("no match = %#v, %v; want an empty list", got, err)
+	}
+	if got, err := f.b.SearchGroups("ぴよぴよぴよ", nil); err != nil || len(got) != 0 {
+		t.Fatalf("six multibyte characters = %v, %v; want accepted", got, err)
+	}
+	for _, bad := range []string{"", "abcdef0", "ぴよぴよぴよぴ"} {
+		_, err = f.b.SearchGroups(bad, nil)
+		wantKind(t, err, broker.ValidationError, "namePrefix must be 1-6 characters")
 	}
 	_, err = f.b.SearchGroups("a", ptr(0))
 	wantKind(t, err, broker.ValidationError, "limit must be at least 1")
+}
+
+func TestSearchGroupsOnlyLive(t *testing.T) {
+	f := newFixture(t)
+	alive := f.create(t, "aaaaaa", "d1")
+	f.create(t, "aaaaab", "d2") // its host stops renewing
+	short, err := f.b.CreateGroup(ctx, broker.CreateGroupInput{Name: "aaaaac", HostID: "aaaaac", Domain: "d3", MaxConnectionTimeSeconds: ptr(120), UseWebSocket: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.advance(t, alive, 100*time.Second)
+	if _, err := f.b.RenewHeartbeat(ctx, short.ID, short.Domain, short.HostID); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(t, alive, 100*time.Second) // 200 s: aaaaab's heartbeat is past its TTL, aaaaac past expiresAt
+	got, err := f.b.SearchGroups("aaaaa", nil)
+	if err != nil || len(got) != 1 || got[0].Name != "aaaaaa" {
+		t.Fatalf("search = %+v, %v; want only the live group", got, err)
+	}
 }

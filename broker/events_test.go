@@ -172,3 +172,63 @@ func TestDataValidation(t *testing.T) {
 		}
 	}
 }
+
+// keyed builds events named after their position whose orderKeys are keys; "-" leaves the
+// key out.
+func keyed(keys ...string) []broker.EventInput {
+	out := make([]broker.EventInput, len(keys))
+	for i, k := range keys {
+		out[i] = broker.EventInput{Name: fmt.Sprint("e", i), FiredAt: epoch}
+		if k != "-" {
+			out[i].OrderKey = ptr(k)
+		}
+	}
+	return out
+}
+
+// TestEventsInOrderKeyOrder checks the newest upstream rule: one batch is stored, returned and
+// delivered sorted by orderKey (stable, a missing key as ""), and batches keep their order.
+func TestEventsInOrderKeyOrder(t *testing.T) {
+	f := newFixture(t)
+	g := f.create(t, "host", "d")
+	msgs := collect(t, f, g)
+	first := keyed("b", "", "a", "-", "a")
+	rec, err := f.b.RecordEvents(g.ID, g.Domain, "m", first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[0].Name != "e0" || *first[0].OrderKey != "b" {
+		t.Fatal("the caller's slice was reordered")
+	}
+	// The second batch sorts before the first by key, but batches are never reordered.
+	fired, err := f.b.FireEvents(g.ID, g.Domain, "m", keyed("0", "-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "e1,e3,e2,e4,e0,e1,e0"
+	all, _ := f.b.EventsSince(g.ID, g.Domain, "")
+	if names(all) != want {
+		t.Fatalf("stored order = %s, want %s", names(all), want)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Cursor <= all[i-1].Cursor {
+			t.Fatalf("cursors not increasing: %q then %q", all[i-1].Cursor, all[i].Cursor)
+		}
+	}
+	if rec.NextSince != all[4].Cursor {
+		t.Fatalf("nextSince = %q, want the batch's last cursor %q", rec.NextSince, all[4].Cursor)
+	}
+	if names(fired.Events) != "e1,e0" {
+		t.Fatalf("fireEventsByNode returned %s, want e1,e0", names(fired.Events))
+	}
+	if m := next(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e1,e3,e2,e4,e0" {
+		t.Fatalf("first delivered batch = %+v", m)
+	}
+	if m := next(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e1,e0" {
+		t.Fatalf("second delivered batch = %+v", m)
+	}
+	page, _ := f.b.EventsSince(g.ID, g.Domain, all[1].Cursor)
+	if names(page) != "e2,e4,e0,e1,e0" {
+		t.Fatalf("since the second cursor = %s", names(page))
+	}
+}

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/smalruby/meshd/store"
@@ -249,6 +251,7 @@ func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, recor
 	if err := checkEvents(events); err != nil {
 		return firedBatch{}, err
 	}
+	events = inOrderKeyOrder(events)
 	now := b.Now()
 	s := b.shardFor(domain)
 	s.mu.Lock()
@@ -298,6 +301,30 @@ func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, recor
 	batch.nextSince = cursor(now, g.seq)
 	b.publish(&Message{GroupID: groupID, Domain: domain, Batch: &batch.BatchEvent})
 	return batch, nil
+}
+
+// inOrderKeyOrder returns a batch's events in the newest upstream's order: a stable
+// lexicographic sort by orderKey, a missing key sorting as "" (spec §11.3). The order is kept
+// only within the batch; batches are never reordered against each other, so cursors stay
+// monotonic. The caller's slice is left as it is.
+func inOrderKeyOrder(events []EventInput) []EventInput {
+	if slices.IsSortedFunc(events, byOrderKey) {
+		return events
+	}
+	sorted := slices.Clone(events)
+	slices.SortStableFunc(sorted, byOrderKey)
+	return sorted
+}
+
+func byOrderKey(a, b EventInput) int {
+	var ka, kb string
+	if a.OrderKey != nil {
+		ka = *a.OrderKey
+	}
+	if b.OrderKey != nil {
+		kb = *b.OrderKey
+	}
+	return strings.Compare(ka, kb)
 }
 
 // lockLive checks the arguments, locks the group's shard and checks that the group is live

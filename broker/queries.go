@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ListGroups returns the live groups of a domain ordered by id.
@@ -28,30 +29,31 @@ func (b *Broker) ListGroups(domain string) ([]Group, error) {
 	return out, nil
 }
 
-// Search limits for SearchGroups.
+// Search rules of SearchGroups, as the newest upstream server has them.
 const (
-	DefaultSearchLimit = 10
-	MaxSearchLimit     = 50
+	// MaxSearchResults is the most groups one search returns (upstream's fixed 10).
+	MaxSearchResults = 10
+	// MaxNamePrefix is the longest name prefix accepted, in characters: the editor turns six
+	// typed hiragana into six hex digits.
+	MaxNamePrefix = 6
 )
 
-// SearchGroups returns live groups of every domain whose name starts with prefix, newest
-// first, at most limit of them (DefaultSearchLimit when nil, at most MaxSearchLimit).
+// SearchGroups returns the live groups of every domain whose name starts with prefix (1 to
+// MaxNamePrefix characters), ordered by name, at most limit of them (MaxSearchResults when
+// nil or larger).
 func (b *Broker) SearchGroups(prefix string, limit *int) ([]Group, error) {
-	n := DefaultSearchLimit
+	if n := utf8.RuneCountInString(prefix); n < 1 || n > MaxNamePrefix {
+		return nil, errorf(ValidationError, "namePrefix must be 1-%d characters", MaxNamePrefix)
+	}
+	n := MaxSearchResults
 	if limit != nil {
 		if *limit < 1 {
 			return nil, errorf(ValidationError, "limit must be at least 1")
 		}
-		n = min(*limit, MaxSearchLimit)
-	}
-	if err := checkID("namePrefix", prefix); err != nil {
-		return nil, err
-	}
-	if prefix == "" {
-		return []Group{}, nil
+		n = min(*limit, MaxSearchResults)
 	}
 	now := b.Now()
-	var out []Group
+	out := []Group{}
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()
@@ -64,8 +66,9 @@ func (b *Broker) SearchGroups(prefix string, limit *int) ([]Group, error) {
 		}
 		s.mu.Unlock()
 	}
+	// Names repeat across domains; domain and id make the order total.
 	slices.SortFunc(out, func(a, b Group) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(a.ID, b.ID))
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Domain, b.Domain), strings.Compare(a.ID, b.ID))
 	})
 	if len(out) > n {
 		out = out[:n]

@@ -288,12 +288,34 @@ func TestDissolve(t *testing.T) {
 	}
 }
 
+// TestEventsInOrderKeyOrder checks that one batch comes back from the polling log in orderKey
+// order (a missing key first, as ""), after the batches recorded before it.
+func TestEventsInOrderKeyOrder(t *testing.T) {
+	e := start(t)
+	id := e.group(t, "host", "d")
+	record := `mutation($g: ID!, $e: [EventInput!]!) { recordEventsByNode(groupId: $g, domain: "d", nodeId: "n", events: $e) { nextSince } }`
+	e.ok(t, record, map[string]any{"g": id, "e": []map[string]any{{"eventName": "first", "firedAt": "2026-03-01T08:45:10.214Z", "orderKey": "9"}}})
+	e.ok(t, record, map[string]any{"g": id, "e": []map[string]any{
+		{"eventName": "b", "firedAt": "2026-03-01T08:45:10.214Z", "orderKey": "20260301174510-0000002"},
+		{"eventName": "a", "firedAt": "2026-03-01T08:45:10.214Z", "orderKey": "20260301174510-0000001"},
+		{"eventName": "none", "firedAt": "2026-03-01T08:45:10.214Z"},
+	}})
+	d := e.ok(t, `query($g: ID!) { getEventsSince(groupId: $g, domain: "d", since: "") { name orderKey } }`, map[string]any{"g": id})
+	var got []string
+	for _, ev := range field(d, "getEventsSince").([]any) {
+		got = append(got, str(ev, "name"))
+	}
+	if strings.Join(got, ",") != "first,none,a,b" {
+		t.Fatalf("events = %v, want first,none,a,b", got)
+	}
+}
+
 func TestEventsAndPolling(t *testing.T) {
 	e := start(t)
 	id := e.group(t, "host", "d")
 	events := []map[string]any{
 		{"eventName": "start", "payload": "", "firedAt": "2026-03-01T08:45:10.214Z", "orderKey": "20260301174510-0000001"},
-		{"eventName": "go", "payload": "{\"n\":1}", "firedAt": "2026-03-01T17:45:10.300+09:00"},
+		{"eventName": "go", "payload": "{\"n\":1}", "firedAt": "2026-03-01T17:45:10.300+09:00", "orderKey": "20260301174510-0000002"},
 	}
 	fire := e.ok(t, `mutation($g: ID!, $d: String!, $n: ID!, $e: [EventInput!]!) { fireEventsByNode(groupId: $g, domain: $d, nodeId: $n, events: $e) {
 		groupId domain nodeStatus { nodeId } batchEvent { firedByNodeId groupId domain timestamp events { name firedByNodeId groupId domain payload timestamp orderKey cursor } } } }`,
@@ -331,15 +353,25 @@ func TestEventsAndPolling(t *testing.T) {
 
 func TestSearchGroupsByNamePrefix(t *testing.T) {
 	e := start(t)
-	e.group(t, "abcdef0123", "d1")
 	e.group(t, "abcdef4567", "d2")
+	e.group(t, "abcdef0123", "d1")
 	e.group(t, "123456", "d1")
 	d := e.ok(t, `query { searchGroupsByNamePrefix(namePrefix: "abcdef", limit: 10) { id domain fullId name hostId expiresAt } }`, nil)
-	if l := field(d, "searchGroupsByNamePrefix").([]any); len(l) != 2 {
-		t.Fatalf("search = %v", l)
+	l := field(d, "searchGroupsByNamePrefix").([]any)
+	if len(l) != 2 || str(l, 0, "name") != "abcdef0123" || str(l, 0, "domain") != "d1" || str(l, 1, "domain") != "d2" {
+		t.Fatalf("search = %v; want both domains, ordered by name", l)
 	}
-	r := e.do(t, `query { searchGroupsByNamePrefix(namePrefix: "a", limit: 0) { id } }`, nil)
-	if typ, _ := r.gqlErr(); typ != "ValidationError" {
-		t.Fatalf("limit 0: %s", r.Raw)
+	tests := []struct{ name, query, message string }{
+		{"empty prefix", `{ searchGroupsByNamePrefix(namePrefix: "") { id } }`, "namePrefix must be 1-6 characters"},
+		{"long prefix", `{ searchGroupsByNamePrefix(namePrefix: "abcdef0") { id } }`, "namePrefix must be 1-6 characters"},
+		{"limit 0", `{ searchGroupsByNamePrefix(namePrefix: "a", limit: 0) { id } }`, "limit must be at least 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do(t, tt.query, nil)
+			if typ, msg := r.gqlErr(); typ != "ValidationError" || msg != tt.message {
+				t.Fatalf("%s", r.Raw)
+			}
+		})
 	}
 }
