@@ -5,10 +5,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/netip"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smalruby/meshd/broker"
 )
 
 // config is every setting of meshd. Each has a flag and a MESH_* environment twin; a flag
@@ -141,9 +147,19 @@ type usageError struct{ err error }
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
-// parseConfig reads the environment, then the command line. -h writes the help to help and
-// returns flag.ErrHelp; every mistake is a usageError.
+// parseConfig reads the environment, then the command line, which holds flags only. -h
+// writes the help to help and returns flag.ErrHelp; every mistake is a usageError.
 func parseConfig(args []string, getenv func(string) string, help io.Writer) (*config, error) {
+	c, rest, err := parseSettings(args, getenv, help)
+	if err == nil && len(rest) > 0 {
+		err = usageError{fmt.Errorf("unexpected argument %q", rest[0])}
+	}
+	return c, err
+}
+
+// parseSettings is parseConfig for commands that take arguments after the flags: it returns
+// them.
+func parseSettings(args []string, getenv func(string) string, help io.Writer) (*config, []string, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("meshd", flag.ContinueOnError)
 	// The flag package would print each error and the whole help; meshd prints one line.
@@ -162,20 +178,17 @@ func parseConfig(args []string, getenv func(string) string, help io.Writer) (*co
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(help, settings)
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, usageError{flagError(err, settings)}
+		return nil, nil, usageError{flagError(err, settings)}
 	}
 	if err := errors.Join(envErrs...); err != nil {
-		return nil, usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return nil, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return nil, nil, usageError{err}
 	}
 	if err := c.validate(); err != nil {
-		return nil, usageError{err}
+		return nil, nil, usageError{err}
 	}
-	return c, nil
+	return c, fs.Args(), nil
 }
 
 // flagError adds the likely intended flag to the flag package's "not defined" error.
@@ -262,7 +275,116 @@ func (c *config) validate() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("-log-format must be text or json, got %q", c.logFormat))
 	}
+	if _, err := parseLevel(c.logLevel); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := broker.ParseDomainMode(c.domainMode); err != nil {
+		errs = append(errs, fmt.Errorf("-domain-mode: %w", err))
+	}
+	for _, o := range c.allowedOrigins {
+		if err := checkOrigin(o); err != nil {
+			errs = append(errs, fmt.Errorf("-allowed-origins: %w", err))
+		}
+	}
+	if c.staticDir != "" {
+		if fi, err := os.Stat(c.staticDir); err != nil {
+			errs = append(errs, fmt.Errorf("-static: %w", err))
+		} else if !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("-static: %s is not a directory", c.staticDir))
+		}
+	}
+	for _, a := range c.addresses() {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("-%s: %w", a.flag, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// parseLevel reads -log-level.
+func parseLevel(s string) (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("-log-level must be debug, info, warn or error, got %q", s)
+	}
+	return level, nil
+}
+
+// checkOrigin accepts an origin as browsers send it: scheme, host and port only.
+func checkOrigin(o string) error {
+	u, err := url.Parse(o)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an origin: write it as a browser sends it, with its scheme, such as https://smalruby.app", o)
+	}
+	if want := u.Scheme + "://" + strings.ToLower(u.Host); o != want {
+		return fmt.Errorf("%q is not an origin as a browser sends it: write %s (no path, lower case)", o, want)
+	}
+	return nil
+}
+
+// listenSetting is a setting that names an address to listen on.
+type listenSetting struct{ flag, addr string }
+
+// addresses lists the addresses meshd may listen on, set or not.
+func (c *config) addresses() []listenSetting {
+	var out []listenSetting
+	for _, a := range []listenSetting{
+		{"listen-addr", c.listenAddr},
+		{"metrics-addr", c.metricsAddr},
+		{"pprof-addr", c.pprofAddr},
+		{"nats-listen", c.natsListen},
+	} {
+		if a.addr != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// warnings are settings that work but are probably not what the operator wants: a MESH_*
+// variable meshd does not read, no API key, a private listener open beyond loopback.
+func (c *config) warnings(environ []string) []string {
+	var out []string
+	known := map[string]bool{}
+	var names []string
+	// settings() sets every value to its default: list the names from a config of their own.
+	for _, s := range (&config{}).settings() {
+		known[s.env] = true
+		names = append(names, s.env)
+	}
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "MESH_") || known[name] {
+			continue
+		}
+		w := fmt.Sprintf("%s is set but is not a meshd setting: it is ignored", name)
+		if near := nearest(name, names); near != "" {
+			w += fmt.Sprintf(" (did you mean %s?)", near)
+		}
+		out = append(out, w)
+	}
+	if len(c.apiKeys) == 0 {
+		out = append(out, "no API key is set (-api-keys, MESH_API_KEYS): meshd accepts requests with any key or none")
+	}
+	for _, a := range c.addresses() {
+		if a.flag != "listen-addr" && a.flag != "metrics-addr" && !loopback(a.addr) {
+			out = append(out, fmt.Sprintf("-%s %s listens beyond loopback: anyone on the network can reach it; bind it to 127.0.0.1 unless that is meant", a.flag, a.addr))
+		}
+	}
+	return out
+}
+
+// loopback reports whether addr listens on the loopback interface only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 type stringValue struct{ p *string }

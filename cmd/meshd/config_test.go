@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +58,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad duration", []string{"-sweep-interval", "-1s"}, nil, "not a positive duration"},
 		{"bad proxy", []string{"-trusted-proxies", "lan"}, nil, `"lan" is not a network`},
 		{"stray argument", []string{"serve"}, nil, `unexpected argument "serve"`},
+		{"origin without a scheme", []string{"-allowed-origins", "smalruby.app"}, nil, `"smalruby.app" is not an origin: write it as a browser sends it, with its scheme`},
+		{"origin with a path", []string{"-allowed-origins", "https://smalruby.app/"}, nil, "write https://smalruby.app (no path, lower case)"},
+		{"origin in capitals", nil, map[string]string{"MESH_ALLOWED_ORIGINS": "https://Smalruby.APP"}, "write https://smalruby.app (no path, lower case)"},
+		{"missing static directory", []string{"-static", "/nonexistent/editor"}, nil, "-static: stat /nonexistent/editor: no such file or directory"},
+		{"static file", []string{"-static", "config_test.go"}, nil, "-static: config_test.go is not a directory"},
+		{"domain mode", []string{"-domain-mode", "ipv6"}, nil, `-domain-mode: domain mode "ipv6": want fixed, ip or subnet`},
+		{"log level", []string{"-log-level", "loud"}, nil, `-log-level must be debug, info, warn or error, got "loud"`},
+		{"address without a port", []string{"-pprof-addr", "localhost"}, nil, "-pprof-addr: address localhost: missing port in address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +73,58 @@ func TestParseConfigErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want %q", err, tt.want)
 			}
+			if !errors.As(err, new(usageError)) {
+				t.Fatalf("%v is not a usage error (exit status 2)", err)
+			}
 		})
+	}
+}
+
+func TestGoodOrigins(t *testing.T) {
+	for _, o := range []string{"https://smalruby.app", "http://192.168.1.10:8601", "http://localhost:8601", "https://[::1]:443"} {
+		if err := checkOrigin(o); err != nil {
+			t.Errorf("%s: %v", o, err)
+		}
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+		want    []string
+	}{
+		{"the editor's variable name", []string{"-api-keys", "k"}, []string{"MESH_API_KEY=k", "PATH=/bin"},
+			[]string{"MESH_API_KEY is set but is not a meshd setting: it is ignored (did you mean MESH_API_KEYS?)"}},
+		{"a variable like none", []string{"-api-keys", "k"}, []string{"MESH_GRAPHQL_ENDPOINT=http://x"},
+			[]string{"MESH_GRAPHQL_ENDPOINT is set but is not a meshd setting: it is ignored"}},
+		{"no API key", nil, nil, []string{"no API key is set (-api-keys, MESH_API_KEYS): meshd accepts requests with any key or none"}},
+		{"private listeners beyond loopback", []string{"-api-keys", "k", "-pprof-addr", ":6060", "-nats-listen", "0.0.0.0:4222"}, nil, []string{
+			"-pprof-addr :6060 listens beyond loopback: anyone on the network can reach it; bind it to 127.0.0.1 unless that is meant",
+			"-nats-listen 0.0.0.0:4222 listens beyond loopback: anyone on the network can reach it; bind it to 127.0.0.1 unless that is meant"}},
+		{"private listeners on loopback", []string{"-api-keys", "k", "-pprof-addr", "127.0.0.1:6060", "-nats-listen", "[::1]:4222", "-metrics-addr", ":9090"},
+			[]string{"MESH_API_KEYS=k"}, nil},
+		{"loopback by name", []string{"-api-keys", "k", "-pprof-addr", "localhost:6060"}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseConfig(tt.args, lookup(tt.environ), &bytes.Buffer{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := c.warnings(tt.environ); strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestNearest(t *testing.T) {
+	names := []string{"listen-addr", "data-dir", "api-keys", "allowed-origins"}
+	for in, want := range map[string]string{"listen-adr": "listen-addr", "datadir": "data-dir", "api-key": "api-keys", "origins": "", "x": ""} {
+		if got := nearest(in, names); got != want {
+			t.Errorf("nearest(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

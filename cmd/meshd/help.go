@@ -13,7 +13,11 @@ const helpWidth = 100
 func usage(out io.Writer, settings []setting) {
 	var b strings.Builder
 	b.WriteString("meshd serves the Mesh v2 realtime GraphQL API (Smalruby 3) on premises.\n\n")
-	b.WriteString("Usage: meshd [flags]\n\n")
+	b.WriteString("Usage:\n")
+	for _, c := range commands {
+		fmt.Fprintf(&b, "  %-28s %s\n", c.usage, c.about)
+	}
+	b.WriteString("\n")
 	for _, line := range wrap("Every flag has an environment twin; a flag given on the command line wins over the environment, which wins over the default.", "", helpWidth) {
 		b.WriteString(line + "\n")
 	}

@@ -109,16 +109,16 @@ func TestBinaryHelpAndFlagMistakes(t *testing.T) {
 		{"long help", []string{"--help"}, 0, "Storage:\n", nil},
 		{"unknown flag with a near name", []string{"-listen-adr", ":1"}, 2, "", []string{
 			"meshd: flag provided but not defined: -listen-adr (did you mean -listen-addr?)",
-			"Run 'meshd -h' for every setting."}},
+			"Run 'meshd -h' for the commands and every setting."}},
 		{"unknown flag", []string{"-zzz"}, 2, "", []string{
 			"meshd: flag provided but not defined: -zzz",
-			"Run 'meshd -h' for every setting."}},
+			"Run 'meshd -h' for the commands and every setting."}},
 		{"bad value", []string{"-event-ttl-seconds", "ten"}, 2, "", []string{
 			`meshd: invalid value "ten" for flag -event-ttl-seconds: not a whole number`,
-			"Run 'meshd -h' for every setting."}},
+			"Run 'meshd -h' for the commands and every setting."}},
 		{"invalid setting", []string{"-store", "redis"}, 2, "", []string{
 			`meshd: -store must be bbolt or memory, got "redis"`,
-			"Run 'meshd -h' for every setting."}},
+			"Run 'meshd -h' for the commands and every setting."}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,17 +9,14 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/smalruby/meshd/broker"
@@ -28,38 +25,32 @@ import (
 	"github.com/smalruby/meshd/store"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(exitStatus(err, os.Stderr))
-}
-
-// exitStatus reports err on stderr and returns meshd's exit status: 0 when there is none (or
-// -h was asked for), 2 for a mistake in the command line or the environment, 1 otherwise.
-func exitStatus(err error, stderr io.Writer) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	fmt.Fprintln(stderr, "meshd:", err)
-	var usage usageError
-	if errors.As(err, &usage) {
-		fmt.Fprintln(stderr, "Run 'meshd -h' for every setting.")
-		return 2
-	}
-	return 1
-}
-
 // run starts meshd and serves until ctx ends, then shuts down gracefully. -h writes to stdout,
 // logs go to stderr.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig(args, getenv, stdout)
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, lookup(environ), stdout)
 	if err != nil {
 		return err
 	}
 	log, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
+	}
+	for _, w := range cfg.warnings(environ) {
+		log.Warn(w)
+	}
+	m := newMetrics()
+	// The side listeners come first: an address in use stops meshd before it touches the data
+	// directory.
+	if cfg.metricsAddr != "" {
+		if err := sideServer(ctx, log, "metrics", cfg.metricsAddr, m.handler()); err != nil {
+			return err
+		}
+	}
+	if cfg.pprofAddr != "" {
+		if err := sideServer(ctx, log, "pprof", cfg.pprofAddr, pprofHandler()); err != nil {
+			return err
+		}
 	}
 	if cfg.secret == "" {
 		if cfg.secret, err = loadSecret(cfg.dataDir); err != nil {
@@ -70,8 +61,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-
-	m := newMetrics()
 	st, err := openStore(cfg)
 	if err != nil {
 		return err
@@ -128,12 +117,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	m.watch(brk, b, api)
-	if cfg.metricsAddr != "" {
-		sideServer(ctx, log, "metrics", cfg.metricsAddr, m.handler())
-	}
-	if cfg.pprofAddr != "" {
-		sideServer(ctx, log, "pprof", cfg.pprofAddr, pprofHandler())
-	}
 
 	ln, err := net.Listen("tcp", cfg.listenAddr)
 	if err != nil {
@@ -159,7 +142,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("meshd listening", "addr", ln.Addr().String(), "scheme", scheme, "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys))
+	log.Info("meshd listening", "addr", ln.Addr().String(), "scheme", scheme, "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys), "version", readBuildInfo().Version)
 
 	select {
 	case err := <-served:
@@ -182,9 +165,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
 
 func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		return nil, fmt.Errorf("-log-level: %w", err)
+	level, err := parseLevel(cfg.logLevel)
+	if err != nil {
+		return nil, err
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.logFormat == "json" {

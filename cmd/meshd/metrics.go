@@ -56,7 +56,14 @@ func newMetrics() *metrics {
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
 		}),
 	}
-	m.reg.MustRegister(m.operations, m.opDuration, m.commitDur, m.commitErrs, m.commitOps, m.delivery,
+	bi := readBuildInfo()
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "meshd_build_info",
+		Help:        "Always 1; its labels say which build of meshd runs.",
+		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.Go},
+	})
+	build.Set(1)
+	m.reg.MustRegister(build, m.operations, m.opDuration, m.commitDur, m.commitErrs, m.commitOps, m.delivery,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -84,7 +84,7 @@ func TestMetricsMoveWithOperations(t *testing.T) {
 	if code, body := get(t, http.DefaultClient, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz = %d %q", code, body)
 	}
-	if code, body := get(t, http.DefaultClient, base+"/readyz"); code != 200 || body != "ready\n" {
+	if code, body := get(t, http.DefaultClient, base+"/readyz"); code != 200 || !strings.HasPrefix(body, "ready\nmeshd ") {
 		t.Errorf("/readyz = %d %q", code, body)
 	}
 }

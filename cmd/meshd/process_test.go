@@ -76,8 +76,15 @@ var listening = regexp.MustCompile(`msg="meshd listening" addr=(\S+)`)
 // startMeshd runs the binary with args on a random loopback port and waits until it serves.
 func startMeshd(t *testing.T, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(meshdBinary(t), append([]string{"-listen-addr", "127.0.0.1:0"}, args...)...)
-	cmd.Env = append(os.Environ(), "MESH_LOG_FORMAT=text")
+	return startMeshdEnv(t, nil, args...)
+}
+
+// startMeshdEnv is startMeshd with environ added to the test's environment.
+func startMeshdEnv(t *testing.T, environ []string, args ...string) *process {
+	t.Helper()
+	// A data directory of its own unless args name one: the secret is written even for -store memory.
+	cmd := exec.Command(meshdBinary(t), append([]string{"-listen-addr", "127.0.0.1:0", "-data-dir", t.TempDir()}, args...)...)
+	cmd.Env = append(append(os.Environ(), "MESH_LOG_FORMAT=text"), environ...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

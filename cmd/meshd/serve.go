@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -27,6 +28,7 @@ func routes(cfg *config, api http.Handler, brk *broker.Broker, m *metrics) http.
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		defer fmt.Fprintln(w, readBuildInfo()) // the version, last, whatever the answer
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := brk.Ready(ctx); err != nil {
@@ -55,19 +57,25 @@ func routes(cfg *config, api http.Handler, brk *broker.Broker, m *metrics) http.
 	return mux
 }
 
-// sideServer runs a secondary listener (metrics, pprof) until ctx ends.
-func sideServer(ctx context.Context, log *slog.Logger, name, addr string, h http.Handler) {
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// sideServer runs a secondary listener (metrics, pprof) until ctx ends. It listens before it
+// returns, so that an address in use stops meshd instead of leaving it without the listener.
+func sideServer(ctx context.Context, log *slog.Logger, name, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s listener: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
+	log.Info(name+" listening", "addr", ln.Addr().String())
 	go func() {
-		log.Info(name+" listening", "addr", addr)
-		if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
 			log.Error(name+" server failed", "addr", addr, "err", err)
 		}
 	}()
+	return nil
 }
 
 func pprofHandler() http.Handler {

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := command(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitStatus(err, os.Stderr))
+}
+
+// commands are meshd's commands, for -h.
+var commands = []struct{ usage, about string }{
+	{"meshd [flags]", "serve the API until SIGINT or SIGTERM"},
+	{"meshd version", "print the version and build of this binary (also -version, -v)"},
+}
+
+// command runs the command args name; without one, meshd serves.
+func command(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	name := ""
+	if len(args) > 0 {
+		name = args[0]
+	}
+	switch name {
+	case "version", "-version", "--version", "-v":
+		if len(args) > 1 {
+			return usageError{fmt.Errorf("version takes no arguments, got %q", args[1])}
+		}
+		_, err := fmt.Fprintln(stdout, readBuildInfo())
+		return err
+	}
+	return run(ctx, args, environ, stdout, stderr)
+}
+
+// exitStatus reports err on stderr and returns meshd's exit status: 0 when there is none (or
+// -h was asked for), 2 for a mistake in the command line or the environment, 1 otherwise.
+func exitStatus(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, "meshd:", err)
+	var usage usageError
+	if errors.As(err, &usage) {
+		fmt.Fprintln(stderr, "Run 'meshd -h' for the commands and every setting.")
+		return 2
+	}
+	return 1
+}
+
+// lookup is getenv over environ, a list of KEY=value as os.Environ returns it; the last of a
+// repeated key wins, as in the C library.
+func lookup(environ []string) func(string) string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return func(k string) string { return m[k] }
+}
