@@ -375,3 +375,25 @@ func TestSearchGroupsByNamePrefix(t *testing.T) {
 		})
 	}
 }
+
+// TestDeprecatedCreatedAt checks the createdAt that one G3 fork build (smt-vm 66609065) selected
+// on Node, HeartbeatPayload and MemberHeartbeatPayload: the group's creation time, as upstream
+// returned it while it had the field.
+func TestDeprecatedCreatedAt(t *testing.T) {
+	e := start(t)
+	created := e.ok(t, createGroup, map[string]any{"name": "host", "hostId": "host", "domain": "d", "useWebSocket": true})
+	id, want := str(created, "createGroup", "id"), str(created, "createGroup", "createdAt")
+	vars := map[string]any{"g": id}
+	join := e.ok(t, `mutation($g: ID!) { joinGroup(groupId: $g, domain: "d", nodeId: "m") { createdAt } }`, vars)
+	renew := e.ok(t, `mutation($g: ID!) { renewHeartbeat(groupId: $g, domain: "d", hostId: "host") { createdAt } }`, vars)
+	member := e.ok(t, `mutation($g: ID!) { sendMemberHeartbeat(groupId: $g, domain: "d", nodeId: "m") { createdAt } }`, vars)
+	for name, got := range map[string]string{
+		"joinGroup":           str(join, "joinGroup", "createdAt"),
+		"renewHeartbeat":      str(renew, "renewHeartbeat", "createdAt"),
+		"sendMemberHeartbeat": str(member, "sendMemberHeartbeat", "createdAt"),
+	} {
+		if want == "" || got != want {
+			t.Errorf("%s createdAt = %q, want the group's %q", name, got, want)
+		}
+	}
+}

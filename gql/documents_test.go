@@ -17,6 +17,8 @@ type document struct {
 	OperationName *string        `json:"operationName"`
 	Kind          string         `json:"kind"`
 	Variables     map[string]any `json:"variables"`
+	// Rejected is the validation error a document that never worked upstream either must get.
+	Rejected string `json:"rejected"`
 }
 
 func loadDocuments(t *testing.T) []document {
@@ -79,7 +81,11 @@ func TestRealClientDocumentsValidate(t *testing.T) {
 	generations := map[string]int{}
 	for _, d := range loadDocuments(t) {
 		generations[d.Generation]++
-		if errs := api.Schema().ValidateWithVariables(d.text(t), d.Variables); len(errs) > 0 {
+		errs := api.Schema().ValidateWithVariables(d.text(t), d.Variables)
+		switch {
+		case d.Rejected != "" && (len(errs) != 1 || !strings.Contains(errs[0].Message, d.Rejected)):
+			t.Errorf("%s (%s): errors %v, want one containing %q", d.File, d.Generation, errs, d.Rejected)
+		case d.Rejected == "" && len(errs) > 0:
 			t.Errorf("%s (%s): %v", d.File, d.Generation, errs)
 		}
 	}
@@ -114,6 +120,12 @@ func TestRealClientDocumentsExecute(t *testing.T) {
 			r := e.raw(t, "POST", e.URL, string(raw), nil)
 			if r.Status != 200 {
 				t.Fatalf("%d %s", r.Status, r.Raw)
+			}
+			if d.Rejected != "" {
+				if _, msg := r.gqlErr(); len(r.Errors) != 1 || !strings.HasPrefix(msg, "Validation error of type") || !strings.Contains(msg, d.Rejected) {
+					t.Fatalf("want the validation error %q: %s", d.Rejected, r.Raw)
+				}
+				return
 			}
 			for _, err := range r.Errors {
 				// Upstream's sample queries name groups by literal ids that do not exist here;

@@ -102,7 +102,7 @@ func TestRealClients(t *testing.T) {
 	// --test-force-exit: both libraries leave their 15 s connection_init timer running after the
 	// ack (checkAckOk in aws-appsync-subscription-link, the handshake timeout in Amplify), which
 	// keeps a finished test file alive for up to 15 s more; the tests close their clients.
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-force-exit", "--test-reporter=spec", "appsync.test.mjs", "amplify.test.mjs")
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-force-exit", "--test-reporter=spec", "appsync.test.mjs", "amplify.test.mjs", "wire.test.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"MESHD_HTTP_URL="+plain.URL+"/graphql",

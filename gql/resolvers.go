@@ -229,7 +229,7 @@ func (r *resolver) SendMemberHeartbeat(ctx context.Context, args nodeArgs) (*mem
 	if err != nil {
 		return nil, err
 	}
-	return &memberHeartbeatView{m: m, interval: r.b.Config().MemberHeartbeatInterval}, nil
+	return &memberHeartbeatView{m: m, interval: r.b.Config().MemberHeartbeatInterval, group: r.b.GetGroup}, nil
 }
 
 func (r *resolver) ReportDataByNode(args struct {

@@ -88,6 +88,7 @@ func (v nodeView) GroupID() *graphql.ID             { id := graphql.ID(v.m.Group
 func (v nodeView) Domain() *string                  { return &v.m.Domain }
 func (v nodeView) ExpiresAt() *DateTime             { return optDT(v.expiresAt) }
 func (v nodeView) JoinedAt() *DateTime              { return optDT(v.m.JoinedAt) }
+func (v nodeView) CreatedAt() *DateTime             { return optDT(v.g.CreatedAt) }
 func (v nodeView) HeartbeatIntervalSeconds() *int32 { return seconds(v.interval) }
 func (v nodeView) UseWebSocket() *bool              { return &v.g.UseWebSocket }
 func (v nodeView) PollingIntervalSeconds() *int32   { return pollingInterval(v.g) }
@@ -234,11 +235,14 @@ func (v heartbeatView) GroupID() graphql.ID              { return graphql.ID(v.g
 func (v heartbeatView) Domain() string                   { return v.g.Domain }
 func (v heartbeatView) ExpiresAt() DateTime              { return dt(v.g.ExpiresAt) }
 func (v heartbeatView) HeartbeatIntervalSeconds() *int32 { return seconds(v.interval) }
+func (v heartbeatView) CreatedAt() *DateTime             { return optDT(v.g.CreatedAt) }
 
 // memberHeartbeatView resolves MemberHeartbeatPayload.
 type memberHeartbeatView struct {
 	m        broker.Member
 	interval time.Duration
+	// group looks the member's group up, only when a document selects a field of it.
+	group func(groupID, domain string) (*broker.Group, error)
 }
 
 func (v memberHeartbeatView) NodeID() graphql.ID               { return graphql.ID(v.m.NodeID) }
@@ -246,6 +250,15 @@ func (v memberHeartbeatView) GroupID() graphql.ID              { return graphql.
 func (v memberHeartbeatView) Domain() string                   { return v.m.Domain }
 func (v memberHeartbeatView) ExpiresAt() DateTime              { return dt(v.m.ExpiresAt) }
 func (v memberHeartbeatView) HeartbeatIntervalSeconds() *int32 { return seconds(v.interval) }
+
+// CreatedAt is the group's creation time, null once the group is gone.
+func (v memberHeartbeatView) CreatedAt() (*DateTime, error) {
+	g, err := v.group(v.m.GroupID, v.m.Domain)
+	if g == nil || err != nil {
+		return nil, err
+	}
+	return optDT(g.CreatedAt), nil
+}
 
 // leaveView resolves LeaveGroupPayload.
 type leaveView struct{ groupID, domain, nodeID string }
