@@ -214,7 +214,7 @@ func (b *Broker) ReportData(groupID, domain, nodeID string, data []Pair) (NodeSt
 		return NodeStatus{}, err
 	}
 	defer s.mu.Unlock()
-	st := &NodeStatus{NodeID: nodeID, GroupID: groupID, Domain: domain, Data: data, Timestamp: now}
+	st := &NodeStatus{NodeID: nodeID, GroupID: groupID, Domain: domain, Data: data, Timestamp: now, Memo: new(Memo)}
 	g.statuses[nodeID] = st
 	g.dirtyStatus[nodeID] = struct{}{}
 	s.markDirty(g)

@@ -56,7 +56,7 @@ func (b *Broker) load(ctx context.Context) error {
 	}
 	for _, ss := range snap.Statuses {
 		g := b.shardFor(ss.Domain).lookup(ss.Domain, ss.GroupID)
-		st := &NodeStatus{NodeID: ss.NodeID, GroupID: ss.GroupID, Domain: ss.Domain, Timestamp: ss.Timestamp.UTC(), Data: make([]Pair, len(ss.Data))}
+		st := &NodeStatus{NodeID: ss.NodeID, GroupID: ss.GroupID, Domain: ss.Domain, Timestamp: ss.Timestamp.UTC(), Data: make([]Pair, len(ss.Data)), Memo: new(Memo)}
 		for i, p := range ss.Data {
 			st.Data[i] = Pair(p)
 		}

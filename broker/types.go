@@ -49,6 +49,8 @@ type NodeStatus struct {
 	Domain    string
 	Data      []Pair
 	Timestamp time.Time
+	// Memo keeps the API layer's encodings of this status, shared by its copies.
+	Memo *Memo `json:"-"`
 }
 
 // EventInput is one event a node fires.

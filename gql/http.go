@@ -61,8 +61,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	ctx = withClientIP(ctx, s.ClientIP(r.RemoteAddr, r.Header.Get("X-Forwarded-For")))
-	res := s.schema.Exec(ctx, req.Query, req.OperationName, req.Variables)
-	out := response{Data: res.Data, Errors: ConvertErrors(res.Errors)}
+	data, errs, planned := s.execPlanned(ctx, req)
+	if !planned {
+		res := s.schema.Exec(ctx, req.Query, req.OperationName, req.Variables)
+		data, errs = res.Data, res.Errors
+	}
+	out := response{Data: data, Errors: ConvertErrors(errs)}
 	if len(out.Data) == 0 {
 		out.Data = json.RawMessage("null")
 	}

@@ -52,6 +52,13 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) {
 	}
 	e := h.execs[key]
 	if e == nil {
+		e = h.startPlanned(s, key, req)
+		if e != nil {
+			h.execs[key] = e
+			h.executions.Add(1)
+		}
+	}
+	if e == nil {
 		stamps := make(chan time.Time, subscriptionBuffer)
 		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), stampsKey{}, stamps))
 		e = &execution{key: key, cancel: cancel, stamps: stamps}

@@ -255,10 +255,15 @@ func (r *resolver) eventInputs(nodeID graphql.ID, in []eventInput) []broker.Even
 	for i, e := range in {
 		out[i] = broker.EventInput{Name: e.EventName, Payload: e.Payload, FiredAt: e.FiredAt.Time, OrderKey: e.OrderKey}
 	}
-	if len(in) > 0 {
-		r.skew.check(r.log, "firedAt", string(nodeID), in[0].FiredAt.Time, r.b.Now())
-	}
+	r.checkSkew(string(nodeID), out)
 	return out
+}
+
+// checkSkew warns when the first fired event's clock is far off the server's.
+func (r *resolver) checkSkew(nodeID string, events []broker.EventInput) {
+	if len(events) > 0 {
+		r.skew.check(r.log, "firedAt", nodeID, events[0].FiredAt, r.b.Now())
+	}
 }
 
 func (r *resolver) FireEventsByNode(args eventsArgs) (*messageView, error) {
