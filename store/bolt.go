@@ -20,8 +20,11 @@ import (
 )
 
 // FormatVersion is the version of the on-disk format this build reads and writes. A file of
-// any other version is refused at open.
+// the previous version is upgraded at open (see upgrade.go); any other is refused.
 const FormatVersion = 2
+
+// ErrLocked is the error of opening a file another process holds open: a running meshd.
+var ErrLocked = errors.New("locked by another process (is another meshd running with this data directory?)")
 
 var (
 	bucketMeta     = []byte("meta")
@@ -44,6 +47,9 @@ type BoltOptions struct {
 	// NoSync skips fsync on commit. Unsafe: a crash of the machine can lose acknowledged
 	// changes or corrupt the file. For tests and benchmarks only.
 	NoSync bool
+	// OnUpgrade, when set, is told that a file of an older format version was upgraded, and
+	// where the untouched original is kept.
+	OnUpgrade func(from, to int, kept string)
 }
 
 // Bolt is a Store in one bbolt file. It is safe for concurrent use.
@@ -67,6 +73,9 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		opts.Timeout = time.Second
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if err := upgrade(path, opts); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	if err := verify(path, opts.Timeout); err != nil {
@@ -158,7 +167,7 @@ func openDB(path string, opts *bolt.Options) (*bolt.DB, error) {
 	case err == nil:
 		return db, nil
 	case errors.Is(err, berrors.ErrTimeout):
-		return nil, errors.New("locked by another process (is another meshd running with this data directory?)")
+		return nil, ErrLocked
 	case errors.As(err, &pathErr), errors.As(err, &errno):
 		return nil, err
 	default:

@@ -68,3 +68,29 @@ func FuzzKeys(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodePreviousRecords feeds arbitrary records of the previous format to its decoders:
+// each fails cleanly or gives a record this format stores as it is.
+func FuzzDecodePreviousRecords(f *testing.F) {
+	f.Add(groupKey("school", "g1"), []byte(`{"d":"school","i":"g1","n":"Class","h":"host","c":1,"e":2,"hb":3,"ws":true,"s":7}`))
+	f.Add(nodeKey("school", "g1", "p"), []byte(`{"d":"school","g":"g1","n":"p","j":1,"e":2}`))
+	f.Add(nodeKey("school", "g1", "p"), []byte(`{"d":"school","g":"g1","n":"p","kv":[["x","1"],["x","1"]],"t":5}`))
+	f.Add(nodeKey("s", "g", "p"), []byte(`{"d":"s","g":"g","n":"p","kv":[["x"]],"t":-1e3}`))
+	f.Fuzz(func(t *testing.T, key, value []byte) {
+		if g, err := decodePreviousGroup(key, value); err == nil {
+			if again, err := decodeGroup(key, encodeGroup(&g)); err != nil || again != g {
+				t.Fatalf("group %+v upgrades as %+v, %v", g, again, err)
+			}
+		}
+		if m, err := decodePreviousMember(key, value); err == nil {
+			if again, err := decodeMember(key, encodeMember(&m)); err != nil || again != m {
+				t.Fatalf("member %+v upgrades as %+v, %v", m, again, err)
+			}
+		}
+		if s, err := decodePreviousStatus(key, value); err == nil {
+			if again, err := decodeStatus(key, encodeStatus(&s)); err != nil || !reflect.DeepEqual(again, s) {
+				t.Fatalf("status %+v upgrades as %+v, %v", s, again, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,189 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Backup writes a consistent copy of the open store to w: the state as of the last commit
+// before it began, a complete bbolt file. Commits go on while it writes.
+func (b *Bolt) Backup(w io.Writer) (int64, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return 0, fmt.Errorf("backup: %w", ErrClosed)
+	}
+	var n int64
+	err := b.db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("backup %s: %w", b.path, err)
+	}
+	return n, nil
+}
+
+// Size is the size of the state file in bytes, as of the last commit.
+func (b *Bolt) Size() int64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return 0
+	}
+	var size int64
+	b.db.View(func(tx *bolt.Tx) error {
+		size = tx.Size()
+		return nil
+	})
+	return size
+}
+
+// BackupFile writes a consistent copy of the state file at path, which no meshd has open, to
+// w. It opens the file read-only and fails with ErrLocked while a meshd runs on it: back that
+// one up through its Backup.
+func BackupFile(path string, w io.Writer) (int64, error) {
+	if err := verify(path, 100*time.Millisecond); err != nil {
+		return 0, fmt.Errorf("backup %s: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		return 0, fmt.Errorf("backup %s: no state file", path)
+	}
+	db, err := openDB(path, &bolt.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+	if err != nil {
+		return 0, fmt.Errorf("backup %s: %w", path, err)
+	}
+	defer db.Close()
+	var n int64
+	err = db.View(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("backup %s: %w", path, err)
+	}
+	return n, nil
+}
+
+// Restore replaces the state file at path with the backup at from, which it checks first as
+// it checks a state file at open (a backup of the previous format version is accepted: it is
+// upgraded at the next start). No meshd may run on path: Restore fails with ErrLocked then.
+// The file it replaces is kept as path + ".before-restore".
+func Restore(from, path string) error {
+	if err := checkBackup(from); err != nil {
+		return fmt.Errorf("restore from %s: %w", from, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	// bbolt holds an exclusive flock on the file it has open; taking it proves no meshd runs.
+	if cur, err := os.Open(path); err == nil {
+		defer cur.Close()
+		if err := syscall.Flock(int(cur.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			return fmt.Errorf("restore to %s: %w", path, ErrLocked)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("restore: %w", err)
+	}
+	tmp := path + ".restoring"
+	if err := copyFile(from, tmp); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: %w", err)
+	}
+	if err := os.Rename(path, path+".before-restore"); err != nil && !errors.Is(err, os.ErrNotExist) {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: keep the old file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// checkBackup checks a backup as a state file is checked at open, accepting the previous
+// format version too.
+func checkBackup(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Size() == 0 {
+		return errors.New("the file is empty")
+	}
+	v, err := formatOf(path)
+	if err != nil {
+		return err
+	}
+	if v == previousFormat {
+		return verifyPrevious(path)
+	}
+	return verify(path, 100*time.Millisecond)
+}
+
+// copyFile copies from to a new file to, and makes it durable.
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	if err := dst.Sync(); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+// syncDir makes the renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// formatOf reads the format version of a bbolt file without checking anything else: 0 for a
+// file without one.
+func formatOf(path string) (int, error) {
+	var v int
+	err := guard(func() error {
+		db, err := openDB(path, &bolt.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return db.View(func(tx *bolt.Tx) error {
+			if meta := tx.Bucket(bucketMeta); meta != nil {
+				fmt.Sscan(string(meta.Get(keyFormat)), &v)
+			}
+			return nil
+		})
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return 0, ErrLocked
+	}
+	return v, err
+}

@@ -1,0 +1,139 @@
+package store_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/smalruby/meshd/store"
+)
+
+// TestBackupUnderWriteLoad takes backups while commits go on: each is a complete file that
+// opens and verifies, and holds a state that was committed — whole commits, in order.
+func TestBackupUnderWriteLoad(t *testing.T) {
+	dir := t.TempDir()
+	s := openBolt(t, filepath.Join(dir, "meshd.db"), store.BoltOptions{NoSync: true})
+	const commits = 300
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range commits {
+			// A group and its member in one commit: a backup holds both or neither.
+			g := fmt.Sprintf("g%04d", i)
+			if err := s.Commit(t.Context(), []store.Op{putGroup(group("d", g)), putMember(member("d", g, "n"))}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	var backups [][]byte
+	for range 10 {
+		var buf bytes.Buffer
+		n, err := s.Backup(&buf)
+		if err != nil || n != int64(buf.Len()) {
+			t.Fatalf("backup: %d bytes of %d, %v", n, buf.Len(), err)
+		}
+		backups = append(backups, buf.Bytes())
+	}
+	wg.Wait()
+	var final bytes.Buffer
+	if _, err := s.Backup(&final); err != nil {
+		t.Fatal(err)
+	}
+	backups = append(backups, final.Bytes())
+	last := 0
+	for i, b := range backups {
+		path := filepath.Join(dir, fmt.Sprintf("backup%d.db", i))
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		snap := load(t, openBolt(t, path, store.BoltOptions{}))
+		if len(snap.Groups) != len(snap.Members) {
+			t.Fatalf("backup %d: %d groups but %d members: a commit is torn", i, len(snap.Groups), len(snap.Members))
+		}
+		for j, g := range snap.Groups {
+			if want := fmt.Sprintf("g%04d", j); g.ID != want || snap.Members[j].GroupID != want {
+				t.Fatalf("backup %d: group %d is %s, want %s: commits missing or out of order", i, j, g.ID, want)
+			}
+		}
+		last = len(snap.Groups)
+	}
+	if last != commits {
+		t.Fatalf("the last backup holds %d groups, want %d", last, commits)
+	}
+}
+
+func TestBackupFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "meshd.db")
+	s := openBolt(t, path, store.BoltOptions{NoSync: true})
+	commit(t, s, populate("d", "g")...)
+	var buf bytes.Buffer
+	if _, err := store.BackupFile(path, &buf); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("backup of a file in use: %v, want ErrLocked", err)
+	}
+	if size := s.Size(); size < 4096 {
+		t.Fatalf("Size = %d", size)
+	}
+	s.Close()
+	before, _ := os.ReadFile(path)
+	if _, err := store.BackupFile(path, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("BackupFile changed the state file")
+	}
+	copyPath := filepath.Join(t.TempDir(), "copy.db")
+	os.WriteFile(copyPath, buf.Bytes(), 0o600)
+	equal(t, load(t, openBolt(t, copyPath, store.BoltOptions{})), want(populate("d", "g")...))
+	if _, err := store.BackupFile(filepath.Join(t.TempDir(), "none.db"), &buf); err == nil || !strings.Contains(err.Error(), "no state file") {
+		t.Fatalf("backup of a missing file: %v", err)
+	}
+}
+
+func TestRestore(t *testing.T) {
+	dir := t.TempDir()
+	backup := filepath.Join(dir, "backup.db")
+	b := openBolt(t, backup, store.BoltOptions{NoSync: true})
+	commit(t, b, populate("d", "from-backup")...)
+	b.Close()
+
+	path := filepath.Join(dir, "data", "meshd.db")
+	s := openBolt(t, path, store.BoltOptions{NoSync: true})
+	commit(t, s, populate("d", "current")...)
+	if err := store.Restore(backup, path); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("restore over a file in use: %v, want ErrLocked", err)
+	}
+	s.Close()
+	current, _ := os.ReadFile(path)
+
+	garbage := filepath.Join(dir, "garbage.db")
+	os.WriteFile(garbage, bytes.Repeat([]byte("garbage!"), 4096), 0o600)
+	if err := store.Restore(garbage, path); err == nil || !strings.Contains(err.Error(), "not a meshd state file") {
+		t.Fatalf("restore of garbage: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, current) {
+		t.Fatal("a refused restore changed the state file")
+	}
+
+	if err := store.Restore(backup, path); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, load(t, openBolt(t, path, store.BoltOptions{})), want(populate("d", "from-backup")...))
+	if kept, _ := os.ReadFile(path + ".before-restore"); !bytes.Equal(kept, current) {
+		t.Fatal("the replaced file is not kept")
+	}
+
+	// A backup of the previous format is restored as it is and upgraded at the next open.
+	old, _ := copyTestdata(t, "format1.db")
+	fresh := filepath.Join(t.TempDir(), "meshd.db")
+	if err := store.Restore(old, fresh); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, load(t, openBolt(t, fresh, store.BoltOptions{})), format1Snapshot())
+}
