@@ -49,14 +49,15 @@ func (b *Bolt) Size() int64 {
 }
 
 // BackupFile writes a consistent copy of the state file at path, which no meshd has open, to
-// w. It opens the file read-only and fails with ErrLocked while a meshd runs on it: back that
-// one up through its Backup.
+// w, after checking it as OpenBolt would (a file of the previous format is copied as it is).
+// It opens the file read-only and fails with ErrLocked while a meshd runs on it: back that one
+// up through its Backup.
 func BackupFile(path string, w io.Writer) (int64, error) {
-	if err := verify(path, 100*time.Millisecond); err != nil {
-		return 0, fmt.Errorf("backup %s: %w", path, err)
-	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
 		return 0, fmt.Errorf("backup %s: no state file", path)
+	}
+	if err := checkBackup(path); err != nil {
+		return 0, fmt.Errorf("backup %s: %w", path, err)
 	}
 	db, err := openDB(path, &bolt.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
 	if err != nil {
@@ -110,8 +111,8 @@ func Restore(from, path string) error {
 	return syncDir(filepath.Dir(path))
 }
 
-// checkBackup checks a backup as a state file is checked at open, accepting the previous
-// format version too.
+// checkBackup checks a backup, or a file to back up, as a state file is checked at open,
+// accepting the previous format version too.
 func checkBackup(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {

@@ -137,3 +137,32 @@ func TestRestore(t *testing.T) {
 	}
 	equal(t, load(t, openBolt(t, fresh, store.BoltOptions{})), format1Snapshot())
 }
+
+func TestInspect(t *testing.T) {
+	old, _ := copyTestdata(t, "format1.db")
+	if info, err := store.Inspect(old); err != nil || info.Format != 1 || info.Groups != 2 || info.Members != 2 || info.Statuses != 1 || info.Size != 32768 {
+		t.Fatalf("format 1 file: %+v, %v", info, err)
+	}
+	path := filepath.Join(t.TempDir(), "meshd.db")
+	s := openBolt(t, path, store.BoltOptions{NoSync: true})
+	commit(t, s, append(populate("d", "g1"), populate("d", "g2")...)...)
+	if _, err := store.Inspect(path); !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("a file in use: %v, want ErrLocked", err)
+	}
+	s.Close()
+	before, _ := os.ReadFile(path)
+	if info, err := store.Inspect(path); err != nil || info.Format != store.FormatVersion || info.Groups != 2 || info.Members != 2 || info.Statuses != 2 {
+		t.Fatalf("format %d file: %+v, %v", store.FormatVersion, info, err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Fatal("Inspect changed the file")
+	}
+	if _, err := store.Inspect(filepath.Join(t.TempDir(), "none.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a missing file: %v", err)
+	}
+	garbage := filepath.Join(t.TempDir(), "garbage.db")
+	os.WriteFile(garbage, bytes.Repeat([]byte("garbage!"), 4096), 0o600)
+	if _, err := store.Inspect(garbage); err == nil || !strings.Contains(err.Error(), "not a meshd state file") {
+		t.Fatalf("garbage: %v", err)
+	}
+}

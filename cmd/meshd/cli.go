@@ -23,6 +23,9 @@ func main() {
 var commands = []struct{ usage, about string }{
 	{"meshd [flags]", "serve the API until SIGINT or SIGTERM"},
 	{"meshd version", "print the version and build of this binary (also -version, -v)"},
+	{"meshd check [flags]", "check settings, data directory and state file; write nothing"},
+	{"meshd backup [flags] FILE", "write a consistent copy of the state file to FILE (- for stdout)"},
+	{"meshd restore [flags] FILE", "replace the state file with the backup FILE (meshd stopped)"},
 }
 
 // command runs the command args name; without one, meshd serves.
@@ -38,6 +41,12 @@ func command(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		}
 		_, err := fmt.Fprintln(stdout, readBuildInfo())
 		return err
+	case "check":
+		return check(args[1:], environ, stdout)
+	case "backup":
+		return backup(args[1:], environ, stdout)
+	case "restore":
+		return restore(args[1:], environ, stdout)
 	}
 	return run(ctx, args, environ, stdout, stderr)
 }

@@ -341,13 +341,12 @@ func (c *config) addresses() []listenSetting {
 	return out
 }
 
-// warnings are settings that work but are probably not what the operator wants: a MESH_*
-// variable meshd does not read, no API key, a private listener open beyond loopback.
-func (c *config) warnings(environ []string) []string {
+// unknownVariables names the MESH_* variables of environ that meshd does not read, each with
+// the setting probably meant.
+func unknownVariables(environ []string) []string {
 	var out []string
 	known := map[string]bool{}
 	var names []string
-	// settings() sets every value to its default: list the names from a config of their own.
 	for _, s := range (&config{}).settings() {
 		known[s.env] = true
 		names = append(names, s.env)
@@ -363,6 +362,13 @@ func (c *config) warnings(environ []string) []string {
 		}
 		out = append(out, w)
 	}
+	return out
+}
+
+// warnings are settings that work but are probably not what the operator wants: no API key,
+// a private listener open beyond loopback.
+func (c *config) warnings() []string {
+	var out []string
 	if len(c.apiKeys) == 0 {
 		out = append(out, "no API key is set (-api-keys, MESH_API_KEYS): meshd accepts requests with any key or none")
 	}

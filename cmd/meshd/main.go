@@ -36,7 +36,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	for _, w := range cfg.warnings(environ) {
+	for _, w := range append(unknownVariables(environ), cfg.warnings()...) {
 		log.Warn(w)
 	}
 	m := newMetrics()
@@ -61,7 +61,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cfg)
+	st, err := openStore(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -176,11 +176,18 @@ func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
-func openStore(cfg *config) (store.Store, error) {
+// stateFile is the name of the state file in the data directory.
+const stateFile = "meshd.db"
+
+func openStore(cfg *config, log *slog.Logger) (store.Store, error) {
 	if cfg.storeKind == "memory" {
 		return store.NewMemory(), nil
 	}
-	return store.OpenBolt(filepath.Join(cfg.dataDir, "meshd.db"), store.BoltOptions{})
+	return store.OpenBolt(filepath.Join(cfg.dataDir, stateFile), store.BoltOptions{
+		OnUpgrade: func(from, to int, kept string) {
+			log.Info("state file upgraded to a new format version; the original is kept", "from", from, "to", to, "kept", kept)
+		},
+	})
 }
 
 // loadSecret returns the createDomain secret kept in dir, creating it on first start so that

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// meshdCommand runs the binary with args and environ added to the test's environment.
+func meshdCommand(t *testing.T, environ []string, args ...string) (status int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(meshdBinary(t), args...)
+	cmd.Env = append(os.Environ(), environ...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	cmd.Run()
+	return cmd.ProcessState.ExitCode(), out.String(), errOut.String()
+}
+
+// treeDigest describes every file under dir — name, mode, size, time and contents — so that
+// any change shows.
+func treeDigest(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, _ := d.Info()
+		content, _ := os.ReadFile(path)
+		fmt.Fprintf(&b, "%s %v %d %v %x\n", path, fi.Mode(), fi.Size(), fi.ModTime().UnixNano(), sha256.Sum256(content))
+		return nil
+	})
+	return b.String()
+}
+
+func TestBinaryCheck(t *testing.T) {
+	served := t.TempDir()
+	p := startMeshd(t, "-data-dir", served)
+	p.post(t, `mutation { createGroup(name: "n", hostId: "h", domain: "d") { id } }`, nil)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	damaged := t.TempDir()
+	os.WriteFile(filepath.Join(damaged, "meshd.db"), bytes.Repeat([]byte("garbage!"), 4096), 0o600)
+	old := t.TempDir()
+	format1, _ := os.ReadFile("../../store/testdata/format1.db")
+	os.WriteFile(filepath.Join(old, "meshd.db"), format1, 0o600)
+	missing := filepath.Join(t.TempDir(), "not-yet")
+
+	tests := []struct {
+		name    string
+		environ []string
+		args    []string
+		status  int
+		want    []string
+	}{
+		{"a served data directory", nil, []string{"-data-dir", served, "-api-keys", "k"}, 0, []string{
+			"ok       settings are valid", "ok       secret " + served + "/secret is readable",
+			"ok       state file " + served + "/meshd.db: format 2, 1 groups, 0 members, 0 statuses", "meshd check: no problems"}},
+		{"a data directory that does not exist yet", nil, []string{"-data-dir", missing}, 0, []string{
+			"warning  no API key is set", "does not exist yet: meshd creates it at the first start"}},
+		{"a damaged state file", nil, []string{"-data-dir", damaged}, 1, []string{
+			"problem  state file " + damaged + "/meshd.db: the file is not a meshd state file or is corrupt"}},
+		{"a state file of the previous format", nil, []string{"-data-dir", old}, 0, []string{
+			"format 1, 2 groups, 2 members, 1 statuses, 32 KiB; the next start upgrades it to format 2 and keeps the original as " + old + "/meshd.db.format1"}},
+		{"the editor's variable", []string{"MESH_API_KEY=k"}, []string{"-data-dir", served}, 1, []string{
+			"problem  MESH_API_KEY is set but is not a meshd setting: it is ignored (did you mean MESH_API_KEYS?)"}},
+		{"an invalid setting", nil, []string{"-data-dir", served, "-domain-mode", "x"}, 2, nil},
+		{"a certificate that does not load", nil, []string{"-data-dir", served, "-tls-cert", "/nonexistent.pem", "-tls-key", "/nonexistent.key"}, 1, []string{
+			"problem  load TLS certificate /nonexistent.pem"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := treeDigest(t, filepath.Dir(missing)) + treeDigest(t, served) + treeDigest(t, damaged) + treeDigest(t, old)
+			status, stdout, stderr := meshdCommand(t, tt.environ, append([]string{"check"}, tt.args...)...)
+			if status != tt.status {
+				t.Fatalf("exit status %d, want %d\n%s%s", status, tt.status, stdout, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			if after := treeDigest(t, filepath.Dir(missing)) + treeDigest(t, served) + treeDigest(t, damaged) + treeDigest(t, old); after != before {
+				t.Errorf("check changed files:\n%s\nthen\n%s", before, after)
+			}
+		})
+	}
+
+	// While a meshd runs on it, the state file cannot be checked, and check says so.
+	startMeshd(t, "-data-dir", served)
+	status, stdout, _ := meshdCommand(t, nil, "check", "-data-dir", served)
+	if status != 0 || !strings.Contains(stdout, "warning  state file "+served+"/meshd.db is in use by a running meshd") {
+		t.Fatalf("check of a running meshd's directory: exit %d\n%s", status, stdout)
+	}
+}
+
+// TestBinaryBackupAndRestoreStopped backs up a stopped meshd's state file, restores it into
+// another data directory and serves it from there.
+func TestBinaryBackupAndRestoreStopped(t *testing.T) {
+	dir := t.TempDir()
+	p := startMeshd(t, "-data-dir", dir)
+	id := p.post(t, `mutation { createGroup(name: "n", hostId: "h", domain: "d") { id } }`, nil)["createGroup"].(map[string]any)["id"].(string)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t)
+
+	file := filepath.Join(t.TempDir(), "lesson.db")
+	status, stdout, stderr := meshdCommand(t, nil, "backup", "-data-dir", dir, file)
+	if status != 0 || !strings.Contains(stdout, "backup "+file+": format 2, 1 groups") {
+		t.Fatalf("backup: exit %d\n%s%s", status, stdout, stderr)
+	}
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "secret"), []byte("other\n"), 0o600)
+	status, stdout, stderr = meshdCommand(t, nil, "restore", "-data-dir", other, file)
+	if status != 0 || !strings.Contains(stdout, "restored "+other+"/meshd.db from "+file) {
+		t.Fatalf("restore: exit %d\n%s%s", status, stdout, stderr)
+	}
+	again := startMeshd(t, "-data-dir", other)
+	list := again.post(t, `query { listGroupsByDomain(domain: "d") { id } }`, nil)["listGroupsByDomain"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["id"] != id {
+		t.Fatalf("the restored meshd lists %v, want group %s", list, id)
+	}
+	// A running meshd's state file is not replaced under it.
+	status, _, stderr = meshdCommand(t, nil, "restore", "-data-dir", other, file)
+	if status != 1 || !strings.Contains(stderr, "locked by another process (is another meshd running with this data directory?): stop meshd first") {
+		t.Fatalf("restore under a running meshd: exit %d\n%s", status, stderr)
+	}
+	for _, args := range [][]string{{"backup"}, {"backup", "a", "b"}, {"restore", "-store", "memory", file}} {
+		if status, _, _ := meshdCommand(t, nil, args...); status != 2 {
+			t.Errorf("meshd %v: exit %d, want 2", args, status)
+		}
+	}
+}
+
+// TestBinaryUpgradesAFormat1File starts meshd on the state file of the previous format.
+func TestBinaryUpgradesAFormat1File(t *testing.T) {
+	dir := t.TempDir()
+	format1, _ := os.ReadFile("../../store/testdata/format1.db")
+	os.WriteFile(filepath.Join(dir, "meshd.db"), format1, 0o600)
+	p := startMeshd(t, "-data-dir", dir)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t)
+	want := `msg="state file upgraded to a new format version; the original is kept" from=1 to=2 kept=` + dir + "/meshd.db.format1"
+	if !strings.Contains(p.stderr.String(), want) {
+		t.Fatalf("no upgrade logged:\n%s", p.stderr)
+	}
+	if kept, _ := os.ReadFile(filepath.Join(dir, "meshd.db.format1")); !bytes.Equal(kept, format1) {
+		t.Fatal("the original is not kept")
+	}
+	status, stdout, _ := meshdCommand(t, nil, "check", "-data-dir", dir)
+	if status != 0 || !strings.Contains(stdout, "meshd.db: format 2") {
+		t.Fatalf("check after the upgrade: %d\n%s", status, stdout)
+	}
+}
