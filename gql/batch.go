@@ -25,6 +25,10 @@ func (l batchingListener) Accept() (net.Conn, error) {
 	return &batchConn{Conn: c}, nil
 }
 
+// batchKeepBytes is the largest batch buffer a connection keeps for its next batch; a rare
+// larger one is dropped after use.
+const batchKeepBytes = 64 << 10
+
 // batchConn holds writes back while corked and sends them together when uncorked.
 type batchConn struct {
 	net.Conn
@@ -60,8 +64,8 @@ func (c *batchConn) uncork() error {
 		return nil
 	}
 	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > 64<<10 {
-		c.buf = nil // a rare large batch does not stay allocated
+	if cap(c.buf) > batchKeepBytes {
+		c.buf = nil
 	} else {
 		c.buf = c.buf[:0]
 	}

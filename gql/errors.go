@@ -37,6 +37,7 @@ const (
 	typePayloadTooLarge  = "PayloadTooLargeException"
 	typeMethodNotAllowed = "MethodNotAllowed"
 	typeForbiddenOrigin  = "ForbiddenOrigin"
+	typeTooManyRequests  = "TooManyRequestsException"
 )
 
 // ConvertErrors turns graphql-go errors into AppSync-shaped errors. It is the one place where
@@ -78,4 +79,12 @@ func convertError(qe *qerrors.QueryError) Error {
 	e.Data, e.ErrorInfo = jsonNull, jsonNull
 	e.Extensions = map[string]any{"errorType": string(kind)}
 	return e
+}
+
+// orNull is data, or JSON null when there is none.
+func orNull(data json.RawMessage) json.RawMessage {
+	if len(data) == 0 {
+		return jsonNull
+	}
+	return data
 }

@@ -30,7 +30,13 @@ type env struct {
 // start serves the API over a test broker on a random loopback port.
 func start(t *testing.T, configure ...func(*gql.Config)) *env {
 	t.Helper()
-	tb := brokertest.New(t, brokertest.Options{})
+	return startWith(t, brokertest.Options{}, configure...)
+}
+
+// startWith is start over a test broker with the given options.
+func startWith(t *testing.T, opts brokertest.Options, configure ...func(*gql.Config)) *env {
+	t.Helper()
+	tb := brokertest.New(t, opts)
 	cfg := gql.Config{DomainMode: broker.DomainFixed, Secret: "test-secret-key", MaxRequestBytes: 1 << 20, RequestTimeout: 30e9}
 	for _, c := range configure {
 		c(&cfg)

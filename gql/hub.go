@@ -18,10 +18,6 @@ type subscriber struct {
 	exec   *execution
 }
 
-func newSubscriber(c *conn, id string) *subscriber {
-	return &subscriber{c: c, id: id, prefix: subscriberPrefix(c.proto, id)}
-}
-
 // hub shares executions: subscribers with the same document and variables share one
 // graphql-go execution and one encoded payload per message, so a group of 40 tabs costs one
 // execution and one encoding per message, not 40.
@@ -66,7 +62,7 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) {
 		results, err := s.schema.Subscribe(ctx, req.Query, req.OperationName, req.Variables)
 		if err != nil {
 			cancel()
-			sub.c.subscriptionError(sub.id, "InternalError", "Internal server error")
+			sub.c.operationError(sub.id, "InternalError", "Internal server error")
 			return
 		}
 		h.execs[key] = e
@@ -144,7 +140,7 @@ func (h *hub) deliver(s *Server, e *execution, results <-chan any) {
 	}
 	errs := ConvertErrors(last.Errors)
 	for _, sub := range *e.subs.Load() {
-		sub.c.sendSubError(sub.id, errs)
+		sub.c.sendError(sub.id, errs)
 		sub.c.stop(sub.id)
 	}
 }

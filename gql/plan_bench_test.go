@@ -88,7 +88,7 @@ func BenchmarkReportDataRoundTrip(b *testing.B) {
 		Variables: map[string]any{"groupId": c.group, "domain": c.domain}}
 	p := s.plans.get(s, sub)
 	frames := make(chan []byte, 16)
-	prefix := subscriberPrefix(protoAppSync, "1")
+	prefix := newDialect(protoAppSync).resultPrefix("1")
 	cancel, err := s.b.Subscribe(c.domain, c.group, func(m *broker.Message) {
 		p.render(m, func(write func(*enc)) {
 			payload, _ := p.payload(write)

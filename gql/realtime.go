@@ -84,7 +84,8 @@ type realtime struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	shutdown bool
-	writers  sync.WaitGroup
+	// sockets counts each open socket's reader and writer.
+	sockets sync.WaitGroup
 
 	connections   atomic.Int64
 	subscriptions atomic.Int64
@@ -124,25 +125,26 @@ func (s *Server) serveRealtime(w http.ResponseWriter, r *http.Request) {
 	closing := rt.shutdown
 	rt.mu.Unlock()
 	if full || closing {
-		writeTransportError(w, http.StatusTooManyRequests, "TooManyRequestsException", "Too many realtime connections; try again later.")
+		writeTransportError(w, http.StatusTooManyRequests, typeTooManyRequests, "Too many realtime connections; try again later.")
 		return
 	}
+	// The editor's probe offers no subprotocol and is served the AppSync dialect.
 	offered := websocket.Subprotocols(r)
-	proto := protoAppSync
+	d := newDialect(protoAppSync)
 	header := http.Header{}
-	switch {
-	case slices.Contains(offered, protoAppSync):
-		header.Set("Sec-WebSocket-Protocol", protoAppSync)
-	case slices.Contains(offered, protoTransport):
-		proto = protoTransport
-		header.Set("Sec-WebSocket-Protocol", protoTransport)
+	for _, p := range []string{protoAppSync, protoTransport} {
+		if slices.Contains(offered, p) {
+			d = newDialect(p)
+			header.Set("Sec-WebSocket-Protocol", p)
+			break
+		}
 	}
 	ws, err := rt.upgrader.Upgrade(w, r, header)
 	if err != nil {
 		return // the upgrader has answered the client
 	}
 	ws.SetReadLimit(rt.cfg.MaxFrameBytes)
-	c := newConn(s, ws, proto, r)
+	c := newConn(s, ws, d, r)
 	rt.mu.Lock()
 	if rt.shutdown {
 		rt.mu.Unlock()
@@ -150,7 +152,7 @@ func (s *Server) serveRealtime(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt.conns[c] = struct{}{}
-	rt.writers.Add(1)
+	rt.sockets.Add(2)
 	rt.mu.Unlock()
 	rt.connections.Add(1)
 	go c.write()
@@ -158,7 +160,8 @@ func (s *Server) serveRealtime(w http.ResponseWriter, r *http.Request) {
 }
 
 // Shutdown closes every realtime socket with 1001 (going away) once its queued frames are
-// written, and waits for them, at most until ctx ends. Later upgrades are refused.
+// written, and waits for them to end (with the operations they run), at most until ctx ends.
+// Later upgrades are refused.
 func (s *Server) Shutdown(ctx context.Context) error {
 	rt := &s.rt
 	rt.mu.Lock()
@@ -173,7 +176,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() {
-		rt.writers.Wait()
+		rt.sockets.Wait()
 		close(done)
 	}()
 	select {

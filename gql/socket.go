@@ -1,0 +1,322 @@
+package gql
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Timers of every realtime socket.
+const (
+	// writeTimeout bounds the write of one frame to the client.
+	writeTimeout = 10 * time.Second
+	// closeTimeout bounds the write of the close frame.
+	closeTimeout = time.Second
+)
+
+// frame is one outbound WebSocket message: prefix, then a payload shared by every subscriber
+// of an execution, then suffix. A close frame carries a close code instead.
+type frame struct {
+	prefix, payload, suffix []byte
+	published               time.Time
+	closeCode               int
+	closeText               string
+}
+
+// conn is one realtime socket: a reader (the serving goroutine), a writer goroutine and a
+// bounded queue between them. The queue holds only what is pending, so an idle socket costs
+// no queue memory however large MESH_SEND_QUEUE_FRAMES is. What the frames say is the
+// dialect's business.
+type conn struct {
+	s     *Server
+	ws    *websocket.Conn
+	d     dialect
+	wake  chan struct{} // signals the writer that queue is not empty
+	batch *batchConn    // the connection under ws, when it can batch writes
+	ip    string
+
+	key  string // API key from the upgrade request
+	date string // client clock from the upgrade request
+
+	// ctx ends when the socket does; work counts the goroutines running under it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	work   sync.WaitGroup
+
+	mu     sync.Mutex
+	queue  []frame // pending frames, at most SendQueue of them plus a close frame
+	inited bool
+	subs   map[string]*subscriber
+	closed bool
+}
+
+func newConn(s *Server, ws *websocket.Conn, d dialect, r *http.Request) *conn {
+	c := &conn{
+		s: s, ws: ws, d: d,
+		wake:  make(chan struct{}, 1),
+		batch: batchConnOf(ws.NetConn()),
+		ip:    s.ClientIP(r.RemoteAddr, r.Header.Get("X-Forwarded-For")),
+		subs:  map[string]*subscriber{},
+	}
+	c.ctx, c.cancel = context.WithCancel(withClientIP(context.Background(), c.ip))
+	c.key, c.date = credentials(r)
+	return c
+}
+
+// send queues a frame without ever blocking: a reader too slow to keep its queue from
+// overflowing is disconnected with 1013, so it cannot hold up its group.
+func (c *conn) send(f frame) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sendLocked(f)
+}
+
+// sendLocked is send for callers that hold c.mu.
+func (c *conn) sendLocked(f frame) bool {
+	if c.closed {
+		return false
+	}
+	if len(c.queue) >= c.s.rt.cfg.SendQueue {
+		c.s.rt.slowConsumers.Add(1)
+		c.s.log.Warn("realtime slow consumer disconnected", "ip", c.ip, "queued", len(c.queue))
+		// Nothing queued will be read in time: the close goes out at once, alone.
+		clear(c.queue)
+		c.queue = c.queue[:0]
+		c.closeLocked(websocket.CloseTryAgainLater, "slow consumer")
+		return false
+	}
+	c.enqueueLocked(f)
+	return true
+}
+
+// enqueueLocked appends a frame and wakes the writer.
+func (c *conn) enqueueLocked(f frame) {
+	c.queue = append(c.queue, f)
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sendJSON queues a small control frame.
+func (c *conn) sendJSON(v any) {
+	b, _ := json.Marshal(v)
+	c.send(frame{payload: b})
+}
+
+// sendResult queues the result of operation id.
+func (c *conn) sendResult(id string, payload []byte) {
+	c.send(frame{prefix: c.d.resultPrefix(id), payload: payload, suffix: []byte("}")})
+}
+
+// sendError answers operation id with errs.
+func (c *conn) sendError(id string, errs []Error) {
+	c.sendJSON(c.d.errorFrame(id, errs))
+}
+
+// operationError answers operation id with one error.
+func (c *conn) operationError(id, errType, msg string) {
+	c.sendError(id, []Error{{ErrorType: errType, Message: msg}})
+}
+
+// close queues a close frame after everything already queued.
+func (c *conn) close(code int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code, text)
+}
+
+func (c *conn) closeLocked(code int, text string) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.enqueueLocked(frame{closeCode: code, closeText: text})
+}
+
+// takeQueue hands the writer everything queued, giving back the slice it has written from.
+func (c *conn) takeQueue(spent []frame) []frame {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	clear(spent) // drop the payload references of written frames
+	c.queue = spent[:0]
+	return q
+}
+
+// write sends queued frames until a close frame or the connection ends, and the dialect's
+// keep-alives once the socket is initialised.
+func (c *conn) write() {
+	rt := &c.s.rt
+	defer rt.sockets.Done()
+	defer c.ws.Close()
+	var ka <-chan time.Time
+	var kaFrame []frame
+	if b := c.d.keepAlive(); b != nil {
+		t := time.NewTicker(rt.cfg.KeepAlive)
+		defer t.Stop()
+		ka = t.C
+		kaFrame = []frame{{payload: b}}
+	}
+	var batch []frame
+	for {
+		select {
+		case <-c.wake:
+			batch = c.takeQueue(batch)
+			if !c.writeBatch(batch) {
+				return
+			}
+		case <-ka:
+			if c.isInited() && !c.writeBatch(kaFrame) {
+				return
+			}
+		}
+	}
+}
+
+// writeBatch writes frames in order, in one system call when the socket allows it, and counts
+// the messages among them as delivered once they are out; false means the socket is finished.
+func (c *conn) writeBatch(batch []frame) bool {
+	var bc *batchConn
+	if len(batch) > 1 && c.batch != nil {
+		bc = c.batch
+		bc.cork()
+	}
+	written, open := 0, true
+	for _, f := range batch {
+		c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if f.closeCode != 0 {
+			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeText), time.Now().Add(closeTimeout))
+			open = false
+			break
+		}
+		if err := c.writeFrame(f); err != nil {
+			c.close(websocket.CloseAbnormalClosure, "")
+			open = false
+			break
+		}
+		written++
+	}
+	if bc != nil && bc.uncork() != nil {
+		c.close(websocket.CloseAbnormalClosure, "")
+		return false
+	}
+	rt := &c.s.rt
+	for _, f := range batch[:written] {
+		if !f.published.IsZero() {
+			rt.framesSent.Add(1)
+			if rt.cfg.OnDelivery != nil {
+				rt.cfg.OnDelivery(time.Since(f.published))
+			}
+		}
+	}
+	return open
+}
+
+func (c *conn) writeFrame(f frame) error {
+	w, err := c.ws.NextWriter(websocket.TextMessage)
+	if err != nil {
+		return err
+	}
+	w.Write(f.prefix)
+	w.Write(f.payload)
+	w.Write(f.suffix)
+	return w.Close()
+}
+
+func (c *conn) isInited() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inited
+}
+
+// setInited marks the socket initialised and reports whether it already was.
+func (c *conn) setInited() (was bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was, c.inited = c.inited, true
+	return was
+}
+
+// goWork runs fn on its own goroutine under the socket's context; the socket's end cancels
+// it and waits for it.
+func (c *conn) goWork(fn func(ctx context.Context)) {
+	c.work.Add(1)
+	go func() {
+		defer c.work.Done()
+		fn(c.ctx)
+	}()
+}
+
+// read hands inbound frames to the dialect until the socket closes, then cleans up.
+func (c *conn) read() {
+	opened := time.Now()
+	defer c.end(opened)
+	timeout := c.s.rt.cfg.InitTimeout
+	if timeout <= 0 {
+		timeout = c.d.initTimeout()
+	}
+	initTimer := time.AfterFunc(timeout, func() {
+		if !c.isInited() {
+			c.d.initTimedOut(c)
+		}
+	})
+	defer initTimer.Stop()
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var f clientFrame
+		if err := json.Unmarshal(data, &f); err != nil || f.Type == "" {
+			if !c.malformed("frame is not a JSON object with a type") {
+				return
+			}
+			continue
+		}
+		if !c.d.handle(c, f) {
+			return
+		}
+	}
+}
+
+// malformed counts a frame meshd cannot read and has the dialect answer it; false means the
+// socket is being closed.
+func (c *conn) malformed(msg string) bool {
+	c.s.rt.malformed.Add(1)
+	return c.d.malformed(c, msg)
+}
+
+// end closes the socket, cancels and waits for its work, and ends its subscriptions.
+func (c *conn) end(opened time.Time) {
+	rt := &c.s.rt
+	defer rt.sockets.Done()
+	c.close(websocket.CloseNormalClosure, "")
+	c.cancel()
+	c.work.Wait()
+	c.mu.Lock()
+	subs := c.subs
+	inited := c.inited
+	c.subs = map[string]*subscriber{}
+	c.mu.Unlock()
+	for _, sub := range subs {
+		rt.hub.remove(sub)
+		rt.subscriptions.Add(-1)
+	}
+	rt.mu.Lock()
+	delete(rt.conns, c)
+	rt.mu.Unlock()
+	rt.connections.Add(-1)
+	// One line per connection, when it ends; a probe that never initialised is debug noise.
+	level := slog.LevelInfo
+	if !inited {
+		level = slog.LevelDebug
+	}
+	c.s.log.Log(context.Background(), level, "realtime connection closed", "protocol", c.d.subprotocol(), "ip", c.ip,
+		"duration", time.Since(opened).Round(time.Millisecond).String(), "subscriptions", len(subs))
+}
