@@ -30,6 +30,7 @@ type hub struct {
 // execution is one running subscription document with its subscribers.
 type execution struct {
 	key    string
+	group  GroupRef
 	cancel context.CancelFunc
 	stamps chan time.Time
 	// subs is replaced, never changed, so the delivery loop reads it without a lock.
@@ -57,7 +58,7 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) {
 	if e == nil {
 		stamps := make(chan time.Time, subscriptionBuffer)
 		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), stampsKey{}, stamps))
-		e = &execution{key: key, cancel: cancel, stamps: stamps}
+		e = &execution{key: key, group: groupOf(req), cancel: cancel, stamps: stamps}
 		e.subs.Store(&[]*subscriber{})
 		results, err := s.schema.Subscribe(ctx, req.Query, req.OperationName, req.Variables)
 		if err != nil {

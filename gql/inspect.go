@@ -1,0 +1,29 @@
+package gql
+
+// GroupRef names a group by its domain and id.
+type GroupRef struct {
+	Domain  string
+	GroupID string
+}
+
+// groupOf is the group a subscription request listens to, read from its variables (every
+// editor generation passes groupId and domain as variables); the zero GroupRef when a
+// document spells them inline.
+func groupOf(req request) GroupRef {
+	id, _ := req.Variables["groupId"].(string)
+	domain, _ := req.Variables["domain"].(string)
+	return GroupRef{Domain: domain, GroupID: id}
+}
+
+// GroupSubscriptions counts the live realtime subscriptions of each group, for the console.
+// Subscriptions whose document names its group inline are counted under the zero GroupRef.
+func (s *Server) GroupSubscriptions() map[GroupRef]int {
+	h := &s.rt.hub
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[GroupRef]int, len(h.execs))
+	for _, e := range h.execs {
+		out[e.group] += len(*e.subs.Load())
+	}
+	return out
+}
