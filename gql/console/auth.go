@@ -1,0 +1,223 @@
+package console
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Limits of the console's sessions and login tickets.
+const (
+	cookieName     = "meshd_console"
+	sessionTTL     = 12 * time.Hour
+	maxSessions    = 256
+	ticketTTL      = 24 * time.Hour
+	maxTickets     = 16
+	failureLogGap  = 10 * time.Second
+	csrfHeaderName = "X-CSRF-Token"
+)
+
+// Reasons a credential is refused, as counted by Options.OnAuthFailure.
+const (
+	FailureMissing = "missing"
+	FailureWrong   = "wrong"
+	FailureAPIKey  = "api_key"
+	FailureTicket  = "ticket"
+	FailureCSRF    = "csrf"
+)
+
+// auth checks admin keys, hands out sessions and login tickets, and counts and logs what it
+// refuses.
+type auth struct {
+	admin   [][sha256.Size]byte
+	api     [][sha256.Size]byte
+	log     *slog.Logger
+	onFail  func(reason string)
+	now     func() time.Time
+	mu      sync.Mutex
+	sess    map[string]session
+	tickets map[string]time.Time
+	// lastLog and suppressed rate-limit the log lines of refused credentials.
+	lastLog    time.Time
+	suppressed int
+}
+
+type session struct {
+	csrf    string
+	expires time.Time
+}
+
+func newAuth(adminKeys, apiKeys []string, log *slog.Logger, onFail func(string)) *auth {
+	a := &auth{log: log, onFail: onFail, now: time.Now, sess: map[string]session{}, tickets: map[string]time.Time{}}
+	for _, k := range adminKeys {
+		a.admin = append(a.admin, sha256.Sum256([]byte(k)))
+	}
+	for _, k := range apiKeys {
+		a.api = append(a.api, sha256.Sum256([]byte(k)))
+	}
+	return a
+}
+
+func matches(set [][sha256.Size]byte, key string) bool {
+	sum := sha256.Sum256([]byte(key))
+	ok := 0
+	for _, k := range set {
+		ok |= subtle.ConstantTimeCompare(sum[:], k[:])
+	}
+	return ok == 1
+}
+
+// checkKey reports whether key is an admin key; a refused key is counted and logged.
+func (a *auth) checkKey(r *http.Request, key string) bool {
+	switch {
+	case key == "":
+		a.refuse(r, FailureMissing)
+	case matches(a.admin, key):
+		return true
+	case matches(a.api, key):
+		a.refuse(r, FailureAPIKey)
+	default:
+		a.refuse(r, FailureWrong)
+	}
+	return false
+}
+
+// refuse counts a refused credential and logs it, at most once per failureLogGap.
+func (a *auth) refuse(r *http.Request, reason string) {
+	if a.onFail != nil {
+		a.onFail(reason)
+	}
+	a.mu.Lock()
+	now := a.now()
+	if now.Sub(a.lastLog) < failureLogGap {
+		a.suppressed++
+		a.mu.Unlock()
+		return
+	}
+	suppressed := a.suppressed
+	a.lastLog, a.suppressed = now, 0
+	a.mu.Unlock()
+	msg := "console refused a credential"
+	if reason == FailureAPIKey {
+		msg = "console refused the pupils' API key: the console needs an admin key (MESH_ADMIN_KEYS)"
+	}
+	a.log.Warn(msg, "reason", reason, "remote", r.RemoteAddr, "path", r.URL.Path, "suppressed_before", suppressed)
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics on a broken system source)
+	return hex.EncodeToString(b)
+}
+
+// newSession starts a session and returns its id and CSRF token.
+func (a *auth) newSession() (id, csrf string) {
+	id, csrf = randomToken(), randomToken()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	for k, s := range a.sess {
+		if now.After(s.expires) {
+			delete(a.sess, k)
+		}
+	}
+	for k := range a.sess {
+		if len(a.sess) < maxSessions {
+			break
+		}
+		delete(a.sess, k) // the map's order is as good as any for dropping one
+	}
+	a.sess[id] = session{csrf: csrf, expires: now.Add(sessionTTL)}
+	return id, csrf
+}
+
+// session returns the request's live session.
+func (a *auth) session(r *http.Request) (session, bool) {
+	c, err := r.Cookie(cookieName)
+	if err != nil || c.Value == "" {
+		return session{}, false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.sess[c.Value]
+	if !ok || a.now().After(s.expires) {
+		return session{}, false
+	}
+	return s, true
+}
+
+func (a *auth) endSession(r *http.Request) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		a.mu.Lock()
+		delete(a.sess, c.Value)
+		a.mu.Unlock()
+	}
+}
+
+// newTicket returns a one-time login ticket, valid for ticketTTL or until used.
+func (a *auth) newTicket() string {
+	t := randomToken()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	for k, exp := range a.tickets {
+		if now.After(exp) || len(a.tickets) >= maxTickets {
+			delete(a.tickets, k)
+		}
+	}
+	a.tickets[t] = now.Add(ticketTTL)
+	return t
+}
+
+// useTicket consumes a login ticket.
+func (a *auth) useTicket(t string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	exp, ok := a.tickets[t]
+	delete(a.tickets, t)
+	return ok && !a.now().After(exp)
+}
+
+// setCookie sends the session cookie: HttpOnly, SameSite=Strict, Secure over TLS.
+func setCookie(w http.ResponseWriter, r *http.Request, id string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     cookieName,
+		Value:    id,
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// sameOrigin reports whether a state-changing request comes from a page of this origin: the
+// browser's Sec-Fetch-Site or Origin says so. Requests without either (curl) pass, since
+// they carry no ambient browser credentials an attacker could borrow.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, r.Host)
+}
+
+// bearer returns the key of an "Authorization: Bearer KEY" header.
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}

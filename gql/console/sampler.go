@@ -1,0 +1,218 @@
+package console
+
+import (
+	"encoding/json"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/gql"
+)
+
+const (
+	// historyLen is how many one-second samples the charts show.
+	historyLen = 120
+	// errorWindow is how far back "recent errors" reach.
+	errorWindow = 5 * time.Minute
+)
+
+// sampler turns the broker's snapshot, the realtime subscription counts and the server's
+// health into a Status once per tick. While it samples it counts every group's messages with
+// one listener per group (a counter increment per message); when nobody watches it lets go of
+// them.
+type sampler struct {
+	opts Options
+
+	mu     sync.Mutex
+	groups map[gql.GroupRef]*groupTrack
+	prev   struct {
+		at        time.Time
+		published uint64
+		health    Health
+	}
+	msgHist, reqHist []float64
+	errHist          []errSample
+	latest           *Status
+	latestJSON       []byte
+	latestAt         time.Time
+}
+
+type groupTrack struct {
+	cancel  func()
+	count   atomic.Uint64
+	last    uint64
+	history []float64
+	seen    bool
+}
+
+type errSample struct {
+	at     time.Time
+	errors map[string]uint64
+}
+
+func newSampler(opts Options) *sampler {
+	return &sampler{opts: opts, groups: map[gql.GroupRef]*groupTrack{}}
+}
+
+// push appends v to a history of at most historyLen samples.
+func push(h []float64, v float64) []float64 {
+	if len(h) == historyLen {
+		copy(h, h[1:])
+		h = h[:historyLen-1]
+	}
+	return append(h, v)
+}
+
+// sample takes one sample at now and returns its status, encoded.
+func (s *sampler) sample(now time.Time) (*Status, []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := s.opts.Broker.Snapshot()
+	var subs map[gql.GroupRef]int
+	if s.opts.Subscriptions != nil {
+		subs = s.opts.Subscriptions()
+	}
+	var h Health
+	if s.opts.Health != nil {
+		h = s.opts.Health()
+	}
+	dt := now.Sub(s.prev.at).Seconds()
+	hasPrev := !s.prev.at.IsZero() && dt > 0
+	rate := func(cur, prev float64) float64 {
+		if !hasPrev || cur < prev {
+			return 0
+		}
+		return (cur - prev) / dt
+	}
+
+	st := &Status{Taken: snap.Taken}
+	st.Server = ServerStatus{
+		Version:       h.Version,
+		Sockets:       h.Sockets,
+		Subscriptions: h.Subscriptions,
+		MemoryBytes:   h.MemoryBytes,
+		HeapBytes:     h.HeapBytes,
+		Goroutines:    h.Goroutines,
+		Store:         h.Store,
+		Groups:        len(snap.Groups),
+	}
+	if !h.Started.IsZero() {
+		st.Server.UptimeSeconds = now.Sub(h.Started).Seconds()
+	}
+	if hasPrev {
+		st.Server.RateSeconds = dt
+		st.Server.MessagesPerSecond = rate(float64(snap.Published), float64(s.prev.published))
+		st.Server.RequestsPerSecond = rate(float64(h.Requests), float64(s.prev.health.Requests))
+		st.Server.CPUPercent = 100 * rate(h.CPUSeconds, s.prev.health.CPUSeconds)
+		s.msgHist = push(s.msgHist, st.Server.MessagesPerSecond)
+		s.reqHist = push(s.reqHist, st.Server.RequestsPerSecond)
+	}
+	st.History.Messages = append([]float64{}, s.msgHist...)
+	st.History.Requests = append([]float64{}, s.reqHist...)
+	st.Server.RecentErrors, st.Server.ErrorWindowSeconds = s.recentErrors(now, h.Errors)
+
+	for _, t := range s.groups {
+		t.seen = false
+	}
+	var dom *DomainStatus
+	for i := range snap.Groups {
+		g := &snap.Groups[i]
+		ref := gql.GroupRef{Domain: g.Domain, GroupID: g.ID}
+		gs := groupStatus(g, subs[ref])
+		st.Server.Members += len(g.Members)
+		if t := s.track(ref); t != nil {
+			t.seen = true
+			c := t.count.Load()
+			if hasPrev && t.history != nil {
+				gs.MessagesPerSecond = rate(float64(c), float64(t.last))
+				t.history = push(t.history, gs.MessagesPerSecond)
+			} else if t.history == nil {
+				t.history = []float64{}
+			}
+			t.last = c
+			gs.History = append([]float64{}, t.history...)
+		}
+		if dom == nil || dom.Domain != g.Domain {
+			st.Domains = append(st.Domains, DomainStatus{Domain: g.Domain})
+			dom = &st.Domains[len(st.Domains)-1]
+		}
+		dom.Groups = append(dom.Groups, gs)
+	}
+	for ref, t := range s.groups {
+		if !t.seen {
+			t.cancel()
+			delete(s.groups, ref)
+		}
+	}
+	if st.Domains == nil {
+		st.Domains = []DomainStatus{}
+	}
+	s.prev.at, s.prev.published, s.prev.health = now, snap.Published, h
+	data, err := json.Marshal(st)
+	if err != nil {
+		s.opts.Logger.Error("console: encode status", "err", err)
+	}
+	s.latest, s.latestJSON, s.latestAt = st, data, now
+	return st, data
+}
+
+// track returns the message counter of a group, subscribing to it the first time; nil when
+// the group cannot be subscribed to.
+func (s *sampler) track(ref gql.GroupRef) *groupTrack {
+	if t := s.groups[ref]; t != nil {
+		return t
+	}
+	t := &groupTrack{}
+	cancel, err := s.opts.Broker.Subscribe(ref.Domain, ref.GroupID, func(*broker.Message) { t.count.Add(1) })
+	if err != nil {
+		s.opts.Logger.Debug("console: cannot count a group's messages", "group", ref.GroupID, "domain", ref.Domain, "err", err)
+		return nil
+	}
+	t.cancel = cancel
+	s.groups[ref] = t
+	return t
+}
+
+// recentErrors returns the errors of the last errorWindow (or as far back as samples go) and
+// the span they cover.
+func (s *sampler) recentErrors(now time.Time, cur map[string]uint64) (map[string]uint64, float64) {
+	s.errHist = append(s.errHist, errSample{at: now, errors: maps.Clone(cur)})
+	for len(s.errHist) > 1 && now.Sub(s.errHist[1].at) >= errorWindow {
+		s.errHist = s.errHist[1:]
+	}
+	base := s.errHist[0]
+	out := map[string]uint64{}
+	for k, v := range cur {
+		if d := v - base.errors[k]; v >= base.errors[k] && d > 0 {
+			out[k] = d
+		}
+	}
+	return out, now.Sub(base.at).Seconds()
+}
+
+// release lets go of every group's listener and forgets the previous sample, so that the
+// next sample starts afresh.
+func (s *sampler) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ref, t := range s.groups {
+		t.cancel()
+		delete(s.groups, ref)
+	}
+	s.prev.at = time.Time{}
+	s.msgHist, s.reqHist, s.errHist = nil, nil, nil
+}
+
+// current returns the latest status if it is younger than maxAge, else samples now.
+func (s *sampler) current(now time.Time, maxAge time.Duration) (*Status, []byte) {
+	s.mu.Lock()
+	if s.latest != nil && now.Sub(s.latestAt) < maxAge {
+		st, data := s.latest, s.latestJSON
+		s.mu.Unlock()
+		return st, data
+	}
+	s.mu.Unlock()
+	return s.sample(now)
+}
