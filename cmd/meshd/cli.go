@@ -26,6 +26,7 @@ var commands = []struct{ usage, about string }{
 	{"meshd check [flags]", "check settings, data directory and state file; write nothing"},
 	{"meshd backup [flags] FILE", "write a consistent copy of the state file to FILE (- for stdout)"},
 	{"meshd restore [flags] FILE", "replace the state file with the backup FILE (meshd stopped)"},
+	{"meshd status", "print a one-screen summary of a running meshd (meshd status -h)"},
 }
 
 // command runs the command args name; without one, meshd serves.
@@ -47,6 +48,8 @@ func command(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return backup(args[1:], environ, stdout)
 	case "restore":
 		return restore(args[1:], environ, stdout)
+	case "status":
+		return status(ctx, args[1:], lookup(environ), stdout, stderr)
 	}
 	return run(ctx, args, environ, stdout, stderr)
 }

@@ -55,6 +55,8 @@ type config struct {
 	staticDir       string
 	logLevel        string
 	logFormat       string
+	adminKeys       []string
+	consoleAddr     string
 }
 
 // setting describes one configuration knob for the flag set, -h and the README.
@@ -105,11 +107,13 @@ func (c *config) settings() []setting {
 		{topicListening, "MESH_LISTEN_ADDR", "address the HTTP and WebSocket API listens on", stringVar(&c.listenAddr, ":8080"), ""},
 		{topicListening, "MESH_TLS_CERT", "PEM certificate (chain) for HTTPS and WSS; reloaded on SIGHUP", stringVar(&c.tlsCert, ""), ""},
 		{topicListening, "MESH_TLS_KEY", "PEM private key of -tls-cert", stringVar(&c.tlsKey, ""), ""},
+		{topicListening, "MESH_CONSOLE_ADDR", "serve the teacher's console and /statusz on this address only (e.g. 127.0.0.1:8081); empty serves them on the main listener", stringVar(&c.consoleAddr, ""), ""},
 		{topicListening, "MESH_STATIC_DIR", "serve a built Smalruby editor from this directory on the same origin", stringVar(&c.staticDir, ""), "static"},
 		{topicSecurity, "MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key", listVar(&c.apiKeys, ""), ""},
 		{topicSecurity, "MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, ""), ""},
 		{topicSecurity, "MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed"), ""},
 		{topicSecurity, "MESH_SECRET_KEY", "secret mixed into createDomain's hash; generated and kept in the data directory when empty", stringVar(&c.secret, ""), ""},
+		{topicSecurity, "MESH_ADMIN_KEYS", "comma-separated admin keys of the teacher's console and /statusz (never an API key); empty generates one into the data directory", listVar(&c.adminKeys, ""), ""},
 		{topicSecurity, "MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For is believed", prefixVar(&c.trustedProxies, ""), ""},
 		{topicLifetimes, "MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, 60), ""},
 		{topicLifetimes, "MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, 150), ""},
@@ -298,6 +302,7 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("-%s: %w", a.flag, err))
 		}
 	}
+	errs = append(errs, c.validateAdminKeys()...)
 	return errors.Join(errs...)
 }
 
@@ -333,6 +338,7 @@ func (c *config) addresses() []listenSetting {
 		{"metrics-addr", c.metricsAddr},
 		{"pprof-addr", c.pprofAddr},
 		{"nats-listen", c.natsListen},
+		{"console-addr", c.consoleAddr},
 	} {
 		if a.addr != "" {
 			out = append(out, a)

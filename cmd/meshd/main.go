@@ -40,6 +40,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		log.Warn(w)
 	}
 	m := newMetrics()
+	commits := new(commitLog)
 	// The side listeners come first: an address in use stops meshd before it touches the data
 	// directory.
 	if cfg.metricsAddr != "" {
@@ -87,7 +88,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		Store:    st,
 		Bus:      b,
 		Logger:   log,
-		OnCommit: m.observeCommit,
+		OnCommit: commits.chain(m.observeCommit),
 	})
 	if err != nil {
 		return err
@@ -117,6 +118,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return err
 	}
 	m.watch(brk, b, api)
+	cons, err := newConsole(ctx, cfg, log, brk, api, m, commits)
+	if err != nil {
+		return err
+	}
+	defer cons.Close()
 
 	ln, err := net.Listen("tcp", cfg.listenAddr)
 	if err != nil {
@@ -124,7 +130,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	ln = gql.BatchingListener(ln)
 	srv := &http.Server{
-		Handler:           routes(cfg, api.Handler(), brk, m),
+		Handler:           cons.wrap(routes(cfg, api.Handler(), brk, m)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -143,6 +149,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("meshd listening", "addr", ln.Addr().String(), "scheme", scheme, "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys), "version", readBuildInfo().Version)
+	cons.announce(scheme, ln.Addr())
 
 	select {
 	case err := <-served:

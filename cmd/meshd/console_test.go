@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var loginLink = regexp.MustCompile(`msg="console listening" login="(http://[^"]+/console/login\?ticket=[0-9a-f]+)" admin_key_file=(\S+)`)
+
+// logLine waits (bounded) for a log line of p matching re and returns its submatches.
+func logLine(t *testing.T, p *process, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line matching %s:\n%s", re, p.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConsoleAdminKeyIsGeneratedAndKept(t *testing.T) {
+	dir := t.TempDir()
+	p := startMeshd(t, "-store", "memory", "-data-dir", dir)
+	m := logLine(t, p, loginLink)
+	link, keyFile := m[1], m[2]
+	if keyFile != filepath.Join(dir, adminKeyFile) {
+		t.Errorf("key file %s, want it in the data directory", keyFile)
+	}
+	fi, err := os.Stat(keyFile)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("admin key file: %v %v", fi, err)
+	}
+	raw, _ := os.ReadFile(keyFile)
+	key := strings.TrimSpace(string(raw))
+	if len(key) < minAdminKeyLen || strings.Contains(p.stderr.String(), key) {
+		t.Fatalf("key %q: too short, or written to the log", key)
+	}
+
+	// The link logs in once.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	res, err := browser.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	base := strings.TrimSuffix(p.URL, "/graphql")
+	if code, body := get(t, browser, base+"/statusz"); code != http.StatusOK || !strings.Contains(body, `"domains"`) {
+		t.Errorf("/statusz after the login link: %d %s", code, body)
+	}
+	fresh, _ := cookiejar.New(nil)
+	other := &http.Client{Jar: fresh}
+	res, err = other.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if code, _ := get(t, other, base+"/statusz"); code != http.StatusUnauthorized {
+		t.Errorf("the login link worked twice: %d", code)
+	}
+
+	// Wrong keys are counted.
+	req, _ := http.NewRequest("GET", base+"/statusz", nil)
+	req.Header.Set("Authorization", "Bearer wrong-key")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong key: %v %v", res, err)
+	}
+	_, metrics := get(t, http.DefaultClient, base+"/metrics")
+	if metricValue(t, metrics, `meshd_console_auth_failures_total{reason="wrong"}`) != 1 || metricValue(t, metrics, `meshd_console_auth_failures_total{reason="ticket"}`) != 1 {
+		t.Errorf("refusals not counted:\n%s", metrics)
+	}
+
+	// meshd status reads the same key from the data directory.
+	g := p.post(t, `mutation { createGroup(name: "0123456789", hostId: "h", domain: "d") { id } }`, nil)
+	_ = g
+	var out, errOut bytes.Buffer
+	cmd := exec.Command(meshdBinary(t), "status", "-url", base, "-data-dir", dir)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("meshd status: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []string{"sockets 0", "1 groups, 0 members", "【いしかたうん】", "store memory"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("meshd status lacks %q:\n%s", want, out.String())
+		}
+	}
+	if lines := strings.Count(out.String(), "\n"); lines > 24 {
+		t.Errorf("meshd status printed %d lines, more than a screen", lines)
+	}
+	bad := exec.Command(meshdBinary(t), "status", "-url", base, "-key", "wrong-key")
+	if msg, err := bad.CombinedOutput(); err == nil || !strings.Contains(string(msg), "401") {
+		t.Errorf("meshd status with a wrong key: %v %s", err, msg)
+	}
+
+	// A restart keeps the key.
+	p.cmd.Process.Signal(os.Interrupt)
+	p.wait(t)
+	p2 := startMeshd(t, "-store", "memory", "-data-dir", dir)
+	if m := logLine(t, p2, loginLink); m[2] != keyFile {
+		t.Fatalf("second start:\n%s", p2.stderr)
+	}
+	raw2, _ := os.ReadFile(keyFile)
+	if string(raw2) != string(raw) {
+		t.Error("the admin key changed across a restart")
+	}
+}
+
+func TestConsoleOnItsOwnListener(t *testing.T) {
+	p := startMeshd(t, "-store", "memory", "-data-dir", t.TempDir(), "-console-addr", "127.0.0.1:0", "-admin-keys", "a-long-enough-admin-key")
+	m := logLine(t, p, regexp.MustCompile(`msg="console listening" url=(http://127\.0\.0\.1:\d+)/console/ admin_keys=MESH_ADMIN_KEYS`))
+	main := strings.TrimSuffix(p.URL, "/graphql")
+	if m[1] == main {
+		t.Fatal("the console shares the main listener")
+	}
+	if code, _ := get(t, http.DefaultClient, main+"/console/"); code != http.StatusNotFound {
+		t.Errorf("console on the main listener: %d, want 404", code)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", m[1]+"/statusz", nil)
+	req.Header.Set("Authorization", "Bearer a-long-enough-admin-key")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("/statusz on the console listener: %v %v", res, err)
+	}
+	res.Body.Close()
+	if code, _ := get(t, http.DefaultClient, m[1]+"/graphql"); code != http.StatusNotFound {
+		t.Errorf("the API on the console listener: %d, want 404", code)
+	}
+}
+
+func TestAdminKeySettings(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		err  string
+	}{
+		{"an admin key that is an API key", []string{"-admin-keys", "shared-key-0123456789", "-api-keys", "shared-key-0123456789"}, nil, "must not be an API key"},
+		{"the same through the environment", nil, map[string]string{"MESH_ADMIN_KEYS": "k1-0123456789abcdef,shared-key-0123456789", "MESH_API_KEYS": "shared-key-0123456789"}, "must not be an API key"},
+		{"a short admin key", []string{"-admin-keys", "short"}, nil, "at least 16 characters"},
+		{"fine", []string{"-admin-keys", "a-long-enough-admin-key", "-api-keys", "da2-key", "-console-addr", "127.0.0.1:8081"}, nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parseConfig(tc.args, env(tc.env), &bytes.Buffer{})
+			if tc.err == "" {
+				if err != nil || c.consoleAddr != "127.0.0.1:8081" || len(c.adminKeys) != 1 {
+					t.Fatalf("%v %+v", err, c)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("error %v, want %q", err, tc.err)
+			}
+		})
+	}
+	dir := t.TempDir()
+	k1, _, err := loadAdminKey(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, _, err := loadAdminKey(dir)
+	if err != nil || k1 != k2 || len(k1) < minAdminKeyLen {
+		t.Fatalf("keys %q then %q (%v)", k1, k2, err)
+	}
+}
