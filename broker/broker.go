@@ -19,6 +19,7 @@ const numShards = 64
 
 // Options wires a Broker to its collaborators.
 type Options struct {
+	// Config holds the rules; its zero fields take the defaults.
 	Config Config
 	// Store persists control-plane changes and flushed statuses; required.
 	Store store.Store
@@ -63,7 +64,7 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("new broker: store and bus are required")
 	}
 	b := &Broker{
-		cfg:   opts.Config,
+		cfg:   opts.Config.withDefaults(),
 		store: opts.Store,
 		bus:   opts.Bus,
 		clock: opts.Clock,

@@ -2,7 +2,8 @@ package broker
 
 import "time"
 
-// Config holds the timing rules and limits of the Mesh v2 API.
+// Config holds the timing rules and limits of the Mesh v2 API. New gives every zero field its
+// value from DefaultConfig, so Config{} is the upstream production configuration.
 type Config struct {
 	// HostHeartbeatInterval is how often hosts are told to call renewHeartbeat.
 	HostHeartbeatInterval time.Duration
@@ -21,13 +22,16 @@ type Config struct {
 	PollingInterval time.Duration
 	// EventPageLimit is the most events one getEventsSince call returns.
 	EventPageLimit int
-	// StatusFlushInterval is how often changed node statuses are written to the store.
+	// StatusFlushInterval is how often changed node statuses are written to the store; a
+	// negative value turns the background flush off (Flush still runs at Close).
 	StatusFlushInterval time.Duration
-	// SweepInterval is how often dead groups, members, statuses and events are removed.
+	// SweepInterval is how often dead groups, members, statuses and events are removed; a
+	// negative value turns the background sweep off.
 	SweepInterval time.Duration
 }
 
-// DefaultConfig returns the upstream production defaults.
+// DefaultConfig returns the upstream production defaults: the one table that New fills a
+// Config's zero fields from and that meshd's flags take their defaults from.
 func DefaultConfig() Config {
 	return Config{
 		HostHeartbeatInterval:   60 * time.Second,
@@ -40,5 +44,29 @@ func DefaultConfig() Config {
 		EventPageLimit:          100,
 		StatusFlushInterval:     time.Second,
 		SweepInterval:           5 * time.Second,
+	}
+}
+
+// withDefaults is c with its zero fields taken from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	fill(&c.HostHeartbeatInterval, d.HostHeartbeatInterval)
+	fill(&c.HostHeartbeatTTL, d.HostHeartbeatTTL)
+	fill(&c.MemberHeartbeatInterval, d.MemberHeartbeatInterval)
+	fill(&c.MemberTTL, d.MemberTTL)
+	fill(&c.MaxConnectionTime, d.MaxConnectionTime)
+	fill(&c.EventTTL, d.EventTTL)
+	fill(&c.PollingInterval, d.PollingInterval)
+	fill(&c.EventPageLimit, d.EventPageLimit)
+	fill(&c.StatusFlushInterval, d.StatusFlushInterval)
+	fill(&c.SweepInterval, d.SweepInterval)
+	return c
+}
+
+// fill sets *v to d when *v is zero.
+func fill[T comparable](v *T, d T) {
+	var zero T
+	if *v == zero {
+		*v = d
 	}
 }

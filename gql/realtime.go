@@ -22,47 +22,28 @@ const (
 	protoTransport = "graphql-transport-ws"
 )
 
-// RealtimeConfig sets the limits and timers of the realtime endpoints; zero values take the
-// defaults in parentheses.
+// RealtimeConfig sets the limits and timers of the realtime endpoints; New gives every zero
+// field its value from DefaultConfig.
 type RealtimeConfig struct {
-	// KeepAlive is the interval of AppSync "ka" frames (60 s).
+	// KeepAlive is the interval of AppSync "ka" frames.
 	KeepAlive time.Duration
-	// ConnectionTimeoutMS is advertised in connection_ack (300000).
+	// ConnectionTimeoutMS is advertised in connection_ack.
 	ConnectionTimeoutMS int
-	// MaxFrameBytes is the largest inbound frame; larger ones close the socket with 1009 (256 KiB).
+	// MaxFrameBytes is the largest inbound frame; larger ones close the socket with 1009.
 	MaxFrameBytes int64
-	// InitTimeout is how long a socket may stay without connection_init (30 s for the AppSync
-	// dialect, 3 s for graphql-transport-ws).
+	// InitTimeout is how long a socket may stay without connection_init; zero takes the
+	// dialect's own (30 s for AppSync, 3 s for graphql-transport-ws).
 	InitTimeout time.Duration
-	// MaxConnections bounds open sockets; upgrades beyond it get HTTP 429 (10000).
+	// MaxConnections bounds open sockets; upgrades beyond it get HTTP 429.
 	MaxConnections int
-	// MaxSubscriptions bounds live subscriptions per socket (100).
+	// MaxSubscriptions bounds live subscriptions per socket.
 	MaxSubscriptions int
 	// SendQueue is how many frames may wait for a slow reader before its socket is closed
-	// with 1013 (1024).
+	// with 1013.
 	SendQueue int
 	// OnDelivery, when set, is told how long after its publication each message frame was
 	// written to a subscriber.
 	OnDelivery func(time.Duration)
-}
-
-func (c RealtimeConfig) withDefaults() RealtimeConfig {
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
-		}
-	}
-	if c.KeepAlive <= 0 {
-		c.KeepAlive = 60 * time.Second
-	}
-	if c.MaxFrameBytes <= 0 {
-		c.MaxFrameBytes = 256 << 10
-	}
-	def(&c.ConnectionTimeoutMS, 300000)
-	def(&c.MaxConnections, 10000)
-	def(&c.MaxSubscriptions, 100)
-	def(&c.SendQueue, 1024)
-	return c
 }
 
 // RealtimeStats counts the realtime endpoints' work.

@@ -26,7 +26,8 @@ import (
 //go:embed schema.graphql
 var schemaSDL string
 
-// Config configures the API layer.
+// Config configures the API layer. New gives the zero limits and timers their values from
+// DefaultConfig.
 type Config struct {
 	// APIKeys are the accepted keys; empty accepts any key, or none.
 	APIKeys []string
@@ -64,6 +65,7 @@ type Server struct {
 
 // New parses the schema and binds it to the broker.
 func New(b *broker.Broker, cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, b: b, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -86,7 +88,7 @@ func New(b *broker.Broker, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("parse schema: %w", err)
 	}
 	s.schema = schema
-	s.rt.cfg = cfg.Realtime.withDefaults()
+	s.rt.cfg = cfg.Realtime
 	s.rt.conns = map[*conn]struct{}{}
 	s.rt.upgrader = websocket.Upgrader{
 		ReadBufferSize:  4096,

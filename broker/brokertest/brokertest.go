@@ -61,7 +61,7 @@ type Broker struct {
 // decide when they run.
 func Config() broker.Config {
 	cfg := broker.DefaultConfig()
-	cfg.SweepInterval, cfg.StatusFlushInterval = 0, 0
+	cfg.SweepInterval, cfg.StatusFlushInterval = -1, -1
 	return cfg
 }
 

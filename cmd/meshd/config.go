@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/gql"
 )
 
 // config is every setting of meshd. Each has a flag and a MESH_* environment twin; a flag
@@ -102,6 +103,15 @@ func (s setting) name() string {
 	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.env, "MESH_")), "_", "-")
 }
 
+// The defaults of the broker's rules and the API's limits, from their one table.
+var (
+	brokerDefaults = broker.DefaultConfig()
+	apiDefaults    = gql.DefaultConfig()
+)
+
+// secondsOf is d in whole seconds, for the settings counted in seconds.
+func secondsOf(d time.Duration) int { return int(d / time.Second) }
+
 func (c *config) settings() []setting {
 	return []setting{
 		{topicListening, "MESH_LISTEN_ADDR", "address the HTTP and WebSocket API listens on", stringVar(&c.listenAddr, ":8080"), ""},
@@ -115,27 +125,27 @@ func (c *config) settings() []setting {
 		{topicSecurity, "MESH_SECRET_KEY", "secret mixed into createDomain's hash; generated and kept in the data directory when empty", stringVar(&c.secret, ""), ""},
 		{topicSecurity, "MESH_ADMIN_KEYS", "comma-separated admin keys of the teacher's console and /statusz (never an API key); empty generates one into the data directory", listVar(&c.adminKeys, ""), ""},
 		{topicSecurity, "MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For is believed", prefixVar(&c.trustedProxies, ""), ""},
-		{topicLifetimes, "MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, 60), ""},
-		{topicLifetimes, "MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, 150), ""},
-		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, 120), ""},
-		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_TTL_SECONDS", "a membership or status lives this long after its last refresh", intVar(&c.memberTTL, 600), ""},
-		{topicLifetimes, "MESH_MAX_CONNECTION_TIME_SECONDS", "absolute lifetime of a group (and the cap of maxConnectionTimeSeconds)", intVar(&c.maxConnection, 2100), ""},
-		{topicLifetimes, "MESH_EVENT_TTL_SECONDS", "how long polling events are kept", intVar(&c.eventTTL, 10), ""},
-		{topicLifetimes, "MESH_POLLING_INTERVAL_SECONDS", "poll interval told to groups that do not use WebSockets", intVar(&c.pollingInterval, 2), ""},
-		{topicLifetimes, "MESH_KEEPALIVE_SECONDS", "interval of realtime keep-alive (ka) frames", intVar(&c.keepalive, 60), ""},
-		{topicLifetimes, "MESH_CONNECTION_TIMEOUT_MS", "connectionTimeoutMs advertised in connection_ack", intVar(&c.connTimeoutMS, 300000), ""},
-		{topicLifetimes, "MESH_REQUEST_TIMEOUT", "longest a single request may run", durationVar(&c.requestTimeout, 30*time.Second), ""},
+		{topicLifetimes, "MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, secondsOf(brokerDefaults.HostHeartbeatInterval)), ""},
+		{topicLifetimes, "MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, secondsOf(brokerDefaults.HostHeartbeatTTL)), ""},
+		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, secondsOf(brokerDefaults.MemberHeartbeatInterval)), ""},
+		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_TTL_SECONDS", "a membership or status lives this long after its last refresh", intVar(&c.memberTTL, secondsOf(brokerDefaults.MemberTTL)), ""},
+		{topicLifetimes, "MESH_MAX_CONNECTION_TIME_SECONDS", "absolute lifetime of a group (and the cap of maxConnectionTimeSeconds)", intVar(&c.maxConnection, secondsOf(brokerDefaults.MaxConnectionTime)), ""},
+		{topicLifetimes, "MESH_EVENT_TTL_SECONDS", "how long polling events are kept", intVar(&c.eventTTL, secondsOf(brokerDefaults.EventTTL)), ""},
+		{topicLifetimes, "MESH_POLLING_INTERVAL_SECONDS", "poll interval told to groups that do not use WebSockets", intVar(&c.pollingInterval, secondsOf(brokerDefaults.PollingInterval)), ""},
+		{topicLifetimes, "MESH_KEEPALIVE_SECONDS", "interval of realtime keep-alive (ka) frames", intVar(&c.keepalive, secondsOf(apiDefaults.Realtime.KeepAlive)), ""},
+		{topicLifetimes, "MESH_CONNECTION_TIMEOUT_MS", "connectionTimeoutMs advertised in connection_ack", intVar(&c.connTimeoutMS, apiDefaults.Realtime.ConnectionTimeoutMS), ""},
+		{topicLifetimes, "MESH_REQUEST_TIMEOUT", "longest a single request may run", durationVar(&c.requestTimeout, apiDefaults.RequestTimeout), ""},
 		{topicLifetimes, "MESH_SHUTDOWN_TIMEOUT", "how long a graceful shutdown waits for requests and sockets", durationVar(&c.shutdownTimeout, 10*time.Second), ""},
-		{topicLimits, "MESH_EVENT_PAGE_LIMIT", "most events one getEventsSince or pollGroupData returns", intVar(&c.eventPageLimit, 100), ""},
-		{topicLimits, "MESH_MAX_REQUEST_BYTES", "largest HTTP request body accepted", int64Var(&c.maxRequestBytes, 1<<20), ""},
-		{topicLimits, "MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, 256<<10), ""},
-		{topicLimits, "MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, 10000), ""},
-		{topicLimits, "MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, 100), ""},
-		{topicLimits, "MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, 1024), ""},
+		{topicLimits, "MESH_EVENT_PAGE_LIMIT", "most events one getEventsSince or pollGroupData returns", intVar(&c.eventPageLimit, brokerDefaults.EventPageLimit), ""},
+		{topicLimits, "MESH_MAX_REQUEST_BYTES", "largest HTTP request body accepted", int64Var(&c.maxRequestBytes, apiDefaults.MaxRequestBytes), ""},
+		{topicLimits, "MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, apiDefaults.Realtime.MaxFrameBytes), ""},
+		{topicLimits, "MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, apiDefaults.Realtime.MaxConnections), ""},
+		{topicLimits, "MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, apiDefaults.Realtime.MaxSubscriptions), ""},
+		{topicLimits, "MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, apiDefaults.Realtime.SendQueue), ""},
 		{topicStorage, "MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, "meshd-data"), ""},
 		{topicStorage, "MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
-		{topicStorage, "MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, time.Second), ""},
-		{topicStorage, "MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, 5*time.Second), ""},
+		{topicStorage, "MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, brokerDefaults.StatusFlushInterval), ""},
+		{topicStorage, "MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, brokerDefaults.SweepInterval), ""},
 		{topicCluster, "MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222); empty keeps it in-process", stringVar(&c.natsListen, ""), ""},
 		{topicLogging, "MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info"), ""},
 		{topicLogging, "MESH_LOG_FORMAT", "log format: text or json", stringVar(&c.logFormat, "text"), ""},

@@ -1,0 +1,46 @@
+package gql
+
+import (
+	"cmp"
+	"time"
+)
+
+// DefaultConfig returns the defaults of the API layer's limits and timers: the one table that
+// New fills a Config's zero fields from and that meshd's flags take their defaults from.
+func DefaultConfig() Config {
+	return Config{
+		MaxRequestBytes: 1 << 20,
+		RequestTimeout:  30 * time.Second,
+		Realtime: RealtimeConfig{
+			KeepAlive:           60 * time.Second,
+			ConnectionTimeoutMS: 300000,
+			MaxFrameBytes:       256 << 10,
+			MaxConnections:      10000,
+			MaxSubscriptions:    100,
+			SendQueue:           1024,
+		},
+	}
+}
+
+// withDefaults is c with its zero (or negative) limits and timers taken from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	orDefault(&c.MaxRequestBytes, d.MaxRequestBytes)
+	orDefault(&c.RequestTimeout, d.RequestTimeout)
+	r, dr := &c.Realtime, d.Realtime
+	orDefault(&r.KeepAlive, dr.KeepAlive)
+	orDefault(&r.ConnectionTimeoutMS, dr.ConnectionTimeoutMS)
+	orDefault(&r.MaxFrameBytes, dr.MaxFrameBytes)
+	orDefault(&r.MaxConnections, dr.MaxConnections)
+	orDefault(&r.MaxSubscriptions, dr.MaxSubscriptions)
+	orDefault(&r.SendQueue, dr.SendQueue)
+	return c
+}
+
+// orDefault sets *v to d when *v is not positive.
+func orDefault[T cmp.Ordered](v *T, d T) {
+	var zero T
+	if *v <= zero {
+		*v = d
+	}
+}
