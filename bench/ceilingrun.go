@@ -22,6 +22,10 @@ type ceilingResult struct {
 	PacedCPU              float64       `json:"pacedCPU"` // of one core
 	PacedP50              time.Duration `json:"pacedP50"`
 	PacedP99              time.Duration `json:"pacedP99"`
+	// PacedSent and PacedDelivered count the paced flood's frames: written, and received
+	// once the queues drained.
+	PacedSent      uint64 `json:"pacedSent"`
+	PacedDelivered uint64 `json:"pacedDelivered"`
 
 	DeliveriesPerSec float64 `json:"deliveriesPerSec"` // unpaced
 	CPU              float64 `json:"cpu"`              // of one core, unpaced
@@ -30,6 +34,12 @@ type ceilingResult struct {
 	Delivered  uint64 `json:"delivered"` // frames received, after the queues drained
 	OutOfOrder uint64 `json:"outOfOrder"`
 	PeakRSS    uint64 `json:"peakRSS"`
+}
+
+// pacedHeld says whether the paced flood kept what a multiple must: every frame delivered, in
+// order, with p99 within target.
+func (c *ceilingResult) pacedHeld(target time.Duration) bool {
+	return c.PacedSent > 0 && c.PacedDelivered == c.PacedSent && c.OutOfOrder == 0 && c.PacedP99 <= target
 }
 
 // ceilingSockets are the generator's sockets subscribed to the ceiling, with what they got.
@@ -68,6 +78,7 @@ func runCeiling(ctx context.Context, s shape, doc string, d time.Duration, paral
 			return nil, err
 		}
 		res.Sent += sent
+		res.PacedSent, res.PacedDelivered = sent, cs.arrived[0].Load()
 		res.PacedDeliveriesPerSec = float64(arrived) / elapsed.Seconds()
 		res.PacedCPU = cpu
 		h := cs.hist[0].merged()

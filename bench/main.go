@@ -31,6 +31,9 @@ func main() {
 	if os.Getenv(ceilingEnv) == "1" {
 		os.Exit(ceilingMain())
 	}
+	if os.Getenv(natsEnv) == "1" {
+		os.Exit(natsMain())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := mainWith(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -52,6 +55,10 @@ const (
 	targetP99Sweep = 50 * time.Millisecond
 	targetCPUSeed  = 0.10
 	targetRSSSeed  = 64 << 20
+	// targetIdleSocketKB is the resident memory one idle subscribed socket may cost meshd.
+	targetIdleSocketKB = 24
+	// targetCPURatio is meshd's CPU over the paced ceiling's at the same rate.
+	targetCPURatio = 1.5
 )
 
 func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {

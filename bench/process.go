@@ -17,7 +17,7 @@ import (
 )
 
 // listening matches the line meshd (and the ceiling) log once they accept connections.
-var listening = regexp.MustCompile(`msg="(?:meshd|ceiling) listening" addr=(\S+)`)
+var listening = regexp.MustCompile(`msg="(?:meshd|ceiling|natsref) listening" addr=(\S+)`)
 
 // process is a server the generator started: meshd or the ceiling broadcaster.
 type process struct {

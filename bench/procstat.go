@@ -41,23 +41,29 @@ func cpuTime(pid int) (time.Duration, error) {
 }
 
 // peakRSS reads a process's resident-set high-water mark (VmHWM) in bytes.
-func peakRSS(pid int) (uint64, error) {
+func peakRSS(pid int) (uint64, error) { return statusBytes(pid, "VmHWM") }
+
+// rss reads a process's resident set (VmRSS) in bytes.
+func rss(pid int) (uint64, error) { return statusBytes(pid, "VmRSS") }
+
+// statusBytes reads one kB field of /proc/<pid>/status in bytes.
+func statusBytes(pid int, field string) (uint64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, fmt.Errorf("read peak RSS: %w", err)
+		return 0, fmt.Errorf("read %s: %w", field, err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("read peak RSS: %w", err)
+				return 0, fmt.Errorf("read %s: %w", field, err)
 			}
 			return kb << 10, nil
 		}
 	}
-	return 0, fmt.Errorf("read peak RSS: no VmHWM in /proc/%d/status", pid)
+	return 0, fmt.Errorf("read %s: not in /proc/%d/status", field, pid)
 }
 
 // listenerPID finds the process that listens on a loopback TCP port, for a -target server

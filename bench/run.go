@@ -60,12 +60,17 @@ type result struct {
 	RealtimeErrors map[string]uint64 `json:"realtimeErrors"`
 	Dissolved      string            `json:"dissolved"` // subscribers that saw the dissolve / subscribed
 
+	// IdleRSSPerSocket is how much meshd's resident set grew per subscribed socket over the
+	// lesson start, measured once the sockets sit idle before the steady load.
+	IdleRSSPerSocket uint64 `json:"idleRSSPerSocket,omitempty"`
+
 	ServerCPU        float64 `json:"serverCPU"` // of one core, during the window
 	ServerCPUSeconds float64 `json:"serverCPUSeconds"`
 	PeakRSS          uint64  `json:"peakRSS"`
 	GeneratorCPU     float64 `json:"generatorCPU"` // of one core, during the window
 
 	Ceiling      *ceilingResult `json:"ceiling,omitempty"`
+	NATS         *natsResult    `json:"nats,omitempty"` // nats-server's WebSocket fan-out, same rate
 	CeilingRatio float64        `json:"ceilingRatio,omitempty"`
 
 	Notes []string `json:"notes,omitempty"` // what could not be measured
@@ -109,6 +114,7 @@ func run(ctx context.Context, o options) (*result, error) {
 
 	l := newLoad(s, ep, o.apiKey, o.docs)
 	logf(o.log, "%s ×%d: lesson start of %d groups × %d nodes", o.profile, o.scale, s.groups, s.nodes)
+	rss0, rssErr := rss(pid)
 	start := time.Now()
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 5*time.Minute)
 	err = l.lessonStart(setupCtx, o.parallel)
@@ -117,6 +123,13 @@ func run(ctx context.Context, o options) (*result, error) {
 	if err != nil {
 		l.close()
 		return nil, err
+	}
+	if pid != 0 && rssErr == nil && res.Connections > 0 {
+		// The sockets are subscribed and idle: what they hold is what meshd grew by.
+		sleepUntil(ctx, time.Now().Add(idleSettle))
+		if rss1, err := rss(pid); err == nil && rss1 > rss0 {
+			res.IdleRSSPerSocket = (rss1 - rss0) / uint64(res.Connections)
+		}
 	}
 
 	windowStart := time.Now().Add(o.warmup)
@@ -195,9 +208,16 @@ func run(ctx context.Context, o options) (*result, error) {
 		if c.DeliveriesPerSec > 0 {
 			res.CeilingRatio = res.DeliveriesPerSec / c.DeliveriesPerSec
 		}
+		logf(o.log, "nats-server reference: publishing to %d WebSocket subscribers for %v", res.Connections, o.ceiling)
+		if res.NATS, err = runNATS(ctx, s, o.ceiling, o.parallel); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }
+
+// idleSettle is how long the subscribed sockets sit idle before meshd's resident set is read.
+const idleSettle = 2 * time.Second
 
 // server is the server under test.
 type server struct {

@@ -13,11 +13,15 @@ import (
 	"time"
 )
 
-// TestMain lets the test binary serve as the ceiling broadcaster, as the bench binary does:
-// runCeiling starts its own executable with ceilingEnv set.
+// TestMain lets the test binary serve as the ceiling broadcaster and the nats-server
+// reference, as the bench binary does: runCeiling and runNATS start their own executable with
+// ceilingEnv or natsEnv set.
 func TestMain(m *testing.M) {
 	if os.Getenv(ceilingEnv) == "1" {
 		os.Exit(ceilingMain())
+	}
+	if os.Getenv(natsEnv) == "1" {
+		os.Exit(natsMain())
 	}
 	os.Exit(m.Run())
 }
@@ -67,6 +71,15 @@ func TestSmoke(t *testing.T) {
 				if c := r.Ceiling; c == nil || c.Delivered == 0 || c.Delivered != c.Sent || r.CeilingRatio <= 0 {
 					t.Errorf("ceiling: %+v, ratio %v", c, r.CeilingRatio)
 				}
+				if c := r.Ceiling; c == nil || c.PacedSent == 0 || c.PacedDelivered != c.PacedSent {
+					t.Errorf("paced ceiling not counted: %+v", c)
+				}
+				if n := r.NATS; n == nil || n.Sent == 0 || n.Delivered != n.Sent || n.OutOfOrder != 0 || n.P99 == 0 {
+					t.Errorf("nats-server reference: %+v", n)
+				}
+				if r.IdleRSSPerSocket == 0 {
+					t.Errorf("RSS per idle socket not measured")
+				}
 			}
 			if !strings.Contains(stdout.String(), "lost 0, duplicated 0, out of order 0, unexpected 0") {
 				t.Errorf("report lacks the accounting line:\n%s", &stdout)
@@ -103,10 +116,12 @@ func TestWriteSweep(t *testing.T) {
 	dir := t.TempDir()
 	results := []*result{
 		{Profile: "seed", Scale: 1, Groups: 10, Nodes: 40, Connections: 400, Window: time.Second, Expected: 10, Deliveries: 10,
-			P50: time.Millisecond, P99: 3 * time.Millisecond, DeliveriesPerSec: 6800,
-			Ceiling: &ceilingResult{DeliveriesPerSec: 400000}, CeilingRatio: 0.017},
+			P50: time.Millisecond, P99: 3 * time.Millisecond, DeliveriesPerSec: 6800, ServerCPU: 0.06, IdleRSSPerSocket: 20 << 10,
+			Ceiling: &ceilingResult{DeliveriesPerSec: 400000, PacedCPU: 0.05, PacedP99: time.Millisecond, PacedSent: 10, PacedDelivered: 10}, CeilingRatio: 0.017,
+			NATS: &natsResult{CPU: 0.04, P99: 2 * time.Millisecond, Sent: 10, Delivered: 10}},
 		{Profile: "seed", Scale: 5, Groups: 50, Nodes: 40, Connections: 2000, Window: time.Second, Expected: 10, Deliveries: 9, Lost: 1,
-			P99: 80 * time.Millisecond, DeliveriesPerSec: 34000, HTTPErrors: map[string]uint64{"ReportDataByNode: transport timeout": 2}},
+			P99: 80 * time.Millisecond, DeliveriesPerSec: 34000, HTTPErrors: map[string]uint64{"ReportDataByNode: transport timeout": 2},
+			Ceiling: &ceilingResult{PacedCPU: 0.2, PacedP99: 60 * time.Millisecond, PacedSent: 10, PacedDelivered: 10}},
 	}
 	if err := writeSweep(dir, results, errors.New("seed ×25 needs 11024 open files")); err != nil {
 		t.Fatal(err)
@@ -115,7 +130,9 @@ func TestWriteSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| ×1 | 400 |", "| ×5 | 2000 |", "1.7 %", "Largest multiple with zero loss and p99 ≤ 50ms: ×1",
+	for _, want := range []string{"| ×1 | 400 |", "| ×5 | 2000 |", "1.7 %", "Largest multiple with zero loss and p99 ≤ 50ms: meshd ×1", "paced at the same rates, ×1 — meshd at least as far ✓",
+		"= 6.0 % ÷ 5.0 % = 1.20× (target ≤ 1.5×) ✓", "nats-server's own WebSocket fan-out at the same rate: meshd CPU 6.0 % vs 4.0 % (1.50×)",
+		"RSS per idle subscribed socket 20.0 KB (target ≤ 24 KB) ✓",
 		"×5 is the first multiple that missed", "ended early: seed ×25 needs 11024 open files", "transport timeout ×2", "(sweep.svg)"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("RESULTS.md lacks %q:\n%s", want, md)
