@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,6 +141,16 @@ func installRealClients(t *testing.T, npm, dir string) {
 	if err != nil {
 		t.Fatalf("%s/package-lock.json: %v", realClientDir, err)
 	}
+	// cmd/meshd's tests install the same project; go test runs packages in parallel.
+	lockDir, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lockDir.Close()
+	if err := syscall.Flock(int(lockDir.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("lock %s: %v", dir, err)
+	}
+	defer syscall.Flock(int(lockDir.Fd()), syscall.LOCK_UN)
 	if stamp, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !stamp.ModTime().Before(lock.ModTime()) {
 		return
 	}

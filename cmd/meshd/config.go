@@ -54,6 +54,7 @@ type config struct {
 	tlsCert         string
 	tlsKey          string
 	staticDir       string
+	publicURL       string
 	logLevel        string
 	logFormat       string
 	adminKeys       []string
@@ -119,12 +120,13 @@ func (c *config) settings() []setting {
 		{topicListening, "MESH_TLS_KEY", "PEM private key of -tls-cert", stringVar(&c.tlsKey, ""), ""},
 		{topicListening, "MESH_CONSOLE_ADDR", "serve the teacher's console and /statusz on this address only (e.g. 127.0.0.1:8081); empty serves them on the main listener", stringVar(&c.consoleAddr, ""), ""},
 		{topicListening, "MESH_STATIC_DIR", "serve a built Smalruby editor from this directory on the same origin", stringVar(&c.staticDir, ""), "static"},
+		{topicListening, "MESH_PUBLIC_URL", "meshd's URL as pupils' browsers reach it (e.g. http://meshd.school.lan:8080); the -static editor's compiled-in AppSync endpoint becomes this plus /graphql; empty takes the scheme and Host of each request", stringVar(&c.publicURL, ""), ""},
 		{topicSecurity, "MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key", listVar(&c.apiKeys, ""), ""},
 		{topicSecurity, "MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, ""), ""},
 		{topicSecurity, "MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed"), ""},
 		{topicSecurity, "MESH_SECRET_KEY", "secret mixed into createDomain's hash; generated and kept in the data directory when empty", stringVar(&c.secret, ""), ""},
 		{topicSecurity, "MESH_ADMIN_KEYS", "comma-separated admin keys of the teacher's console and /statusz (never an API key); empty generates one into the data directory", listVar(&c.adminKeys, ""), ""},
-		{topicSecurity, "MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For is believed", prefixVar(&c.trustedProxies, ""), ""},
+		{topicSecurity, "MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For (and, for -static, X-Forwarded-Proto and -Host) is believed", prefixVar(&c.trustedProxies, ""), ""},
 		{topicLifetimes, "MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, secondsOf(brokerDefaults.HostHeartbeatInterval)), ""},
 		{topicLifetimes, "MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, secondsOf(brokerDefaults.HostHeartbeatTTL)), ""},
 		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, secondsOf(brokerDefaults.MemberHeartbeatInterval)), ""},
@@ -305,6 +307,11 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("-static: %w", err))
 		} else if !fi.IsDir() {
 			errs = append(errs, fmt.Errorf("-static: %s is not a directory", c.staticDir))
+		}
+	}
+	if c.publicURL != "" {
+		if err := checkPublicURL(c.publicURL); err != nil {
+			errs = append(errs, fmt.Errorf("-public-url: %w", err))
 		}
 	}
 	for _, a := range c.addresses() {

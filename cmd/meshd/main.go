@@ -124,13 +124,17 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	defer cons.Close()
 
+	handler, err := routes(cfg, api.Handler(), brk, m, log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.listenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.listenAddr, err)
 	}
 	ln = gql.BatchingListener(ln)
 	srv := &http.Server{
-		Handler:           cons.wrap(routes(cfg, api.Handler(), brk, m)),
+		Handler:           cons.wrap(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -92,7 +93,11 @@ func TestMetricsMoveWithOperations(t *testing.T) {
 func TestReadyzReflectsAClosedStore(t *testing.T) {
 	tb := brokertest.New(t, brokertest.Options{})
 	cfg, _ := parseConfig(nil, env(nil), io.Discard)
-	srv := httptest.NewServer(routes(cfg, http.NotFoundHandler(), tb.Broker, newMetrics()))
+	handler, err := routes(cfg, http.NotFoundHandler(), tb.Broker, newMetrics(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
 	defer srv.Close()
 	if code, _ := get(t, http.DefaultClient, srv.URL+"/readyz"); code != 200 {
 		t.Fatalf("open store: /readyz = %d", code)
@@ -180,15 +185,4 @@ func TestTLSAndReloadOnSIGHUP(t *testing.T) {
 	if got := serial(pool2); got != 2 {
 		t.Fatalf("after SIGHUP serving certificate %d", got)
 	}
-}
-
-func TestStaticEditorOnTheSameOrigin(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<title>Smalruby</title>"), 0o600)
-	p := startMeshd(t, "-store", "memory", "-static", dir)
-	base := strings.TrimSuffix(p.URL, "/graphql")
-	if code, body := get(t, http.DefaultClient, base+"/"); code != 200 || !strings.Contains(body, "Smalruby") {
-		t.Fatalf("/ = %d %q", code, body)
-	}
-	p.post(t, `mutation { createDomain }`, nil)
 }

@@ -20,7 +20,7 @@ import (
 
 // routes puts meshd's endpoints together: the API, health, metrics and an optional editor
 // served from the same origin.
-func routes(cfg *config, api http.Handler, brk *broker.Broker, m *metrics) http.Handler {
+func routes(cfg *config, api http.Handler, brk *broker.Broker, m *metrics, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -44,17 +44,20 @@ func routes(cfg *config, api http.Handler, brk *broker.Broker, m *metrics) http.
 	}
 	if cfg.staticDir == "" {
 		mux.Handle("/", api)
-		return mux
+		return mux, nil
 	}
-	files := http.FileServer(http.Dir(cfg.staticDir))
+	ed, err := newEditor(cfg.staticDir, cfg.publicURL, cfg.trustedProxies, log)
+	if err != nil {
+		return nil, err
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/graphql" || strings.HasPrefix(r.URL.Path, "/graphql/") || r.Method == http.MethodOptions {
 			api.ServeHTTP(w, r)
 			return
 		}
-		files.ServeHTTP(w, r)
+		ed.ServeHTTP(w, r)
 	})
-	return mux
+	return mux, nil
 }
 
 // sideServer runs a secondary listener (metrics, pprof) until ctx ends. It listens before it

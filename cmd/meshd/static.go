@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"io/fs"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+	"time"
+)
+
+// editorCacheBytes bounds the memory the editor's rewritten and compressed files may hold.
+// The newest editor's JavaScript is about 20 MB, a few MB gzipped; a class reaching meshd by one
+// name costs one rewritten copy and its gzip.
+const editorCacheBytes = 128 << 20
+
+// minCompressBytes is the smallest file worth compressing on the fly.
+const minCompressBytes = 1024
+
+// immutableAge is how long browsers keep a content-hashed file without asking again.
+const immutableAge = 365 * 24 * time.Hour
+
+// editor serves a built Smalruby editor from a directory on meshd's own origin. JavaScript that
+// carries the AppSync endpoint the build compiled in is served with meshd's endpoint instead,
+// so a downloaded editor works unchanged.
+type editor struct {
+	root *os.Root
+	// publicURL is meshd's URL as browsers reach it, without a trailing slash; empty derives it
+	// from each request.
+	publicURL string
+	trusted   []netip.Prefix
+	log       *slog.Logger
+	cache     *blobCache
+}
+
+// newEditor serves dir. publicURL must have passed checkPublicURL.
+func newEditor(dir, publicURL string, trusted []netip.Prefix, log *slog.Logger) (*editor, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("-static: %w", err)
+	}
+	return &editor{
+		root:      root,
+		publicURL: strings.TrimSuffix(publicURL, "/"),
+		trusted:   trusted,
+		log:       log,
+		cache:     newBlobCache(editorCacheBytes),
+	}, nil
+}
+
+// checkPublicURL accepts an absolute http or https URL with a host and at most a path, and
+// nothing that could end the JavaScript string it is written into.
+func checkPublicURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("%q is not an http:// or https:// URL with a host", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#") {
+		return fmt.Errorf("%q: only scheme, host, port and path are allowed", s)
+	}
+	if strings.ContainsAny(s, "\"'`\\<> \t\r\n") {
+		return fmt.Errorf("%q contains quotes, spaces or backslashes", s)
+	}
+	return nil
+}
+
+func (e *editor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	if name == "" || strings.HasSuffix(r.URL.Path, "/") {
+		name = path.Join(name, "index.html")
+	}
+	f, err := e.root.Open(name)
+	if err != nil {
+		// Also a path that leaves the directory, through ".." or a symbolic link.
+		http.NotFound(w, r)
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	if fi.IsDir() {
+		http.Redirect(w, r, "/"+name+"/", http.StatusMovedPermanently)
+		return
+	}
+	h := w.Header()
+	ctype := contentType(name)
+	if ctype != "" {
+		h.Set("Content-Type", ctype)
+	}
+	h.Set("Cache-Control", cacheControl(name))
+	compressible := isCompressible(ctype)
+	if compressible {
+		h.Add("Vary", "Accept-Encoding")
+	}
+	ver := fileVersion(name, fi)
+	if isJavaScript(name) {
+		if e.serveRewritten(w, r, f, fi.ModTime(), ver) {
+			return
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			http.Error(w, "read error", http.StatusInternalServerError)
+			return
+		}
+	}
+	accept := r.Header.Get("Accept-Encoding")
+	for _, enc := range []struct{ name, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
+		if !compressible || !accepts(accept, enc.name) {
+			continue
+		}
+		if pf, pfi, ok := e.precompressed(name+enc.ext, fi); ok {
+			defer pf.Close()
+			h.Set("Content-Encoding", enc.name)
+			h.Set("ETag", etag(fileVersion(name+enc.ext, pfi), enc.name))
+			http.ServeContent(w, r, name, fi.ModTime(), pf)
+			return
+		}
+	}
+	if compressible && fi.Size() >= minCompressBytes && accepts(accept, "gzip") {
+		gz, err := e.cache.get("gzip "+ver, func() ([]byte, error) {
+			raw, err := io.ReadAll(f)
+			if err != nil {
+				return nil, err
+			}
+			return gzipBytes(raw), nil
+		})
+		if err != nil {
+			http.Error(w, "read error", http.StatusInternalServerError)
+			return
+		}
+		h.Set("Content-Encoding", "gzip")
+		h.Set("ETag", etag(ver, "gzip"))
+		http.ServeContent(w, r, name, fi.ModTime(), bytes.NewReader(gz))
+		return
+	}
+	h.Set("ETag", etag(ver, ""))
+	http.ServeContent(w, r, name, fi.ModTime(), f)
+}
+
+// serveRewritten answers with the JavaScript file f rewritten to meshd's endpoint when it holds
+// the compiled-in AppSync endpoint, and reports whether it did. Precompressed copies of such a
+// file are never served: they still carry the AppSync endpoint.
+func (e *editor) serveRewritten(w http.ResponseWriter, r *http.Request, f *os.File, mod time.Time, ver string) bool {
+	read := func() ([]byte, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		return io.ReadAll(f)
+	}
+	found, err := e.cache.get("scan "+ver, func() ([]byte, error) {
+		raw, err := read()
+		if _, n := rewriteEndpoints(raw, ""); n == 0 || err != nil {
+			return []byte{}, err
+		}
+		return []byte{1}, nil
+	})
+	if err != nil {
+		http.Error(w, "read error", http.StatusInternalServerError)
+		return true
+	}
+	if len(found) == 0 {
+		return false
+	}
+	endpoint, err := e.endpoint(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return true
+	}
+	key := ver + " " + endpoint
+	plain, err := e.cache.get("plain "+key, func() ([]byte, error) {
+		raw, err := read()
+		if err != nil {
+			return nil, err
+		}
+		out, n := rewriteEndpoints(raw, endpoint)
+		e.log.Info("editor endpoint rewritten", "file", ver, "places", n, "endpoint", endpoint)
+		return out, nil
+	})
+	if err != nil {
+		http.Error(w, "read error", http.StatusInternalServerError)
+		return true
+	}
+	h := w.Header()
+	representation := fmt.Sprintf("%x", fnv64(endpoint))
+	body := plain
+	if accepts(r.Header.Get("Accept-Encoding"), "gzip") {
+		body, _ = e.cache.get("gzip "+key, func() ([]byte, error) { return gzipBytes(plain), nil })
+		h.Set("Content-Encoding", "gzip")
+		representation += "-gzip"
+	}
+	h.Set("ETag", etag(ver, representation))
+	http.ServeContent(w, r, "", mod, bytes.NewReader(body))
+	return true
+}
+
+// staleAfter is how much older than its file a precompressed copy may be and still be served.
+// Copies written or copied together (a build, cp -r, unzip) lie within it, in any order; a copy
+// older than that was left behind when the file was rebuilt or edited.
+const staleAfter = time.Minute
+
+// precompressed opens a precompressed copy of a file when it is there and not stale.
+func (e *editor) precompressed(name string, orig fs.FileInfo) (*os.File, fs.FileInfo, bool) {
+	f, err := e.root.Open(name)
+	if err != nil {
+		return nil, nil, false
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.ModTime().Before(orig.ModTime().Add(-staleAfter)) {
+		f.Close()
+		return nil, nil, false
+	}
+	return f, fi, true
+}
+
+// endpoint is the GraphQL URL written into the editor: the public URL when one is set, else the
+// scheme and host the browser used, taken from X-Forwarded-Proto and X-Forwarded-Host only when
+// a trusted proxy sent them.
+func (e *editor) endpoint(r *http.Request) (string, error) {
+	if e.publicURL != "" {
+		return e.publicURL + "/graphql", nil
+	}
+	scheme, host := "http", r.Host
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if e.fromTrustedProxy(r.RemoteAddr) {
+		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+			scheme = p
+		}
+		if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
+			host = h
+		}
+	}
+	if !validHost(host) {
+		return "", fmt.Errorf("host %q cannot be written into the editor; set -public-url", host)
+	}
+	return scheme + "://" + host + "/graphql", nil
+}
+
+func (e *editor) fromTrustedProxy(remoteAddr string) bool {
+	peer, err := netip.ParseAddrPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	for _, p := range e.trusted {
+		if p.Contains(peer.Addr().Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+func firstValue(s string) string {
+	first, _, _ := strings.Cut(s, ",")
+	return strings.TrimSpace(first)
+}
+
+// validHost accepts a DNS name, an IPv4 address or a bracketed IPv6 address, with an optional
+// port: nothing that could end a JavaScript string.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for _, c := range []byte(h) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".-:[]_", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// The fixed parts of an AppSync endpoint, https://<id>.appsync-api.<region>.amazonaws.com/graphql.
+const (
+	appSyncAPI    = ".appsync-api."
+	appSyncSuffix = ".amazonaws.com/graphql"
+)
+
+// rewriteEndpoints replaces every AppSync GraphQL endpoint written as a JavaScript string
+// literal — "https://<id>.appsync-api.<region>.amazonaws.com/graphql" in double, single or back
+// quotes, as webpack's DefinePlugin and minifiers leave it — with endpoint, and says how many it
+// replaced. It runs in one pass, in time linear in len(src); src is not modified.
+func rewriteEndpoints(src []byte, endpoint string) ([]byte, int) {
+	var out []byte
+	n, last := 0, 0
+	for i := 0; ; {
+		j := bytes.Index(src[i:], []byte("https://"))
+		if j < 0 {
+			break
+		}
+		start := i + j
+		i = start + 1
+		end, ok := matchEndpoint(src, start)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = make([]byte, 0, len(src)+len(endpoint))
+		}
+		out = append(out, src[last:start]...)
+		out = append(out, endpoint...)
+		last, i = end, end
+		n++
+	}
+	if n == 0 {
+		return src, 0
+	}
+	return append(out, src[last:]...), n
+}
+
+// matchEndpoint reports whether an AppSync endpoint literal's URL starts at src[start], opened
+// by a quote just before it and closed by the same quote just after, and returns its end.
+func matchEndpoint(src []byte, start int) (int, bool) {
+	if start == 0 {
+		return 0, false
+	}
+	quote := src[start-1]
+	if quote != '"' && quote != '\'' && quote != '`' {
+		return 0, false
+	}
+	i := start + len("https://")
+	id := i
+	for i < len(src) && (src[i] >= 'a' && src[i] <= 'z' || src[i] >= '0' && src[i] <= '9') {
+		i++
+	}
+	if i == id || !bytes.HasPrefix(src[i:], []byte(appSyncAPI)) {
+		return 0, false
+	}
+	i += len(appSyncAPI)
+	region := i
+	for i < len(src) && (src[i] >= 'a' && src[i] <= 'z' || src[i] >= '0' && src[i] <= '9' || src[i] == '-') {
+		i++
+	}
+	if i == region || !bytes.HasPrefix(src[i:], []byte(appSyncSuffix)) {
+		return 0, false
+	}
+	i += len(appSyncSuffix)
+	if i >= len(src) || src[i] != quote {
+		return 0, false
+	}
+	return i, true
+}
+
+// contentType is the file's media type by its extension; JavaScript is always UTF-8 text.
+func contentType(name string) string {
+	if isJavaScript(name) {
+		return "text/javascript; charset=utf-8"
+	}
+	switch path.Ext(name) {
+	case ".map":
+		return "application/json"
+	case ".webmanifest":
+		return "application/manifest+json"
+	}
+	return mime.TypeByExtension(path.Ext(name))
+}
+
+func isJavaScript(name string) bool {
+	ext := path.Ext(name)
+	return ext == ".js" || ext == ".mjs"
+}
+
+func isCompressible(ctype string) bool {
+	media, _, _ := strings.Cut(ctype, ";")
+	switch media {
+	case "application/javascript", "application/json", "application/manifest+json", "application/wasm", "image/svg+xml", "application/xml":
+		return true
+	}
+	return strings.HasPrefix(media, "text/")
+}
+
+// cacheControl lets browsers keep content-hashed files for a year and makes them revalidate
+// everything else (index.html, service-worker.js, unhashed chunks) on every load.
+func cacheControl(name string) string {
+	if contentHashed(path.Base(name)) {
+		return fmt.Sprintf("public, max-age=%d, immutable", int(immutableAge.Seconds()))
+	}
+	return "no-cache"
+}
+
+// contentHashed reports whether a file name carries a content hash, as webpack writes it: a run
+// of at least 8 hex digits, with a digit among them, between dots or after a dash
+// (gui.445a92d20b02b9e69766.js, workbox-24d5432a.js).
+func contentHashed(base string) bool {
+	for i := 0; i < len(base); i++ {
+		if i > 0 && base[i-1] != '.' && base[i-1] != '-' {
+			continue
+		}
+		j, digit := i, false
+		for j < len(base) && (base[j] >= '0' && base[j] <= '9' || base[j] >= 'a' && base[j] <= 'f') {
+			digit = digit || base[j] <= '9'
+			j++
+		}
+		if j-i >= 8 && digit && j < len(base) && base[j] == '.' {
+			return true
+		}
+	}
+	return false
+}
+
+// accepts reports whether an Accept-Encoding header allows enc (a q of 0 refuses it).
+func accepts(header, enc string) bool {
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), enc) && strings.TrimSpace(name) != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+		return !(strings.HasPrefix(q, "q=0") && strings.Trim(q[len("q=0"):], ".0") == "")
+	}
+	return false
+}
+
+// fileVersion identifies one state of a file: its name, size and modification time.
+func fileVersion(name string, fi fs.FileInfo) string {
+	return fmt.Sprintf("%s %x %x", name, fi.Size(), fi.ModTime().UnixNano())
+}
+
+// etag is a strong validator for one representation of a file version.
+func etag(ver, representation string) string {
+	t := fmt.Sprintf("%x", fnv64(ver))
+	if representation != "" {
+		t += "-" + representation
+	}
+	return `"` + t + `"`
+}
+
+func fnv64(s string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s))
+	return h.Sum64()
+}
+
+func gzipBytes(raw []byte) []byte {
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write(raw)
+	zw.Close()
+	return buf.Bytes()
+}
