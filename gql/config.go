@@ -19,6 +19,16 @@ func DefaultConfig() Config {
 			MaxSubscriptions:    100,
 			SendQueue:           1024,
 		},
+		Limits: Limits{
+			MaxQueryBytes:    64 << 10,
+			MaxDepth:         16,
+			MaxOverlapPairs:  1000,
+			MaxSelections:    1000,
+			MaxAliases:       100,
+			MaxResponseBytes: 8 << 20,
+			MaxFrameBytes:    256 << 10,
+			DocumentCache:    1024,
+		},
 	}
 }
 
@@ -34,6 +44,15 @@ func (c Config) withDefaults() Config {
 	orDefault(&r.MaxConnections, dr.MaxConnections)
 	orDefault(&r.MaxSubscriptions, dr.MaxSubscriptions)
 	orDefault(&r.SendQueue, dr.SendQueue)
+	l, dl := &c.Limits, d.Limits
+	orDefault(&l.MaxQueryBytes, dl.MaxQueryBytes)
+	orDefault(&l.MaxDepth, dl.MaxDepth)
+	orDefault(&l.MaxOverlapPairs, dl.MaxOverlapPairs)
+	orDefault(&l.MaxSelections, dl.MaxSelections)
+	orDefault(&l.MaxAliases, dl.MaxAliases)
+	orDefault(&l.MaxResponseBytes, dl.MaxResponseBytes)
+	orDefault(&l.MaxFrameBytes, dl.MaxFrameBytes)
+	orDefault(&l.DocumentCache, dl.DocumentCache)
 	return c
 }
 

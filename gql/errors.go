@@ -3,6 +3,7 @@ package gql
 import (
 	"encoding/json"
 	"errors"
+	"regexp"
 
 	qerrors "github.com/graph-gophers/graphql-go/errors"
 
@@ -51,17 +52,20 @@ func ConvertErrors(errs []*qerrors.QueryError) []Error {
 }
 
 func convertError(qe *qerrors.QueryError) Error {
-	e := Error{Path: qe.Path, Message: qe.Message}
+	e := Error{Path: qe.Path, Message: withoutGoTypes(qe.Message)}
 	for _, l := range qe.Locations {
 		e.Locations = append(e.Locations, Location{Line: l.Line, Column: l.Column})
 	}
 	if qe.ResolverError == nil && qe.Path == nil {
 		// A document that does not validate: AppSync reports it without an errorType.
 		rule := qe.Rule
-		if rule == "" {
+		switch {
+		case rule == "" && goUnmarshal.MatchString(qe.Message):
+			rule = "VariablesOfCorrectType"
+		case rule == "":
 			rule = "InvalidSyntax"
 		}
-		e.Message = "Validation error of type " + rule + ": " + qe.Message
+		e.Message = "Validation error of type " + rule + ": " + e.Message
 		return e
 	}
 	kind := broker.InternalError
@@ -87,4 +91,19 @@ func orNull(data json.RawMessage) json.RawMessage {
 		return jsonNull
 	}
 	return data
+}
+
+// Go's names of types and values leak into some of graphql-go's messages ("could not
+// unmarshal 1.5 (float64) into int32", "has invalid type map[string]interface {}"); clients
+// are told about their GraphQL values instead.
+var (
+	goUnmarshal   = regexp.MustCompile(`(?s)^could not unmarshal .* into [^:]+: `)
+	goInvalidType = regexp.MustCompile(`(?s)has invalid type [^\n]*\.\n(Expected type "[^"]*"), found .*$`)
+)
+
+func withoutGoTypes(msg string) string {
+	if goUnmarshal.MatchString(msg) {
+		return "A variable or argument has a value that does not match its GraphQL type."
+	}
+	return goInvalidType.ReplaceAllString(msg, "has an invalid value.\n$1.")
 }

@@ -49,27 +49,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeTransportError(w, status, errType, msg)
 		return
 	}
-	// A document that does not parse is left to Exec, which reports why.
-	switch kind, _, _ := operation(req.Query, req.OperationName); {
-	case kind == "subscription":
-		writeDocumentError(w, "OperationNotSupported: subscriptions are served on the realtime endpoint")
-		return
-	case kind == "mutation" && r.Method == http.MethodGet:
-		writeDocumentError(w, "OperationNotSupported: only queries can be sent with GET")
-		return
+	view := viewFull
+	if r.Method == http.MethodGet {
+		view = viewQuery
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	ctx = withClientIP(ctx, s.ClientIP(r.RemoteAddr, r.Header.Get("X-Forwarded-For")))
-	data, errs, planned := s.execPlanned(ctx, req)
-	if !planned {
-		res := s.schema.Exec(ctx, req.Query, req.OperationName, req.Variables)
-		data, errs = res.Data, res.Errors
-	}
-	out := response{Data: data, Errors: ConvertErrors(errs)}
-	if len(out.Data) == 0 {
-		out.Data = json.RawMessage("null")
-	}
+	out := s.run(ctx, view, req)
 	for _, e := range out.Errors {
 		level := slog.LevelDebug // a client's mistake or a rule, answered in the response
 		if e.ErrorType == string(broker.InternalError) {
@@ -182,10 +169,6 @@ func writeTransportError(w http.ResponseWriter, status int, errType, msg string)
 	writeJSON(w, status, struct {
 		Errors []transportError `json:"errors"`
 	}{[]transportError{{errType, msg}}})
-}
-
-func writeDocumentError(w http.ResponseWriter, detail string) {
-	writeJSON(w, http.StatusOK, response{Data: json.RawMessage("null"), Errors: []Error{{Message: "Validation error of type " + detail}}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

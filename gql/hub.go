@@ -58,6 +58,7 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) {
 	if e == nil {
 		stamps := make(chan time.Time, subscriptionBuffer)
 		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), stampsKey{}, stamps))
+		ctx, _ = withBudget(ctx, s.limits.MaxFrameBytes, scanShape(req.Query))
 		e = &execution{key: key, group: groupOf(req), cancel: cancel, stamps: stamps}
 		e.subs.Store(&[]*subscriber{})
 		results, err := s.schema.Subscribe(ctx, req.Query, req.OperationName, req.Variables)
@@ -114,7 +115,12 @@ func (h *hub) deliver(s *Server, e *execution, results <-chan any) {
 			continue
 		}
 		last = res
-		payload, err := json.Marshal(response{Data: orNull(res.Data), Errors: ConvertErrors(res.Errors)})
+		out := response{Data: orNull(res.Data), Errors: ConvertErrors(res.Errors)}
+		if len(res.Data) > s.limits.MaxFrameBytes || anyTooLarge(res.Errors) {
+			// This message is not delivered to this document; the subscription stays.
+			out = response{Data: jsonNull, Errors: []Error{tooLarge(s.limits.MaxFrameBytes, "MESH_MAX_SUBSCRIPTION_FRAME_BYTES")}}
+		}
+		payload, err := json.Marshal(out)
 		if err != nil {
 			s.log.Error("encode subscription result", "err", err)
 			continue

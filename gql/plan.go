@@ -55,7 +55,12 @@ func (ps *plans) get(s *Server, req request) *plan {
 	if seen {
 		return p
 	}
-	p, final := compilePlan(req.Query, req.OperationName)
+	final := true
+	// Aliases are left to graphql-go, whose answers the response budget bounds: a plan
+	// writes every alias of a value out in full.
+	if scanShape(req.Query).aliases == 0 {
+		p, final = compilePlan(req.Query, req.OperationName)
+	}
 	if p != nil && len(s.schema.ValidateWithVariables(req.Query, req.Variables)) > 0 {
 		// Invalid as sent, perhaps only for these variables: graphql-go answers, and the
 		// next request tries again.
@@ -142,10 +147,10 @@ func (p *plan) bind(vars map[string]any) (*rootArgs, bool) {
 }
 
 // execPlanned runs a query or mutation through its plan; ok is false when graphql-go must run
-// it instead.
-func (s *Server) execPlanned(ctx context.Context, req request) (data []byte, errs []*qerrors.QueryError, ok bool) {
+// it instead. readOnly runs only queries (GET): graphql-go refuses anything else.
+func (s *Server) execPlanned(ctx context.Context, req request, readOnly bool) (data []byte, errs []*qerrors.QueryError, ok bool) {
 	p := s.plans.get(s, req)
-	if p == nil || p.run == nil {
+	if p == nil || p.run == nil || readOnly && p.root.kind != "query" {
 		return nil, nil, false
 	}
 	a, ok := p.bind(req.Variables)

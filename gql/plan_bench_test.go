@@ -64,7 +64,7 @@ func BenchmarkListGroupStatuses(b *testing.B) {
 	b.Run("plan", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, errs, ok := s.execPlanned(context.Background(), req); !ok || len(errs) > 0 {
+			if _, errs, ok := s.execPlanned(context.Background(), req, false); !ok || len(errs) > 0 {
 				b.Fatal("not planned", errs)
 			}
 		}

@@ -145,7 +145,7 @@ func (tw *twin) run(t testing.TB, doc, opName string, vars map[string]any) {
 	}
 	ctx := context.Background()
 	ra := tw.a.schema.Exec(ctx, doc, opName, decode())
-	data, errs, ok := tw.b.execPlanned(ctx, request{Query: doc, Variables: decode(), OperationName: opName})
+	data, errs, ok := tw.b.execPlanned(ctx, request{Query: doc, Variables: decode(), OperationName: opName}, false)
 	if ok {
 		if ops, err := parseDocument(doc); err == nil {
 			for _, op := range ops {

@@ -1,6 +1,8 @@
 package gql
 
 import (
+	"encoding/json"
+
 	"github.com/smalruby/meshd/broker"
 )
 
@@ -22,6 +24,9 @@ func (h *hub) startPlanned(s *Server, key string, req request) *execution {
 	cancel, err := s.b.Subscribe(a.domain, a.groupID, func(m *broker.Message) {
 		p.render(m, func(write func(*enc)) {
 			payload, ok := p.payload(write)
+			if ok && len(payload) > s.limits.MaxFrameBytes {
+				payload, _ = json.Marshal(response{Data: jsonNull, Errors: []Error{tooLarge(s.limits.MaxFrameBytes, "MESH_MAX_SUBSCRIPTION_FRAME_BYTES")}})
+			}
 			if !ok {
 				// graphql-go cannot write such a value either (see appendID).
 				s.log.Error("subscription value cannot be encoded", "group", m.GroupID, "domain", m.Domain)

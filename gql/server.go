@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	_ "embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,12 +20,16 @@ import (
 	"github.com/gorilla/websocket"
 	graphql "github.com/graph-gophers/graphql-go"
 	qerrors "github.com/graph-gophers/graphql-go/errors"
+	"github.com/graph-gophers/graphql-go/trace/tracer"
 
 	"github.com/smalruby/meshd/broker"
 )
 
 //go:embed schema.graphql
 var schemaSDL string
+
+// fullRoots is the schema definition of schema.graphql.
+const fullRoots = "schema { query: Query  mutation: Mutation  subscription: Subscription }"
 
 // Config configures the API layer. New gives the zero limits and timers their values from
 // DefaultConfig.
@@ -44,6 +49,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger receives request errors; slog.Default() when nil.
 	Logger *slog.Logger
+	// Limits bound what one document and one answer may cost.
+	Limits Limits
 	// Realtime sets the limits and timers of the WebSocket endpoints.
 	Realtime RealtimeConfig
 	// OnOperation, when set, is told of every query and mutation: its root field, its outcome
@@ -56,31 +63,40 @@ type Server struct {
 	cfg    Config
 	b      *broker.Broker
 	schema *graphql.Schema
-	res    *resolver
-	keys   [][sha256.Size]byte
-	log    *slog.Logger
-	rt     realtime
-	plans  plans
+	// querySchema is the schema without its mutation root, for GET.
+	querySchema *graphql.Schema
+	limits      Limits
+	docs        *docCache
+	res         *resolver
+	keys        [][sha256.Size]byte
+	log         *slog.Logger
+	rt          realtime
+	plans       plans
 }
 
 // New parses the schema and binds it to the broker.
 func New(b *broker.Broker, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, b: b, log: cfg.Logger}
+	s := &Server{cfg: cfg, b: b, log: cfg.Logger, limits: cfg.Limits}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.docs = newDocCache(s.limits.DocumentCache)
+	var trace tracer.Tracer
+	if cfg.OnOperation != nil {
+		trace = operationTracer{cfg.OnOperation}
+	}
 	opts := []graphql.SchemaOpt{
-		graphql.MaxDepth(16),
-		graphql.MaxQueryLength(64 * 1024),
+		graphql.MaxDepth(s.limits.MaxDepth),
+		graphql.MaxQueryLength(s.limits.MaxQueryBytes),
+		graphql.OverlapValidationLimit(s.limits.MaxOverlapPairs),
+		graphql.MaxSelections(s.limits.MaxSelections),
+		graphql.Tracer(newBudgetTracer(trace)),
 		graphql.SubscribeResolverTimeout(10 * time.Second),
 		graphql.PanicHandler(panicHandler{s.log}),
 		// SensorData resolves straight from broker.Pair's fields, without a method call per
 		// key and value: listGroupStatuses returns hundreds of them.
 		graphql.UseFieldResolvers(),
-	}
-	if cfg.OnOperation != nil {
-		opts = append(opts, graphql.Tracer(operationTracer{cfg.OnOperation}))
 	}
 	s.res = &resolver{b: b, cfg: cfg, log: s.log}
 	schema, err := graphql.ParseSchema(schemaSDL, s.res, opts...)
@@ -88,6 +104,14 @@ func New(b *broker.Broker, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("parse schema: %w", err)
 	}
 	s.schema = schema
+	// graphql-go itself refuses a mutation on this view, from its own parse of the document.
+	queryOnly := strings.Replace(schemaSDL, fullRoots, "schema { query: Query }", 1)
+	if queryOnly == schemaSDL {
+		return nil, errors.New("parse schema: the schema's roots are not " + fullRoots)
+	}
+	if s.querySchema, err = graphql.ParseSchema(queryOnly, s.res, opts...); err != nil {
+		return nil, fmt.Errorf("parse query schema: %w", err)
+	}
 	s.rt.cfg = cfg.Realtime
 	s.rt.conns = map[*conn]struct{}{}
 	s.rt.upgrader = websocket.Upgrader{

@@ -1,6 +1,7 @@
 package gql
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -99,12 +100,27 @@ type statusView struct {
 	NodeID    graphql.ID
 	GroupID   graphql.ID
 	Domain    string
-	Data      []broker.Pair
 	Timestamp DateTime
+	data      []broker.Pair
+}
+
+// Data is the status's pairs; they are charged to the answer's budget.
+func (v statusView) Data(ctx context.Context) []broker.Pair {
+	chargeList(ctx, pairBytes(v.data))
+	return v.data
+}
+
+// pairBytes is what a list of pairs costs in an answer.
+func pairBytes(data []broker.Pair) int {
+	n := 0
+	for _, p := range data {
+		n += len(p.Key) + len(p.Value)
+	}
+	return n
 }
 
 func newStatusView(s *broker.NodeStatus) statusView {
-	return statusView{graphql.ID(s.NodeID), graphql.ID(s.GroupID), s.Domain, s.Data, dt(s.Timestamp)}
+	return statusView{graphql.ID(s.NodeID), graphql.ID(s.GroupID), s.Domain, dt(s.Timestamp), s.Data}
 }
 
 // eventView resolves Event.
@@ -114,9 +130,14 @@ func (v eventView) Name() string              { return v.e.Name }
 func (v eventView) FiredByNodeID() graphql.ID { return graphql.ID(v.e.FiredByNodeID) }
 func (v eventView) GroupID() graphql.ID       { return graphql.ID(v.e.GroupID) }
 func (v eventView) Domain() string            { return v.e.Domain }
-func (v eventView) Payload() *string          { return v.e.Payload }
-func (v eventView) Timestamp() DateTime       { return dt(v.e.Timestamp) }
-func (v eventView) OrderKey() *string         { return v.e.OrderKey }
+func (v eventView) Payload(ctx context.Context) *string {
+	if v.e.Payload != nil {
+		charge(ctx, len(*v.e.Payload))
+	}
+	return v.e.Payload
+}
+func (v eventView) Timestamp() DateTime { return dt(v.e.Timestamp) }
+func (v eventView) OrderKey() *string   { return v.e.OrderKey }
 func (v eventView) Cursor() *string {
 	if v.e.Cursor == "" {
 		return nil
@@ -185,10 +206,11 @@ func (v messageView) NodeID() *graphql.ID {
 	return &id
 }
 
-func (v messageView) Data() *[]broker.Pair {
+func (v messageView) Data(ctx context.Context) *[]broker.Pair {
 	if v.m.Status == nil {
 		return nil
 	}
+	chargeList(ctx, pairBytes(v.m.Status.Data))
 	return &v.m.Status.Data
 }
 

@@ -39,6 +39,7 @@ type config struct {
 	eventPageLimit  int
 	maxRequestBytes int64
 	maxFrameBytes   int64
+	limits          gql.Limits
 	keepalive       int
 	connTimeoutMS   int
 	flushInterval   time.Duration
@@ -144,6 +145,14 @@ func (c *config) settings() []setting {
 		{topicLimits, "MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, apiDefaults.Realtime.MaxConnections), ""},
 		{topicLimits, "MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, apiDefaults.Realtime.MaxSubscriptions), ""},
 		{topicLimits, "MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, apiDefaults.Realtime.SendQueue), ""},
+		{topicLimits, "MESH_MAX_QUERY_BYTES", "longest GraphQL document accepted", intVar(&c.limits.MaxQueryBytes, apiDefaults.Limits.MaxQueryBytes), ""},
+		{topicLimits, "MESH_MAX_DEPTH", "deepest nesting of fields in a document", intVar(&c.limits.MaxDepth, apiDefaults.Limits.MaxDepth), ""},
+		{topicLimits, "MESH_MAX_OVERLAP_PAIRS", "most pairs of same-named fields validation compares (the cost grows with their square)", intVar(&c.limits.MaxOverlapPairs, apiDefaults.Limits.MaxOverlapPairs), ""},
+		{topicLimits, "MESH_MAX_SELECTIONS", "most selections of an operation once its fragments are expanded", intVar(&c.limits.MaxSelections, apiDefaults.Limits.MaxSelections), ""},
+		{topicLimits, "MESH_MAX_ALIASES", "most aliases in a document", intVar(&c.limits.MaxAliases, apiDefaults.Limits.MaxAliases), ""},
+		{topicLimits, "MESH_MAX_RESPONSE_BYTES", "largest answer to one query or mutation", intVar(&c.limits.MaxResponseBytes, apiDefaults.Limits.MaxResponseBytes), ""},
+		{topicLimits, "MESH_MAX_SUBSCRIPTION_FRAME_BYTES", "largest payload of one subscription frame; a larger message is answered with an error", intVar(&c.limits.MaxFrameBytes, apiDefaults.Limits.MaxFrameBytes), ""},
+		{topicLimits, "MESH_DOCUMENT_CACHE", "how many validated documents are remembered", intVar(&c.limits.DocumentCache, apiDefaults.Limits.DocumentCache), ""},
 		{topicStorage, "MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, "meshd-data"), ""},
 		{topicStorage, "MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
 		{topicStorage, "MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, brokerDefaults.StatusFlushInterval), ""},
@@ -273,6 +282,14 @@ func (c *config) validate() error {
 		"max-connections":                   c.maxConnections,
 		"max-subscriptions-per-connection":  c.maxSubs,
 		"send-queue-frames":                 c.sendQueue,
+		"max-query-bytes":                   c.limits.MaxQueryBytes,
+		"max-depth":                         c.limits.MaxDepth,
+		"max-overlap-pairs":                 c.limits.MaxOverlapPairs,
+		"max-selections":                    c.limits.MaxSelections,
+		"max-aliases":                       c.limits.MaxAliases,
+		"max-response-bytes":                c.limits.MaxResponseBytes,
+		"max-subscription-frame-bytes":      c.limits.MaxFrameBytes,
+		"document-cache":                    c.limits.DocumentCache,
 	}
 	for name, v := range positive {
 		if v < 1 {

@@ -102,6 +102,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		TrustedProxies:  cfg.trustedProxies,
 		MaxRequestBytes: cfg.maxRequestBytes,
 		RequestTimeout:  cfg.requestTimeout,
+		Limits:          cfg.limits,
 		Logger:          log,
 		OnOperation:     m.observeOperation,
 		Realtime: gql.RealtimeConfig{

@@ -1,0 +1,141 @@
+package gql
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	graphql "github.com/graph-gophers/graphql-go"
+	qerrors "github.com/graph-gophers/graphql-go/errors"
+)
+
+// Views of the schema a document is run against; a document's verdict is kept per view.
+const (
+	// viewFull is the whole schema: POST and the realtime endpoints.
+	viewFull = "full"
+	// viewQuery has no mutation root: GET may only read (spec §1).
+	viewQuery = "query"
+)
+
+// graphql-go's own refusals of an operation type, which it decides from its parsed document.
+const (
+	refusedMutation     = "no mutations are offered by the schema"
+	refusedSubscription = "graphql-ws protocol header is missing"
+)
+
+// schemaOf is the executable schema of a view.
+func (s *Server) schemaOf(view string) *graphql.Schema {
+	if view == viewQuery {
+		return s.querySchema
+	}
+	return s.schema
+}
+
+// run executes a query or mutation under the document limits and the request's deadline
+// and returns the answer, AppSync-shaped. A document's verdict is remembered, so a refused
+// document is refused again without being parsed, and its cost is bounded by the limits
+// either way.
+func (s *Server) run(ctx context.Context, view string, req request) response {
+	key := docKey(view, req.Query, req.OperationName, req.Variables)
+	if v, ok := s.docs.get(key); ok && v.errs != nil {
+		return response{Data: jsonNull, Errors: v.errs}
+	}
+	sh, refused := s.precheck(req.Query)
+	if refused != nil {
+		s.docs.put(key, verdict{errs: refused})
+		return response{Data: jsonNull, Errors: refused}
+	}
+	if err := ctx.Err(); err != nil {
+		return response{Data: jsonNull, Errors: []Error{contextError(err)}}
+	}
+	ctx, b := withBudget(ctx, s.limits.MaxResponseBytes, sh)
+	data, qerrs, planned := s.execPlanned(ctx, req, view == viewQuery)
+	if !planned {
+		res := s.schemaOf(view).Exec(ctx, req.Query, req.OperationName, req.Variables)
+		data, qerrs = res.Data, res.Errors
+	}
+	if err := ctx.Err(); err != nil {
+		return response{Data: jsonNull, Errors: []Error{contextError(err)}}
+	}
+	if b.spent() || len(data) > s.limits.MaxResponseBytes || anyTooLarge(qerrs) {
+		return response{Data: jsonNull, Errors: []Error{tooLarge(s.limits.MaxResponseBytes, "MESH_MAX_RESPONSE_BYTES")}}
+	}
+	out := response{Data: orNull(data), Errors: s.convert(qerrs)}
+	if len(data) == 0 && len(qerrs) > 0 {
+		out.Errors = refusal(qerrs, out.Errors)
+		if documentErrors(qerrs) {
+			s.docs.put(key, verdict{errs: out.Errors})
+		}
+		return out
+	}
+	s.docs.put(key, verdict{})
+	return out
+}
+
+// precheck measures a document before graphql-go parses it and refuses one beyond the
+// limits that need no parse.
+func (s *Server) precheck(query string) (shape, []Error) {
+	if len(query) > s.limits.MaxQueryBytes {
+		return shape{}, []Error{documentError("QueryComplexity", "the document is "+strconv.Itoa(len(query))+" bytes long; at most "+strconv.Itoa(s.limits.MaxQueryBytes)+" are allowed (MESH_MAX_QUERY_BYTES)")}
+	}
+	sh := scanShape(query)
+	if sh.aliases > s.limits.MaxAliases {
+		return sh, []Error{tooManyAliases(sh.aliases, s.limits.MaxAliases)}
+	}
+	return sh, nil
+}
+
+// convert is ConvertErrors with meshd's own limits named.
+func (s *Server) convert(qerrs []*qerrors.QueryError) []Error {
+	errs := ConvertErrors(qerrs)
+	for i, qe := range qerrs {
+		if errors.Is(qe, graphql.ErrTooManySelections) {
+			errs[i] = documentError("QueryComplexity", "the operation expands to more than "+strconv.Itoa(s.limits.MaxSelections)+" selections (MESH_MAX_SELECTIONS)")
+		}
+	}
+	return errs
+}
+
+// refusal rewords graphql-go's refusal of an operation type the way meshd documents it.
+func refusal(qerrs []*qerrors.QueryError, errs []Error) []Error {
+	if len(qerrs) != 1 {
+		return errs
+	}
+	switch qerrs[0].Message {
+	case refusedMutation:
+		return []Error{documentError("OperationNotSupported", "only queries can be sent with GET")}
+	case refusedSubscription:
+		return []Error{documentError("OperationNotSupported", "subscriptions are served on the realtime endpoint")}
+	}
+	return errs
+}
+
+// documentErrors reports whether errors are about the document itself (its validation or
+// its operation type), so that the same document and variables always get them.
+func documentErrors(errs []*qerrors.QueryError) bool {
+	for _, qe := range errs {
+		if qe.Path != nil || qe.ResolverError != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func anyTooLarge(errs []*qerrors.QueryError) bool {
+	for _, qe := range errs {
+		if isTooLarge(qe) {
+			return true
+		}
+	}
+	return false
+}
+
+// contextError is the answer to a request whose context ended before its answer was built:
+// AppSync's ExecutionTimeout for the deadline.
+func contextError(err error) Error {
+	kind, msg := "ExecutionTimeout", "Execution timed out."
+	if !errors.Is(err, context.DeadlineExceeded) {
+		kind, msg = "RequestCancelled", "The request was cancelled."
+	}
+	return Error{ErrorType: kind, Message: msg, Data: jsonNull, ErrorInfo: jsonNull, Extensions: map[string]any{"errorType": kind}}
+}

@@ -1,0 +1,85 @@
+package gql
+
+import (
+	"strconv"
+)
+
+// Limits bound what one document and one answer may cost, so that no request costs more
+// than it is worth. Zero values take DefaultConfig's, in parentheses; the real editor's
+// documents (testdata/documents) stay far below every one of them.
+type Limits struct {
+	// MaxQueryBytes bounds a document's length (64 KiB).
+	MaxQueryBytes int
+	// MaxDepth bounds how deeply fields nest (16).
+	MaxDepth int
+	// MaxOverlapPairs bounds the pairs of same-named fields validation may compare, which
+	// otherwise grow with the square of a document (1000; the editor's documents need 1).
+	MaxOverlapPairs int
+	// MaxSelections bounds an operation's selections after its fragments are expanded
+	// (1000; the editor's largest document has 30).
+	MaxSelections int
+	// MaxAliases bounds the aliases of a document (100; the editor uses none).
+	MaxAliases int
+	// MaxResponseBytes bounds the data of one query or mutation answer (8 MiB).
+	MaxResponseBytes int
+	// MaxFrameBytes bounds the payload of one subscription frame (256 KiB, above AppSync's
+	// own 240 KB payload limit).
+	MaxFrameBytes int
+	// DocumentCache is how many validated documents are remembered (1024).
+	DocumentCache int
+}
+
+// shape is what a cheap scan of a document tells before graphql-go parses it.
+type shape struct {
+	// aliases counts the ":" outside parentheses: in a selection set only an alias has one.
+	aliases int
+	// longestName is the longest name or alias (non-ASCII bytes count as name bytes), the
+	// most one response key can cost.
+	longestName int
+}
+
+// scanShape measures a document in one pass; strings and comments are skipped.
+func scanShape(doc string) shape {
+	var sh shape
+	lx := lexer{src: doc}
+	depth := 0
+	for lx.pos < len(doc) {
+		c := doc[lx.pos]
+		switch {
+		case c == '"':
+			lx.skipString()
+		case c == '#':
+			for lx.pos < len(doc) && doc[lx.pos] != '\n' && doc[lx.pos] != '\r' {
+				lx.pos++
+			}
+		case c == '(':
+			depth++
+			lx.pos++
+		case c == ')':
+			depth--
+			lx.pos++
+		case c == ':':
+			if depth <= 0 {
+				sh.aliases++
+			}
+			lx.pos++
+		case isNameByte(c) || c >= 0x80:
+			n := len(lx.run(func(c byte) bool { return isNameByte(c) || c >= 0x80 }))
+			sh.longestName = max(sh.longestName, n)
+		default:
+			lx.pos++
+		}
+	}
+	return sh
+}
+
+// tooManyAliases is the document error of a document over MaxAliases.
+func tooManyAliases(n, limit int) Error {
+	return documentError("QueryComplexity", "the document has "+strconv.Itoa(n)+" aliases; at most "+strconv.Itoa(limit)+" are allowed (MESH_MAX_ALIASES)")
+}
+
+// documentError is a document that is refused before it runs: AppSync reports such errors
+// without an errorType.
+func documentError(rule, detail string) Error {
+	return Error{Message: "Validation error of type " + rule + ": " + detail}
+}
