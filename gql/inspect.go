@@ -6,9 +6,10 @@ type GroupRef struct {
 	GroupID string
 }
 
-// groupOf is the group a subscription request listens to, read from its variables (every
-// editor generation passes groupId and domain as variables); the zero GroupRef when a
-// document spells them inline.
+// groupOf is the group a subscription request left to graphql-go listens to, read from its
+// variables (every editor generation passes groupId and domain as variables); the zero
+// GroupRef when such a document spells them inline. Planned executions know their group from
+// their plan.
 func groupOf(req request) GroupRef {
 	id, _ := req.Variables["groupId"].(string)
 	domain, _ := req.Variables["domain"].(string)
@@ -16,7 +17,7 @@ func groupOf(req request) GroupRef {
 }
 
 // GroupSubscriptions counts the live realtime subscriptions of each group, for the console.
-// Subscriptions whose document names its group inline are counted under the zero GroupRef.
+// Unplanned subscriptions whose document names its group inline count under the zero GroupRef.
 func (s *Server) GroupSubscriptions() map[GroupRef]int {
 	h := &s.rt.hub
 	h.mu.Lock()

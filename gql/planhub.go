@@ -18,7 +18,7 @@ func (h *hub) startPlanned(s *Server, key string, req request) *execution {
 	if !ok {
 		return nil
 	}
-	e := &execution{key: key}
+	e := &execution{key: key, group: GroupRef{Domain: a.domain, GroupID: a.groupID}}
 	e.subs.Store(&[]*subscriber{})
 	suffix := []byte("}")
 	cancel, err := s.b.Subscribe(a.domain, a.groupID, func(m *broker.Message) {
