@@ -137,6 +137,16 @@ func nodeAtLeast(version string, major, minor int) bool {
 // the tree was last installed.
 func installRealClients(t *testing.T, npm, dir string) {
 	t.Helper()
+	// cmd/meshd's console test installs the same tree; the lock keeps the two npm ci apart.
+	lockFile, err := os.OpenFile(filepath.Join(dir, ".npm-install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lockFile.Close()
+	if err := syscall.Flock(int(lockFile.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(lockFile.Fd()), syscall.LOCK_UN)
 	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
 	if err != nil {
 		t.Fatalf("%s/package-lock.json: %v", realClientDir, err)

@@ -1,0 +1,493 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/smalruby/meshd/gql/console"
+)
+
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the console's screenshots into docs/console/")
+
+const (
+	// nodeClientsDir is the Node project of the real client libraries (shared with gql's tests).
+	nodeClientsDir = "../../gql/testdata/node"
+	// screenshotDir is where -update-screenshots puts the README's pictures.
+	screenshotDir = "../../docs/console"
+	// chromiumPath is Debian's chromium package.
+	chromiumPath = "/usr/bin/chromium"
+	// consolePupilKey is the pupils' API key of the lesson; the console must refuse it.
+	consolePupilKey = "da2-pupils-key-compiled-into-the-editor"
+	// updateBound is how long a reported variable may take to show: one sampling tick, the
+	// stream and the page's rendering, with room for a loaded CI machine.
+	updateBound = 3 * time.Second
+)
+
+// TestConsoleInBrowser runs a short lesson with the editor's SDK (aws-appsync from Node)
+// against the real meshd binary and watches it in the teacher's console in headless
+// Chromium: login (refused keys, the one-time link), groups, members and variables updating
+// in place, the language switch, phone layout, dissolving from the keyboard, and no request
+// leaving meshd's origin.
+func TestConsoleInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium, Node and the real client library; not with -short")
+	}
+	chromium := ensureChromium(t)
+	node, npm := nodeTools(t)
+	dir, err := filepath.Abs(nodeClientsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installNodeClients(t, npm, dir)
+
+	data := t.TempDir()
+	p := startMeshd(t, "-store", "memory", "-data-dir", data, "-api-keys", consolePupilKey)
+	link := logLine(t, p, loginLink)[1]
+	base := strings.TrimSuffix(p.URL, "/graphql")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("accept-lang", "ja-JP,ja"),
+		chromedp.Flag("lang", "ja-JP"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 768),
+	)
+	defer cancelAlloc()
+	browser, closeBrowser := chromedp.NewContext(alloc)
+	defer closeBrowser()
+
+	// Every request of every tab, and every uncaught script error.
+	var mu sync.Mutex
+	var requests, jsErrors []string
+	watch := func(tab context.Context) {
+		t.Helper()
+		if err := chromedp.Do(tab); err != nil {
+			t.Fatalf("open tab: %v", err)
+		}
+		if err := chromedp.Listen(tab, func(ev any) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch e := ev.(type) {
+			case *network.EventRequestWillBeSent:
+				requests = append(requests, e.Request.URL)
+			case *runtime.EventExceptionThrown:
+				jsErrors = append(jsErrors, e.ExceptionDetails.Text+" "+describeException(e.ExceptionDetails))
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := chromedp.Call(tab, network.Enable, network.EnableParams{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tab := browser
+	watch(tab)
+	do(t, tab, chromedp.EmulateViewport(1366, 768))
+
+	// Without a session the page asks for a key; wrong keys and the pupils' key are refused.
+	do(t, tab, chromedp.Navigate(base+"/console/"))
+	waitJS(t, tab, "the login form in Japanese", `!document.querySelector('#login').hidden && document.documentElement.lang === 'ja' && document.querySelector('#login-h').textContent === '先生用コンソール'`)
+	for _, key := range []string{"not-the-admin-key", consolePupilKey} {
+		do(t, tab, chromedp.Evaluate[chromedp.Void](`document.querySelector('#login-error').textContent = ''`),
+			chromedp.SendKeys("#key", key), chromedp.KeyEvent("\r"))
+		waitJS(t, tab, "the refusal of "+key, `document.querySelector('#login-error').textContent !== '' && document.querySelector('#app').hidden`)
+		do(t, tab, chromedp.Evaluate[chromedp.Void](`document.querySelector('#key').value = ''`))
+	}
+	_, metrics := get(t, http.DefaultClient, base+"/metrics")
+	if metricValue(t, metrics, `meshd_console_auth_failures_total{reason="wrong"}`) != 1 || metricValue(t, metrics, `meshd_console_auth_failures_total{reason="api_key"}`) != 1 {
+		t.Errorf("the refused keys are not counted:\n%s", grepLines(metrics, "console"))
+	}
+	if code, _ := get(t, http.DefaultClient, base+"/statusz"); code != http.StatusUnauthorized {
+		t.Errorf("/statusz without a key: %d", code)
+	}
+
+	// The one-time link logs in.
+	do(t, tab, chromedp.Navigate(link))
+	waitJS(t, tab, "the console after the login link", `!document.querySelector('#app').hidden && location.search === ''`)
+
+	lesson := startLesson(t, node, dir, p.URL)
+	ready := lesson.next(t, "ready")
+	var r struct {
+		Domain, GroupID, HostID string
+		Members                 []string
+	}
+	remarshal(t, ready["ready"], &r)
+	card := fmt.Sprintf(`document.querySelector('[data-group=%q]')`, r.GroupID+"@"+r.Domain)
+	chip := func(nodeID, key string) string {
+		return fmt.Sprintf(`(%s?.querySelector('tr[data-node=%q] [data-var=%q] .v')?.textContent ?? '')`, card, nodeID, key)
+	}
+	waitJS(t, tab, "the group, its members and their variables", strings.Join([]string{
+		fmt.Sprintf(`%s?.querySelector('h3')?.textContent === %q`, card, "【"+console.Kana(r.HostID)+"】"),
+		fmt.Sprintf(`%s.querySelector('tr[data-node=%q] .kana').textContent === %q`, card, r.Members[0], console.Kana(r.Members[0])),
+		fmt.Sprintf(`%s.querySelector('tr[data-node=%q] .kana').textContent === %q`, card, r.Members[1], console.Kana(r.Members[1])),
+		chip(r.HostID, "stage") + ` === 'intro'`,
+		chip(r.Members[0], "score") + ` === '0'`,
+		chip(r.Members[1], "score") + ` === '10'`,
+		fmt.Sprintf(`%s.querySelector('[data-meta="subs"] b').textContent === '3'`, card),
+		fmt.Sprintf(`%s.querySelector('.feed').textContent.includes('hello from m1')`, card),
+		fmt.Sprintf(`%s.querySelector('.feed').textContent.includes('hello from m2')`, card),
+	}, " && "))
+
+	// A new report shows in place, within about a second.
+	for i, value := range []string{"99", "100"} {
+		lesson.send(t, map[string]any{"report": map[string]string{"node": r.Members[0], "key": "score", "value": value}})
+		lesson.next(t, "reported")
+		start := time.Now()
+		waitJS(t, tab, "the new score "+value, chip(r.Members[0], "score")+` === '`+value+`'`)
+		took := time.Since(start)
+		t.Logf("report %d reached the page %s after the mutation returned", i+1, took.Round(time.Millisecond))
+		if took > updateBound {
+			t.Errorf("the new score took %s to show, more than %s", took, updateBound)
+		}
+	}
+	lesson.send(t, map[string]any{"fire": map[string]string{"node": r.Members[1], "name": "jump!"}})
+	lesson.next(t, "fired")
+	waitJS(t, tab, "the event in the feed", card+`.querySelector('.feed li:first-child .ev').textContent === 'jump!'`)
+	var st console.Status
+	statusz(t, base, p, &st)
+	if g := st.Domains[0].Groups[0]; g.Subscriptions != 3 || len(g.Members) != 2 {
+		t.Errorf("/statusz: %d subscriptions and %d members, want 3 and 2", g.Subscriptions, len(g.Members))
+	}
+	waitJS(t, tab, "the school-laptop layout without sideways scrolling", `document.documentElement.scrollWidth <= window.innerWidth`)
+	shots := map[string][]byte{}
+	shots["console-ja.png"] = screenshot(t, tab)
+
+	// A browser in English gets English; the switch changes the language.
+	en, closeEn := chromedp.NewContext(browser)
+	defer closeEn()
+	watch(en)
+	if _, err := chromedp.Call(en, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) meshd-console-test", AcceptLanguage: "en-US,en",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	do(t, en, chromedp.EmulateViewport(1366, 768), chromedp.Navigate(base+"/console/"))
+	waitJS(t, en, "the console in English", `document.documentElement.lang === 'en' && document.querySelector('#classroom-h').textContent === 'Classroom' && `+chip(r.Members[0], "score")+` === '100'`)
+	shots["console-en.png"] = screenshot(t, en)
+	do(t, en, chromedp.Focus("#lang"), chromedp.KeyEvent("\r"))
+	waitJS(t, en, "the switch to Japanese", `document.documentElement.lang === 'ja' && document.querySelector('#classroom-h').textContent === '教室'`)
+	do(t, en, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+	waitJS(t, en, "the phone layout without sideways scrolling", `document.documentElement.scrollWidth <= window.innerWidth && `+card+`.getBoundingClientRect().width <= window.innerWidth`)
+	shots["console-phone.png"] = screenshot(t, en)
+
+	// Dissolve from the keyboard; the members' subscriptions get the host's dissolve message.
+	do(t, tab, chromedp.Focus(`[data-group="`+r.GroupID+"@"+r.Domain+`"] button.dissolve`), chromedp.KeyEvent("\r"))
+	waitJS(t, tab, "the confirmation dialog", `document.querySelector('#confirm').open && document.querySelector('#confirm-text').textContent.includes('【')`)
+	do(t, tab, chromedp.Focus(`#confirm button[value=ok]`), chromedp.KeyEvent("\r"))
+	want := "Group " + r.GroupID + "@" + r.Domain + " has been dissolved successfully."
+	got := map[string]bool{}
+	for len(got) < len(r.Members) {
+		m := lesson.next(t, "dissolved")
+		if m["message"] != want {
+			t.Errorf("member %v got %q, want the host's dissolve message %q", m["dissolved"], m["message"], want)
+		}
+		got[fmt.Sprint(m["dissolved"])] = true
+	}
+	waitJS(t, tab, "the group to leave the page", card+` === null && !document.querySelector('#empty').hidden`)
+	if err := lesson.wait(); err != nil {
+		t.Errorf("the lesson script: %v", err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(requests) < 5 {
+		t.Errorf("only %d requests seen: the network listener is not working", len(requests))
+	}
+	for _, u := range requests {
+		if !strings.HasPrefix(u, base+"/") && !strings.HasPrefix(u, "data:") {
+			t.Errorf("the page requested %s, outside meshd's origin %s", u, base)
+		}
+	}
+	if len(jsErrors) > 0 {
+		t.Errorf("script errors on the page: %v", jsErrors)
+	}
+	for name, png := range shots {
+		if len(png) < 10000 || string(png[1:4]) != "PNG" {
+			t.Errorf("%s: %d bytes, not a screenshot", name, len(png))
+		}
+		if *updateScreenshots {
+			if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(screenshotDir, name), png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func describeException(d *runtime.ExceptionDetails) string {
+	if d.Exception != nil {
+		return d.Exception.Description
+	}
+	return fmt.Sprintf("line %d", d.LineNumber)
+}
+
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitJS polls the page until the expression is true (bounded): the assertion is the state,
+// never a fixed sleep.
+func waitJS(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { try { return !!(`+expr+`); } catch (e) { return false; } })()`))
+		if err == nil && ok {
+			return
+		}
+		last = err
+		time.Sleep(25 * time.Millisecond)
+	}
+	html, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main')?.innerText ?? ''`))
+	t.Fatalf("timed out waiting for %s (%v); the page shows:\n%s", what, last, html)
+}
+
+func screenshot(t *testing.T, ctx context.Context) []byte {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return png
+}
+
+func statusz(t *testing.T, base string, p *process, st *console.Status) {
+	t.Helper()
+	key, _, err := readAdminKey(filepath.Dir(logLine(t, p, loginLink)[2]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", base+"/statusz", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(st); err != nil || len(st.Domains) != 1 {
+		t.Fatalf("/statusz: %v %+v", err, st)
+	}
+}
+
+func remarshal(t *testing.T, from, to any) {
+	t.Helper()
+	b, _ := json.Marshal(from)
+	if err := json.Unmarshal(b, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// lesson is the running console-lesson.mjs: JSON lines in both directions.
+type lesson struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	lines chan map[string]any
+	log   *syncBuffer
+	done  chan error
+}
+
+func startLesson(t *testing.T, node, dir, url string) *lesson {
+	t.Helper()
+	cmd := exec.Command(node, "console-lesson.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "MESHD_HTTP_URL="+url, "MESHD_API_KEY="+consolePupilKey, "NO_COLOR=1")
+	l := &lesson{cmd: cmd, lines: make(chan map[string]any, 16), log: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = l.log
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			var m map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				l.log.Write([]byte("stdout: " + sc.Text() + "\n"))
+				continue
+			}
+			l.lines <- m
+		}
+		close(l.lines)
+		l.done <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		l.stdin.Close()
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+		}
+	})
+	return l
+}
+
+// next returns the script's next message, which must carry key.
+func (l *lesson) next(t *testing.T, key string) map[string]any {
+	t.Helper()
+	select {
+	case m, ok := <-l.lines:
+		if !ok {
+			t.Fatalf("the lesson script ended before %q:\n%s", key, l.log)
+		}
+		if _, has := m[key]; !has {
+			t.Fatalf("the lesson script said %v, want %q:\n%s", m, key, l.log)
+		}
+		return m
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no %q from the lesson script:\n%s", key, l.log)
+		return nil
+	}
+}
+
+func (l *lesson) send(t *testing.T, cmd map[string]any) {
+	t.Helper()
+	b, _ := json.Marshal(cmd)
+	if _, err := l.stdin.Write(append(b, '\n')); err != nil {
+		t.Fatalf("write to the lesson script: %v\n%s", err, l.log)
+	}
+}
+
+func (l *lesson) wait() error {
+	l.stdin.Close()
+	select {
+	case err := <-l.done:
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, l.log)
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("did not exit\n" + l.log.String())
+	}
+}
+
+// ensureChromium returns Debian's chromium, installing the package when it is missing (as
+// the Node tests install their npm packages), so that the test command passes on a fresh
+// machine.
+func ensureChromium(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err == nil {
+		return chromiumPath
+	}
+	apt, err := exec.LookPath("apt-get")
+	if err != nil {
+		t.Fatalf("%s is missing and there is no apt-get to install Debian's chromium package", chromiumPath)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	for _, args := range [][]string{
+		{"-o", "DPkg::Lock::Timeout=600", "update"},
+		{"-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends", "chromium"},
+	} {
+		cmd := exec.CommandContext(ctx, apt, args...)
+		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("apt-get %s: %v\n%s", strings.Join(args, " "), err, tail(out, 2000))
+		}
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("apt-get installed chromium but %s is missing", chromiumPath)
+	}
+	return chromiumPath
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// nodeTools finds node (20.14 or later, for the harness) and npm.
+func nodeTools(t *testing.T) (node, npm string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is not installed: the console test plays its lesson with the editor's SDK from Node (install Node.js 20 or later and npm)")
+	}
+	if npm, err = exec.LookPath("npm"); err != nil {
+		t.Fatal("npm is not installed: the console test installs the real client library with npm ci")
+	}
+	return node, npm
+}
+
+// installNodeClients runs npm ci in dir when node_modules is missing or older than
+// package-lock.json, holding a lock on the directory so that gql's real-client test, which
+// installs the same tree, never runs npm ci at the same time.
+func installNodeClients(t *testing.T, npm, dir string) {
+	t.Helper()
+	lockFile, err := os.OpenFile(filepath.Join(dir, ".npm-install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lockFile.Close()
+	if err := syscall.Flock(int(lockFile.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Flock(int(lockFile.Fd()), syscall.LOCK_UN)
+	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stamp, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !stamp.ModTime().Before(lock.ModTime()) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci in %s: %v\n%s", dir, err, tail(out, 4000))
+	}
+}
