@@ -19,7 +19,7 @@ const TEXT = {
     host: 'host', websocket: 'WebSocket', polling: 'polling', gone: 'gone', alive: 'live',
     created: 'created', expires: 'ends in', heartbeat: 'host heartbeat due in', subsShort: 'subscriptions', mpsShort: 'msg/s',
     node: 'Node', seen: 'Last seen', variables: 'Variables', events: 'Recent events', noEvents: 'No events yet.', ago: (d) => `${d} ago`,
-    nodeLive: 'live', nodeGone: 'expired', raw: 'id', groupLabel: (k) => `Group ${k}`,
+    nodeLive: 'live', nodeGone: 'expired', raw: 'id', domain: (d) => `domain ${d}`,
   },
   ja: {
     title: 'meshd コンソール', skip: '教室の表示へ移動', logout: 'ログアウト', loginTitle: '先生用コンソール',
@@ -36,7 +36,7 @@ const TEXT = {
     host: 'ホスト', websocket: 'WebSocket', polling: 'ポーリング', gone: '終了', alive: '稼働中',
     created: '作成', expires: '終了まで', heartbeat: 'ホストのハートビート期限まで', subsShort: 'サブスクリプション', mpsShort: 'メッセージ/秒',
     node: 'ノード', seen: '最終確認', variables: '変数', events: '最近のイベント', noEvents: 'イベントはまだありません。', ago: (d) => `${d}前`,
-    nodeLive: '接続中', nodeGone: '期限切れ', raw: 'ID', groupLabel: (k) => `グループ ${k}`,
+    nodeLive: '接続中', nodeGone: '期限切れ', raw: 'ID', domain: (d) => `ドメイン ${d}`,
   },
 };
 
@@ -72,6 +72,8 @@ function applyLang() {
   btn.textContent = other === 'ja' ? '日本語' : 'English';
   btn.lang = other;
   btn.setAttribute('aria-label', other === 'ja' ? '日本語で表示' : 'Show in English');
+  const conn = $('#conn');
+  if (conn.textContent) setText(conn, t(conn.classList.contains('down') ? 'reconnecting' : 'live'));
   if (status) render(status, true);
 }
 
@@ -388,7 +390,7 @@ function render(st, force = false) {
       s.append(el('h2'), el('div', 'groups'));
       return s;
     });
-    setText(sec.firstChild, `domain ${d.domain}`);
+    setText(sec.firstChild, t('domain', d.domain));
     const list = sec.lastChild;
     const keep = new Set();
     for (const g of d.groups) {
