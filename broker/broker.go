@@ -51,6 +51,7 @@ type Broker struct {
 	fan    fanout
 
 	published atomic.Uint64
+	lifecycle lifecycle
 
 	stop      chan struct{}
 	loops     sync.WaitGroup

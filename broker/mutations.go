@@ -76,7 +76,11 @@ func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, e
 	done := b.commit.enqueue(putGroup(g))
 	out := g.Group
 	s.mu.Unlock()
-	return out, b.commit.wait(ctx, done)
+	if err := b.commit.wait(ctx, done); err != nil {
+		return out, err
+	}
+	b.groupCreated(out)
+	return out, nil
 }
 
 // JoinGroup makes nodeID a member of a live group, or refreshes its membership.
@@ -153,11 +157,13 @@ func (b *Broker) DissolveGroup(ctx context.Context, groupID, domain, hostID stri
 		return Dissolve{}, errorf(Unauthorized, "Only the host can dissolve the group")
 	}
 	b.remove(s, g)
+	ended := endOf(g, b.Now())
 	done := b.commit.enqueue(store.Op{Kind: store.DeleteGroup, Domain: domain, GroupID: groupID})
 	s.mu.Unlock()
 	if err := b.commit.wait(ctx, done); err != nil {
 		return Dissolve{}, err
 	}
+	b.groupDissolved(ended)
 	d := Dissolve{GroupID: groupID, Domain: domain, Message: "Group " + groupID + "@" + domain + " has been dissolved successfully."}
 	// Published after the group is gone, so nothing of the group can follow it.
 	b.publish(&Message{GroupID: groupID, Domain: domain, Dissolve: &d})
@@ -178,7 +184,11 @@ func (b *Broker) RenewHeartbeat(ctx context.Context, groupID, domain, hostID str
 	done := b.commit.enqueue(putGroup(g))
 	out := g.Group
 	s.mu.Unlock()
-	return out, b.commit.wait(ctx, done)
+	if err := b.commit.wait(ctx, done); err != nil {
+		return out, err
+	}
+	b.groupCreated(out)
+	return out, nil
 }
 
 // SendMemberHeartbeat refreshes a live membership and returns it with its new expiry.

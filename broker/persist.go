@@ -90,6 +90,7 @@ func (b *Broker) Sweep() {
 			for _, g := range ds.groups {
 				if !b.live(g, now) {
 					b.remove(s, g)
+					b.groupExpired(endOf(g, now))
 					ops = append(ops, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
 					continue
 				}

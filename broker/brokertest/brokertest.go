@@ -47,6 +47,8 @@ type Options struct {
 	Store  store.Store
 	Clock  *Clock
 	Config *broker.Config
+	// Logger receives the broker's log; discarded when nil.
+	Logger *slog.Logger
 }
 
 // Broker is a running test broker with its parts.
@@ -74,6 +76,9 @@ func New(t testing.TB, opts Options) *Broker {
 	if opts.Clock == nil {
 		opts.Clock = NewClock()
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	cfg := Config()
 	if opts.Config != nil {
 		cfg = *opts.Config
@@ -90,7 +95,7 @@ func New(t testing.TB, opts Options) *Broker {
 		Store:  opts.Store,
 		Bus:    bs,
 		Clock:  opts.Clock.Now,
-		Logger: slog.New(slog.DiscardHandler),
+		Logger: opts.Logger,
 		NewID: func() string {
 			mu.Lock()
 			defer mu.Unlock()

@@ -119,6 +119,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return err
 	}
 	m.watch(brk, b, api)
+	m.watchStore(st)
 	cons, err := newConsole(ctx, cfg, log, brk, api, m, commits)
 	if err != nil {
 		return err
@@ -135,7 +136,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	ln = gql.BatchingListener(ln)
 	srv := &http.Server{
-		Handler:           cons.wrap(handler),
+		Handler:           m.countResponses(cons.wrap(handler)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bufio"
+	"errors"
+	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,23 +15,36 @@ import (
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/bus"
 	"github.com/smalruby/meshd/gql"
+	"github.com/smalruby/meshd/store"
 )
 
 // metrics holds meshd's Prometheus collectors. Gauges and counters of state are read from the
 // broker, the bus and the API when scraped; histograms are fed by their hooks.
 type metrics struct {
 	reg        *prometheus.Registry
+	responses  *prometheus.CounterVec
 	operations *prometheus.CounterVec
 	opDuration *prometheus.HistogramVec
 	commitDur  prometheus.Histogram
 	commitErrs prometheus.Counter
 	commitOps  prometheus.Counter
+	lastFailed prometheus.Gauge
+	lastErrAt  prometheus.Gauge
 	delivery   prometheus.Histogram
 }
+
+// latencyBuckets are the buckets of every latency histogram: 50 µs to 105 s, doubling, so that
+// a saturated server (requests of up to the 30 s request timeout, deliveries seconds late)
+// shows in them rather than in +Inf.
+var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 22)
 
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
+		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshd_http_responses_total",
+			Help: "HTTP responses of the main listener by status code (101 for a WebSocket upgrade).",
+		}, []string{"code"}),
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshd_graphql_operations_total",
 			Help: "Queries and mutations served, by root field and outcome (ok or the errorType).",
@@ -35,12 +52,12 @@ func newMetrics() *metrics {
 		opDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "meshd_graphql_operation_duration_seconds",
 			Help:    "Time to resolve a query or mutation, by root field.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
+			Buckets: latencyBuckets,
 		}, []string{"operation"}),
 		commitDur: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "meshd_store_commit_duration_seconds",
 			Help:    "Time to make one batch of control-plane changes durable.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
+			Buckets: latencyBuckets,
 		}),
 		commitErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "meshd_store_commit_errors_total",
@@ -50,10 +67,18 @@ func newMetrics() *metrics {
 			Name: "meshd_store_committed_ops_total",
 			Help: "Changes written to the store.",
 		}),
+		lastFailed: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshd_store_last_commit_failed",
+			Help: "1 while the latest store commit failed, 0 once one succeeds.",
+		}),
+		lastErrAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshd_store_last_commit_error_timestamp_seconds",
+			Help: "When a store commit last failed, in seconds since the Unix epoch; 0 if none has.",
+		}),
 		delivery: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "meshd_delivery_latency_seconds",
 			Help:    "Time from a message's publication to its frame being written to a subscriber.",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16),
+			Buckets: latencyBuckets,
 		}),
 	}
 	bi := readBuildInfo()
@@ -63,7 +88,7 @@ func newMetrics() *metrics {
 		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.Go},
 	})
 	build.Set(1)
-	m.reg.MustRegister(build, m.operations, m.opDuration, m.commitDur, m.commitErrs, m.commitOps, m.delivery,
+	m.reg.MustRegister(build, m.responses, m.operations, m.opDuration, m.commitDur, m.commitErrs, m.commitOps, m.lastFailed, m.lastErrAt, m.delivery,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -82,8 +107,11 @@ func (m *metrics) observeCommit(d time.Duration, ops int, err error) {
 	m.commitDur.Observe(d.Seconds())
 	if err != nil {
 		m.commitErrs.Inc()
+		m.lastFailed.Set(1)
+		m.lastErrAt.SetToCurrentTime()
 		return
 	}
+	m.lastFailed.Set(0)
 	m.commitOps.Add(float64(ops))
 }
 
@@ -100,6 +128,9 @@ func (m *metrics) watch(b *broker.Broker, bs *bus.Bus, api *gql.Server) {
 		gauge("meshd_members", "Group memberships in memory.", func() float64 { return float64(b.Stats().Members) }),
 		gauge("meshd_node_statuses", "Node statuses in memory.", func() float64 { return float64(b.Stats().Statuses) }),
 		counter("meshd_messages_published_total", "Messages published to groups.", func() float64 { return float64(b.Stats().Published) }),
+		counter("meshd_groups_created_total", "Groups created.", func() float64 { return float64(b.Stats().GroupsCreated) }),
+		counter("meshd_groups_dissolved_total", "Groups their host dissolved.", func() float64 { return float64(b.Stats().GroupsDissolved) }),
+		counter("meshd_groups_expired_total", "Groups removed because their lifetime or their host's heartbeat ran out.", func() float64 { return float64(b.Stats().GroupsExpired) }),
 		counter("meshd_bus_dropped_messages_total", "Messages the bus dropped because a group's delivery fell behind.", func() float64 { return float64(bs.Dropped()) }),
 		gauge("meshd_realtime_connections", "Open realtime WebSockets.", func() float64 { return float64(api.RealtimeStats().Connections) }),
 		gauge("meshd_realtime_subscriptions", "Live subscriptions.", func() float64 { return float64(api.RealtimeStats().Subscriptions) }),
@@ -108,6 +139,72 @@ func (m *metrics) watch(b *broker.Broker, bs *bus.Bus, api *gql.Server) {
 		counter("meshd_slow_consumer_disconnects_total", "WebSockets closed because their reader fell too far behind.", func() float64 { return float64(api.RealtimeStats().SlowConsumers) }),
 	)
 }
+
+// watchStore registers the size of a bbolt state file.
+func (m *metrics) watchStore(st store.Store) {
+	if f, ok := st.(*store.Bolt); ok {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "meshd_store_file_bytes",
+			Help: "Size of the state file.",
+		}, func() float64 { return float64(f.Size()) }))
+	}
+}
+
+// countResponses counts h's responses by status code.
+func (m *metrics) countResponses(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		h.ServeHTTP(rec, r)
+		code := rec.code
+		if code == 0 {
+			code = http.StatusOK
+		}
+		m.responses.WithLabelValues(strconv.Itoa(code)).Inc()
+	})
+}
+
+// statusRecorder remembers the status code written through it. It passes Flush and Hijack on,
+// so that streaming and WebSocket upgrades work through it; a hijacked connection counts as
+// 101 Switching Protocols.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := s.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("the connection cannot be hijacked")
+	}
+	conn, rw, err := h.Hijack()
+	if err == nil && s.code == 0 {
+		s.code = http.StatusSwitchingProtocols
+	}
+	return conn, rw, err
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // handler serves the metrics in Prometheus' text format.
 func (m *metrics) handler() http.Handler {

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scrape reads m's exposition as Prometheus does.
+func scrape(t *testing.T, m *metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return rec.Body.String()
+}
+
+// TestTroubleMetricsMove makes the failures an operator must see happen on the real binary
+// and reads them from /metrics.
+func TestTroubleMetricsMove(t *testing.T) {
+	p := startMeshd(t, "-api-keys", "k", "-allowed-origins", "https://school.example", "-max-request-bytes", "2048")
+	base := strings.TrimSuffix(p.URL, "/graphql")
+	send := func(key, origin string, body string) int {
+		req, _ := http.NewRequest(http.MethodPost, p.URL, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if key != "" {
+			req.Header.Set("x-api-key", key)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	create := `{"query":"mutation { createGroup(name: \"n\", hostId: \"h\", domain: \"d\") { id } }"}`
+	for _, c := range []struct {
+		key, origin, body string
+		want              int
+	}{
+		{"", "", create, 401},
+		{"wrong", "", create, 401},
+		{"k", "https://elsewhere.example", create, 403},
+		{"k", "", `{"query":"` + strings.Repeat("x", 4096) + `"}`, 413},
+		{"k", "https://school.example", create, 200},
+	} {
+		if got := send(c.key, c.origin, c.body); got != c.want {
+			t.Fatalf("key %q origin %q: %d, want %d", c.key, c.origin, got, c.want)
+		}
+	}
+	dissolve := `{"query":"mutation { dissolveGroup(groupId: \"x\", domain: \"d\", hostId: \"h\") { groupId } }"}`
+	send("k", "", dissolve) // not found: still a 200 with a GraphQL error
+
+	_, text := get(t, http.DefaultClient, base+"/metrics")
+	for series, want := range map[string]float64{
+		`meshd_http_responses_total{code="401"}`: 2,
+		`meshd_http_responses_total{code="403"}`: 1,
+		`meshd_http_responses_total{code="413"}`: 1,
+		`meshd_http_responses_total{code="200"}`: 2,
+		"meshd_groups_created_total":             1,
+		"meshd_groups_dissolved_total":           0,
+		"meshd_groups_expired_total":             0,
+		"meshd_store_last_commit_failed":         0,
+	} {
+		if got := metricValue(t, text, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	if size := metricValue(t, text, "meshd_store_file_bytes"); size < 16<<10 {
+		t.Errorf("meshd_store_file_bytes = %v", size)
+	}
+	// The latency buckets reach past a minute, so that saturation shows below +Inf.
+	if !strings.Contains(text, `meshd_graphql_operation_duration_seconds_bucket{operation="createGroup",le="104.8576"} 1`) {
+		t.Errorf("no createGroup bucket at 104.8576 s:\n%s", text)
+	}
+	if !strings.Contains(text, "meshd_build_info{goversion=") {
+		t.Error("no meshd_build_info")
+	}
+}
+
+func TestLastCommitErrorMetrics(t *testing.T) {
+	m := newMetrics()
+	value := func(series string) float64 { return metricValue(t, scrape(t, m), series) }
+	if value("meshd_store_last_commit_failed") != 0 || value("meshd_store_last_commit_error_timestamp_seconds") != 0 {
+		t.Fatal("a failure before any commit")
+	}
+	before := float64(time.Now().Unix())
+	m.observeCommit(time.Millisecond, 3, errors.New("disk full"))
+	if value("meshd_store_last_commit_failed") != 1 || value("meshd_store_last_commit_error_timestamp_seconds") < before || value("meshd_store_commit_errors_total") != 1 {
+		t.Fatalf("after a failed commit:\n%s", scrape(t, m))
+	}
+	m.observeCommit(time.Millisecond, 3, nil)
+	if value("meshd_store_last_commit_failed") != 0 || value("meshd_store_last_commit_error_timestamp_seconds") < before || value("meshd_store_committed_ops_total") != 3 {
+		t.Fatalf("a successful commit does not clear the failure, or forgets when it was:\n%s", scrape(t, m))
+	}
+}
+
+func TestStatusRecorder(t *testing.T) {
+	m := newMetrics()
+	h := m.countResponses(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/teapot":
+			w.WriteHeader(http.StatusTeapot)
+			w.Write([]byte("short and stout"))
+		case "/write":
+			w.Write([]byte("x"))
+		case "/hijack":
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			conn.Close()
+		}
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, path := range []string{"/teapot", "/write", "/nothing"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	// POST, which the client does not retry on the connection the handler closes.
+	if resp, err := http.Post(srv.URL+"/hijack", "text/plain", nil); err == nil {
+		resp.Body.Close()
+	}
+	text := scrape(t, m)
+	for code, want := range map[string]float64{"418": 1, "200": 2, "101": 1} {
+		if got := metricValue(t, text, `meshd_http_responses_total{code="`+code+`"}`); got != want {
+			t.Errorf("code %s counted %v times, want %v", code, got, want)
+		}
+	}
+}
