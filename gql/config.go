@@ -18,6 +18,8 @@ func DefaultConfig() Config {
 			MaxConnections:      10000,
 			MaxSubscriptions:    100,
 			SendQueue:           1024,
+			SendQueueBytes:      8 << 20,
+			WriteTimeout:        10 * time.Second,
 		},
 		Limits: Limits{
 			MaxQueryBytes:    64 << 10,
@@ -53,6 +55,8 @@ func (c Config) withDefaults() Config {
 	orDefault(&l.MaxResponseBytes, dl.MaxResponseBytes)
 	orDefault(&l.MaxFrameBytes, dl.MaxFrameBytes)
 	orDefault(&l.DocumentCache, dl.DocumentCache)
+	orDefault(&r.SendQueueBytes, dr.SendQueueBytes)
+	orDefault(&r.WriteTimeout, dr.WriteTimeout)
 	return c
 }
 

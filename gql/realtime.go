@@ -38,9 +38,13 @@ type RealtimeConfig struct {
 	MaxConnections int
 	// MaxSubscriptions bounds live subscriptions per socket.
 	MaxSubscriptions int
-	// SendQueue is how many frames may wait for a slow reader before its socket is closed
-	// with 1013.
-	SendQueue int
+	// SendQueue and SendQueueBytes bound the frames and the bytes that may wait for a slow
+	// reader; one more closes its socket with 1013, as a slow consumer.
+	SendQueue      int
+	SendQueueBytes int
+	// WriteTimeout bounds the write of one frame; a socket whose write outlasts it is closed
+	// as a slow consumer.
+	WriteTimeout time.Duration
 	// OnDelivery, when set, is told how long after its publication each message frame was
 	// written to a subscriber.
 	OnDelivery func(time.Duration)

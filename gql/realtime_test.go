@@ -397,32 +397,7 @@ func TestOrderingAndIsolation(t *testing.T) {
 
 func TestSlowConsumerIsDisconnected(t *testing.T) {
 	e := startRT(t, func(c *gql.Config) { c.Realtime.SendQueue = 16 })
-	id := e.group(t, "host", "d")
-	vars := map[string]any{"groupId": id, "domain": "d"}
-	slow := e.appsync(t, "")
-	slow.send(map[string]string{"type": "connection_init"})
-	slow.expect("connection_ack")
-	slow.start("s", onMessage, vars, "")
-	slow.expect("start_ack")
-	fast := e.appsync(t, "")
-	fast.send(map[string]string{"type": "connection_init"})
-	fast.expect("connection_ack")
-	fast.start("f", `subscription($groupId: ID!, $domain: String!) { onMessageInGroup(groupId: $groupId, domain: $domain) { nodeStatus { data { value } } } }`, vars, "")
-	fast.expect("start_ack")
-	// Publish one message at a time, each once the reading subscriber has it: the reader keeps
-	// up, the other never reads and overflows its queue.
-	// The messages must outgrow the kernel's socket buffers too, or the slow reader never
-	// falls behind: up to 400 of 60 kB. Publishing stops once the queue has overflowed, so
-	// the slow reader starts reading while meshd's blocked write is still waiting for it.
-	for i := 0; e.api.RealtimeStats().SlowConsumers == 0; i++ {
-		if i == 400 {
-			t.Fatal("the slow consumer's queue never overflowed")
-		}
-		e.Broker.ReportData(id, "d", "n", []broker.Pair{{Key: "k", Value: fmt.Sprint(i, strings.Repeat("x", 60000))}})
-		if got := str(fast.expect("data"), "payload", "data", "onMessageInGroup", "nodeStatus", "data", 0, "value"); !strings.HasPrefix(got, fmt.Sprint(i, "x")) {
-			t.Fatalf("reader got %.10q as message %d", got, i)
-		}
-	}
+	slow := e.overflow(t)
 	if code := slow.closed(); code != websocket.CloseTryAgainLater {
 		t.Fatalf("slow consumer closed with %d", code)
 	}

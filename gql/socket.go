@@ -3,7 +3,9 @@ package gql
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -11,12 +13,18 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Timers of every realtime socket.
+// closeTimeout bounds the write of a socket's close frame.
+const closeTimeout = time.Second
+
+// slowReason names why a socket was closed as a slow consumer: its reader fell so far
+// behind that frames waited beyond a limit, or a write did not finish in time.
+type slowReason string
+
+// The slow-consumer close reasons.
 const (
-	// writeTimeout bounds the write of one frame to the client.
-	writeTimeout = 10 * time.Second
-	// closeTimeout bounds the write of the close frame.
-	closeTimeout = time.Second
+	slowPendingFrames slowReason = "pending frames" // RealtimeConfig.SendQueue frames waited
+	slowPendingBytes  slowReason = "pending bytes"  // RealtimeConfig.SendQueueBytes waited
+	slowWriteDeadline slowReason = "write deadline" // a write outlasted RealtimeConfig.WriteTimeout
 )
 
 // frame is one outbound WebSocket message: prefix, then a payload shared by every subscriber
@@ -48,11 +56,12 @@ type conn struct {
 	cancel context.CancelFunc
 	work   sync.WaitGroup
 
-	mu     sync.Mutex
-	queue  []frame // pending frames, at most SendQueue of them plus a close frame
-	inited bool
-	subs   map[string]*subscriber
-	closed bool
+	mu          sync.Mutex
+	queue       []frame // pending frames, at most SendQueue of them plus a close frame
+	queuedBytes int     // the bytes of queue's frames, at most SendQueueBytes
+	inited      bool
+	subs        map[string]*subscriber
+	closed      bool
 }
 
 func newConn(s *Server, ws *websocket.Conn, d dialect, r *http.Request) *conn {
@@ -68,8 +77,9 @@ func newConn(s *Server, ws *websocket.Conn, d dialect, r *http.Request) *conn {
 	return c
 }
 
-// send queues a frame without ever blocking: a reader too slow to keep its queue from
-// overflowing is disconnected with 1013, so it cannot hold up its group.
+// send queues a frame without ever blocking: a reader too slow to keep its queue under
+// SendQueue frames and SendQueueBytes bytes is disconnected as a slow consumer, so it cannot
+// hold up its group.
 func (c *conn) send(f frame) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -81,17 +91,45 @@ func (c *conn) sendLocked(f frame) bool {
 	if c.closed {
 		return false
 	}
-	if len(c.queue) >= c.s.rt.cfg.SendQueue {
-		c.s.rt.slowConsumers.Add(1)
-		c.s.log.Warn("realtime slow consumer disconnected", "ip", c.ip, "queued", len(c.queue))
-		// Nothing queued will be read in time: the close goes out at once, alone.
-		clear(c.queue)
-		c.queue = c.queue[:0]
-		c.closeLocked(websocket.CloseTryAgainLater, "slow consumer")
+	size := len(f.prefix) + len(f.payload) + len(f.suffix)
+	switch cfg := &c.s.rt.cfg; {
+	case len(c.queue) >= cfg.SendQueue:
+		c.slowLocked(slowPendingFrames)
+		return false
+	case c.queuedBytes+size > cfg.SendQueueBytes:
+		c.slowLocked(slowPendingBytes)
 		return false
 	}
+	c.queuedBytes += size
 	c.enqueueLocked(f)
 	return true
+}
+
+// slowLocked counts, logs and closes a slow consumer with 1013 (try again later). Nothing
+// queued would be read in time: the close goes out at once, alone.
+func (c *conn) slowLocked(reason slowReason) {
+	if c.closed {
+		return
+	}
+	c.s.rt.slowConsumers.Add(1)
+	c.s.log.Warn("realtime slow consumer disconnected", "reason", string(reason), "ip", c.ip,
+		"protocol", c.d.subprotocol(), "queued_frames", len(c.queue), "queued_bytes", c.queuedBytes)
+	clear(c.queue)
+	c.queue = c.queue[:0]
+	c.queuedBytes = 0
+	c.closeLocked(websocket.CloseTryAgainLater, "slow consumer")
+}
+
+// writeFailed ends a socket whose write failed: as a slow consumer when the write deadline
+// passed, else as a broken connection.
+func (c *conn) writeFailed(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		c.slowLocked(slowWriteDeadline)
+		return
+	}
+	c.closeLocked(websocket.CloseAbnormalClosure, "")
 }
 
 // enqueueLocked appends a frame and wakes the writer.
@@ -146,6 +184,7 @@ func (c *conn) takeQueue(spent []frame) []frame {
 	q := c.queue
 	clear(spent) // drop the payload references of written frames
 	c.queue = spent[:0]
+	c.queuedBytes = 0
 	return q
 }
 
@@ -189,22 +228,24 @@ func (c *conn) writeBatch(batch []frame) bool {
 	}
 	written, open := 0, true
 	for _, f := range batch {
-		c.ws.SetWriteDeadline(time.Now().Add(writeTimeout))
+		c.ws.SetWriteDeadline(time.Now().Add(c.s.rt.cfg.WriteTimeout))
 		if f.closeCode != 0 {
 			c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(f.closeCode, f.closeText), time.Now().Add(closeTimeout))
 			open = false
 			break
 		}
 		if err := c.writeFrame(f); err != nil {
-			c.close(websocket.CloseAbnormalClosure, "")
+			c.writeFailed(err)
 			open = false
 			break
 		}
 		written++
 	}
-	if bc != nil && bc.uncork() != nil {
-		c.close(websocket.CloseAbnormalClosure, "")
-		return false
+	if bc != nil {
+		if err := bc.uncork(); err != nil {
+			c.writeFailed(err)
+			return false
+		}
 	}
 	rt := &c.s.rt
 	for _, f := range batch[:written] {

@@ -50,6 +50,7 @@ type config struct {
 	maxConnections  int
 	maxSubs         int
 	sendQueue       int
+	sendQueueBytes  int
 	metricsAddr     string
 	pprofAddr       string
 	tlsCert         string
@@ -145,6 +146,7 @@ func (c *config) settings() []setting {
 		{topicLimits, "MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, apiDefaults.Realtime.MaxConnections), ""},
 		{topicLimits, "MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, apiDefaults.Realtime.MaxSubscriptions), ""},
 		{topicLimits, "MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, apiDefaults.Realtime.SendQueue), ""},
+		{topicLimits, "MESH_SEND_QUEUE_BYTES", "bytes queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueueBytes, apiDefaults.Realtime.SendQueueBytes), ""},
 		{topicLimits, "MESH_MAX_QUERY_BYTES", "longest GraphQL document accepted", intVar(&c.limits.MaxQueryBytes, apiDefaults.Limits.MaxQueryBytes), ""},
 		{topicLimits, "MESH_MAX_DEPTH", "deepest nesting of fields in a document", intVar(&c.limits.MaxDepth, apiDefaults.Limits.MaxDepth), ""},
 		{topicLimits, "MESH_MAX_OVERLAP_PAIRS", "most pairs of same-named fields validation compares (the cost grows with their square)", intVar(&c.limits.MaxOverlapPairs, apiDefaults.Limits.MaxOverlapPairs), ""},
@@ -290,6 +292,7 @@ func (c *config) validate() error {
 		"max-response-bytes":                c.limits.MaxResponseBytes,
 		"max-subscription-frame-bytes":      c.limits.MaxFrameBytes,
 		"document-cache":                    c.limits.DocumentCache,
+		"send-queue-bytes":                  c.sendQueueBytes,
 	}
 	for name, v := range positive {
 		if v < 1 {

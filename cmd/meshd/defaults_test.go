@@ -39,6 +39,7 @@ func TestFlagDefaultsAreTheTables(t *testing.T) {
 		{"max-connections", c.maxConnections, rt.MaxConnections},
 		{"max-subscriptions-per-connection", c.maxSubs, rt.MaxSubscriptions},
 		{"send-queue-frames", c.sendQueue, rt.SendQueue},
+		{"send-queue-bytes", c.sendQueueBytes, rt.SendQueueBytes},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

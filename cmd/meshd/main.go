@@ -112,6 +112,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			MaxConnections:      cfg.maxConnections,
 			MaxSubscriptions:    cfg.maxSubs,
 			SendQueue:           cfg.sendQueue,
+			SendQueueBytes:      cfg.sendQueueBytes,
 			OnDelivery:          m.observeDelivery,
 		},
 	})

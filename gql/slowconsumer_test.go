@@ -1,0 +1,146 @@
+package gql_test
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/gql"
+)
+
+// logBuffer collects a server's log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// logTo sends a server's logs to l.
+func logTo(l *logBuffer) func(*gql.Config) {
+	return func(c *gql.Config) { c.Logger = slog.New(slog.NewTextHandler(l, nil)) }
+}
+
+// overflow subscribes a socket that never reads and another that does to one group, then
+// publishes messages of 60 kB, each once the reader has it, until the server counts a slow
+// consumer; it returns the socket that never read. The messages must outgrow the kernel's
+// socket buffers, or the slow reader never falls behind: up to 400 of them. Publishing stops
+// once the queue has overflowed, so the slow reader starts reading while meshd's blocked
+// write is still waiting for it.
+func (e *env) overflow(t *testing.T) *client {
+	t.Helper()
+	id := e.group(t, "host", "d")
+	vars := map[string]any{"groupId": id, "domain": "d"}
+	slow := e.appsync(t, "")
+	slow.send(map[string]string{"type": "connection_init"})
+	slow.expect("connection_ack")
+	slow.start("s", onMessage, vars, "")
+	slow.expect("start_ack")
+	fast := e.appsync(t, "")
+	fast.send(map[string]string{"type": "connection_init"})
+	fast.expect("connection_ack")
+	fast.start("f", `subscription($groupId: ID!, $domain: String!) { onMessageInGroup(groupId: $groupId, domain: $domain) { nodeStatus { data { value } } } }`, vars, "")
+	fast.expect("start_ack")
+	for i := 0; e.api.RealtimeStats().SlowConsumers == 0; i++ {
+		if i == 400 {
+			t.Fatal("the slow consumer's queue never overflowed")
+		}
+		e.Broker.ReportData(id, "d", "n", []broker.Pair{{Key: "k", Value: fmt.Sprint(i, strings.Repeat("x", 60000))}})
+		if got := str(fast.expect("data"), "payload", "data", "onMessageInGroup", "nodeStatus", "data", 0, "value"); !strings.HasPrefix(got, fmt.Sprint(i, "x")) {
+			t.Fatalf("reader got %.10q as message %d", got, i)
+		}
+	}
+	return slow
+}
+
+// Each limit of the slow-consumer policy closes the socket with 1013, counted and logged
+// with its reason.
+func TestSlowConsumerLimits(t *testing.T) {
+	tests := []struct {
+		name      string
+		configure func(*gql.RealtimeConfig)
+		reason    string
+	}{
+		{"frames", func(c *gql.RealtimeConfig) { c.SendQueue = 16 }, "pending frames"},
+		{"bytes", func(c *gql.RealtimeConfig) { c.SendQueueBytes = 512 << 10 }, "pending bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var logs logBuffer
+			e := startRT(t, logTo(&logs), func(c *gql.Config) { tt.configure(&c.Realtime) })
+			slow := e.overflow(t)
+			if code := slow.closed(); code != websocket.CloseTryAgainLater {
+				t.Fatalf("slow consumer closed with %d", code)
+			}
+			if n := e.api.RealtimeStats().SlowConsumers; n != 1 {
+				t.Fatalf("%d slow consumers counted", n)
+			}
+			if want := `msg="realtime slow consumer disconnected" reason="` + tt.reason + `"`; !strings.Contains(logs.String(), want) {
+				t.Fatalf("log has no %s:\n%s", want, logs.String())
+			}
+		})
+	}
+}
+
+// A socket whose write does not finish within the write timeout is closed as a slow
+// consumer, counted and logged, however much room its queue has left.
+func TestSlowConsumerWriteDeadline(t *testing.T) {
+	var logs logBuffer
+	e := startRT(t, logTo(&logs), func(c *gql.Config) {
+		c.Realtime.WriteTimeout = 100 * time.Millisecond
+		c.Realtime.SendQueue, c.Realtime.SendQueueBytes = 100000, 1<<30
+	})
+	id := e.group(t, "host", "d")
+	// A reader with a tiny receive buffer that never reads: meshd's writes soon block.
+	d := websocket.Dialer{Subprotocols: []string{"graphql-ws"}, NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if err == nil {
+			err = c.(*net.TCPConn).SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	ws, _, err := d.Dial(e.ws+"/graphql/realtime", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	slow := &client{t: t, ws: ws}
+	slow.send(map[string]string{"type": "connection_init"})
+	slow.expect("connection_ack")
+	slow.start("s", onMessage, map[string]any{"groupId": id, "domain": "d"}, "")
+	slow.expect("start_ack")
+	// Far more than any kernel buffers: 24 MB, queued at once.
+	for i := range 400 {
+		if _, err := e.Broker.ReportData(id, "d", "n", []broker.Pair{{Key: "k", Value: fmt.Sprint(i, strings.Repeat("x", 60000))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for e.api.RealtimeStats().SlowConsumers == 0 {
+		if !strings.Contains(logs.String(), "realtime connection closed") {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		t.Fatalf("the socket closed without a slow consumer:\n%s", logs.String())
+	}
+	if want := `msg="realtime slow consumer disconnected" reason="write deadline"`; !strings.Contains(logs.String(), want) {
+		t.Fatalf("log has no %s:\n%s", want, logs.String())
+	}
+}
