@@ -175,10 +175,14 @@ func TestSystemdUnit(t *testing.T) {
 			t.Fatalf("%s:%d: not a section, comment or Key=Value: %q", unit, i+1, line)
 		}
 	}
-	for _, key := range []string{"[Service]ExecStart", "[Service]DynamicUser", "[Service]StateDirectory", "[Service]ProtectSystem", "[Service]NoNewPrivileges", "[Service]ExecReload", "[Install]WantedBy"} {
+	for _, key := range []string{"[Service]Type", "[Service]WatchdogSec", "[Service]ExecStart", "[Service]DynamicUser", "[Service]StateDirectory", "[Service]ProtectSystem", "[Service]NoNewPrivileges", "[Service]ExecReload", "[Install]WantedBy"} {
 		if !seen[key] {
 			t.Errorf("the unit has no %s", key)
 		}
+	}
+	// meshd speaks sd_notify (cmd/meshd/notify.go): the unit must expect it.
+	if !strings.Contains(string(raw), "\nType=notify\n") {
+		t.Error("the unit is not Type=notify")
 	}
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {

@@ -409,7 +409,7 @@ func unknownVariables(environ []string) []string {
 }
 
 // warnings are settings that work but are probably not what the operator wants: no API key,
-// a private listener open beyond loopback.
+// a private listener (console, pprof, NATS) open beyond loopback.
 func (c *config) warnings() []string {
 	var out []string
 	if len(c.apiKeys) == 0 {

@@ -39,6 +39,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	for _, w := range append(unknownVariables(environ), cfg.warnings()...) {
 		log.Warn(w)
 	}
+	sd, err := newNotifier(lookup(environ))
+	if err != nil {
+		return err
+	}
+	defer sd.Close()
 	m := newMetrics()
 	commits := new(commitLog)
 	// The side listeners come first: an address in use stops meshd before it touches the data
@@ -157,6 +162,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("meshd listening", "addr", ln.Addr().String(), "scheme", scheme, "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys), "version", readBuildInfo().Version)
 	cons.announce(scheme, ln.Addr())
+	if err := sd.notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
+		log.Warn("could not tell systemd meshd is ready", "err", err)
+	}
+	// A meshd whose broker no longer answers stops pinging the watchdog and is restarted.
+	sd.keepAlive(ctx, log, func() { brk.Stats() })
 
 	select {
 	case err := <-served:
@@ -164,6 +174,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	sd.notify("STOPPING=1")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	// Sockets are hijacked, so http.Server.Shutdown does not see them: close them first.
