@@ -17,25 +17,31 @@ type committer struct {
 	store    store.Store
 	log      *slog.Logger
 	onCommit func(d time.Duration, ops int, err error)
-	mu       sync.Mutex
-	ops      []store.Op
-	waiters  []chan error
-	closed   bool
-	wake     chan struct{}
-	done     chan struct{}
-	lastErr  error
+	// lockState locks every shard and returns their unlock, for a rollback.
+	lockState func() (unlock func())
+	mu        sync.Mutex
+	ops       []store.Op
+	// undos and waiters hold one entry per enqueued change, in order.
+	undos   []func()
+	waiters []chan error
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{}
+	lastErr error
+	health  health
 }
 
-func newCommitter(s store.Store, log *slog.Logger, onCommit func(time.Duration, int, error)) *committer {
-	c := &committer{store: s, log: log, onCommit: onCommit, wake: make(chan struct{}, 1), done: make(chan struct{})}
+func newCommitter(s store.Store, log *slog.Logger, onCommit func(time.Duration, int, error), lockState func() func()) *committer {
+	c := &committer{store: s, log: log, onCommit: onCommit, lockState: lockState, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.run()
 	return c
 }
 
 // enqueue queues ops behind everything enqueued before and returns a channel that receives
 // the commit's outcome. Callers hold the lock that ordered the change, so the store sees
-// changes in the order they were applied in memory.
-func (c *committer) enqueue(ops ...store.Op) chan error {
+// changes in the order they were applied in memory. undo, when not nil, takes the change
+// back out of memory if its commit fails; it runs with every shard locked.
+func (c *committer) enqueue(undo func(), ops ...store.Op) chan error {
 	done := make(chan error, 1)
 	c.mu.Lock()
 	if c.closed {
@@ -44,6 +50,7 @@ func (c *committer) enqueue(ops ...store.Op) chan error {
 		return done
 	}
 	c.ops = append(c.ops, ops...)
+	c.undos = append(c.undos, undo)
 	c.waiters = append(c.waiters, done)
 	c.mu.Unlock()
 	select {
@@ -74,8 +81,8 @@ func (c *committer) run() {
 	for range c.wake {
 		for {
 			c.mu.Lock()
-			ops, waiters, closed := c.ops, c.waiters, c.closed
-			c.ops, c.waiters = nil, nil
+			ops, undos, waiters, closed := c.ops, c.undos, c.waiters, c.closed
+			c.ops, c.undos, c.waiters = nil, nil, nil
 			c.mu.Unlock()
 			if len(waiters) == 0 {
 				if closed {
@@ -88,14 +95,19 @@ func (c *committer) run() {
 			if c.onCommit != nil {
 				c.onCommit(time.Since(start), len(ops), err)
 			}
+			if len(ops) > 0 {
+				c.health.observe(c.log, err)
+			}
 			if err != nil {
-				c.log.Error("store commit failed", "ops", len(ops), "err", err)
+				c.log.Error("store commit failed; its changes are rolled back", "ops", len(ops), "err", err)
 				c.mu.Lock()
 				c.lastErr = err
 				c.mu.Unlock()
+				c.rollback(undos, waiters, err)
+				continue
 			}
 			for _, w := range waiters {
-				w <- err
+				w <- nil
 			}
 		}
 	}

@@ -31,8 +31,10 @@ func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, e
 	ds := s.domains[in.Domain]
 	if ds != nil {
 		if g := ds.groups[ds.hosts[in.HostID]]; b.live(g, now) {
+			// The group may still be on its way to the store: answer once it is there.
+			done := b.commit.enqueue(nil)
 			s.mu.Unlock()
-			return g.Group, nil
+			return g.Group, b.commit.wait(ctx, done)
 		}
 	}
 	lifetime := b.cfg.MaxConnectionTime
@@ -70,10 +72,18 @@ func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, e
 	if !in.UseWebSocket {
 		g.PollingIntervalSeconds = int(b.cfg.PollingInterval / time.Second)
 	}
+	prevHost := ds.hosts[g.HostID]
 	ds.groups[g.ID] = g
 	ds.hosts[g.HostID] = g.ID
 	b.nodes.set(g.HostID, groupKey{g.Domain, g.ID})
-	done := b.commit.enqueue(putGroup(g))
+	done := b.commit.enqueue(func() {
+		if ds := s.domains[g.Domain]; ds != nil && ds.groups[g.ID] == g {
+			b.remove(s, g)
+			if ds.groups[prevHost] != nil {
+				ds.hosts[g.HostID] = prevHost
+			}
+		}
+	}, putGroup(g))
 	out := g.Group
 	s.mu.Unlock()
 	if err := b.commit.wait(ctx, done); err != nil {
@@ -90,12 +100,29 @@ func (b *Broker) JoinGroup(ctx context.Context, groupID, domain, nodeID string) 
 		return Group{}, Member{}, err
 	}
 	m := &Member{NodeID: nodeID, GroupID: groupID, Domain: domain, JoinedAt: now, ExpiresAt: now.Add(b.cfg.MemberTTL)}
-	if old := g.members[nodeID]; old != nil {
+	old := g.members[nodeID]
+	if old != nil {
 		m.JoinedAt = old.JoinedAt
 	}
 	g.members[nodeID] = m
-	b.nodes.set(nodeID, groupKey{domain, groupID})
-	done := b.commit.enqueue(putMember(m))
+	prevKey, indexed := b.nodes.get(nodeID)
+	key := groupKey{domain, groupID}
+	b.nodes.set(nodeID, key)
+	done := b.commit.enqueue(func() {
+		if g.members[nodeID] != m {
+			return
+		}
+		if old != nil {
+			g.members[nodeID] = old
+		} else {
+			delete(g.members, nodeID)
+		}
+		if indexed {
+			b.nodes.set(nodeID, prevKey)
+		} else {
+			b.nodes.unset(nodeID, key)
+		}
+	}, putMember(m))
 	gv, mv := g.Group, *m
 	s.mu.Unlock()
 	return gv, mv, b.commit.wait(ctx, done)
@@ -115,19 +142,37 @@ func (b *Broker) LeaveGroup(ctx context.Context, groupID, domain, nodeID string)
 		return nil
 	}
 	var ops []store.Op
-	if _, ok := g.members[nodeID]; ok {
+	m, st := g.members[nodeID], g.statuses[nodeID]
+	_, dirty := g.dirtyStatus[nodeID]
+	if m != nil {
 		delete(g.members, nodeID)
 		ops = append(ops, store.Op{Kind: store.DeleteMember, Domain: domain, GroupID: groupID, NodeID: nodeID})
 	}
-	if _, ok := g.statuses[nodeID]; ok {
+	if st != nil {
 		delete(g.statuses, nodeID)
 		delete(g.dirtyStatus, nodeID)
 		ops = append(ops, store.Op{Kind: store.DeleteStatus, Domain: domain, GroupID: groupID, NodeID: nodeID})
 	}
-	b.nodes.unset(nodeID, groupKey{domain, groupID})
+	key := groupKey{domain, groupID}
+	prevKey, indexed := b.nodes.get(nodeID)
+	b.nodes.unset(nodeID, key)
 	var done chan error
 	if len(ops) > 0 {
-		done = b.commit.enqueue(ops...)
+		done = b.commit.enqueue(func() {
+			if m != nil && g.members[nodeID] == nil {
+				g.members[nodeID] = m
+			}
+			if st != nil && g.statuses[nodeID] == nil {
+				g.statuses[nodeID] = st
+				if dirty {
+					g.dirtyStatus[nodeID] = struct{}{}
+					s.markDirty(g)
+				}
+			}
+			if _, present := b.nodes.get(nodeID); indexed && prevKey == key && !present {
+				b.nodes.set(nodeID, key)
+			}
+		}, ops...)
 	}
 	s.mu.Unlock()
 	return b.commit.wait(ctx, done)
@@ -156,9 +201,10 @@ func (b *Broker) DissolveGroup(ctx context.Context, groupID, domain, hostID stri
 		s.mu.Unlock()
 		return Dissolve{}, errorf(Unauthorized, "Only the host can dissolve the group")
 	}
+	host := s.domains[domain].hosts[g.HostID]
 	b.remove(s, g)
 	ended := endOf(g, b.Now())
-	done := b.commit.enqueue(store.Op{Kind: store.DeleteGroup, Domain: domain, GroupID: groupID})
+	done := b.commit.enqueue(func() { b.restore(s, g, host) }, store.Op{Kind: store.DeleteGroup, Domain: domain, GroupID: groupID})
 	s.mu.Unlock()
 	if err := b.commit.wait(ctx, done); err != nil {
 		return Dissolve{}, err
@@ -180,8 +226,13 @@ func (b *Broker) RenewHeartbeat(ctx context.Context, groupID, domain, hostID str
 		s.mu.Unlock()
 		return Group{}, errorf(Unauthorized, "Only the host can renew the heartbeat")
 	}
+	prev := g.HeartbeatAt
 	g.HeartbeatAt = now
-	done := b.commit.enqueue(putGroup(g))
+	done := b.commit.enqueue(func() {
+		if g.HeartbeatAt.Equal(now) {
+			g.HeartbeatAt = prev
+		}
+	}, putGroup(g))
 	out := g.Group
 	s.mu.Unlock()
 	if err := b.commit.wait(ctx, done); err != nil {
@@ -205,7 +256,11 @@ func (b *Broker) SendMemberHeartbeat(ctx context.Context, groupID, domain, nodeI
 	refreshed := *m
 	refreshed.ExpiresAt = now.Truncate(time.Second).Add(b.cfg.MemberTTL)
 	g.members[nodeID] = &refreshed
-	done := b.commit.enqueue(putMember(&refreshed))
+	done := b.commit.enqueue(func() {
+		if g.members[nodeID] == &refreshed {
+			g.members[nodeID] = m
+		}
+	}, putMember(&refreshed))
 	s.mu.Unlock()
 	return refreshed, b.commit.wait(ctx, done)
 }

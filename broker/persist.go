@@ -70,7 +70,7 @@ func (b *Broker) load(ctx context.Context) error {
 		}
 	}
 	if len(drop) > 0 {
-		if err := b.commit.wait(ctx, b.commit.enqueue(drop...)); err != nil {
+		if err := b.commit.wait(ctx, b.commit.enqueue(nil, drop...)); err != nil {
 			return fmt.Errorf("drop expired state: %w", err)
 		}
 	}
@@ -81,6 +81,7 @@ func (b *Broker) load(ctx context.Context) error {
 // Sweep removes dead groups, expired members, dead statuses and old events, and tells the
 // store. It runs in the background every SweepInterval; tests call it directly.
 func (b *Broker) Sweep() {
+	defer b.probe()
 	now := b.Now()
 	for i := range b.shards {
 		s := &b.shards[i]
@@ -112,7 +113,9 @@ func (b *Broker) Sweep() {
 			}
 		}
 		if len(ops) > 0 {
-			b.commit.enqueue(ops...)
+			// What expired stays gone from memory; a failed delete only leaves it on disk,
+			// where the next start drops it as expired.
+			b.commit.enqueue(nil, ops...)
 		}
 		s.mu.Unlock()
 	}
@@ -125,9 +128,12 @@ func (b *Broker) Flush() {
 		s := &b.shards[i]
 		s.mu.Lock()
 		var ops []store.Op
+		var flushed []flushedStatus
 		for g := range s.dirty {
+			seq := g.seqDirty
 			for id := range g.dirtyStatus {
 				st := g.statuses[id]
+				flushed = append(flushed, flushedStatus{g, id, st})
 				data := make([]store.Pair, len(st.Data))
 				for j, p := range st.Data {
 					data[j] = store.Pair(p)
@@ -137,15 +143,42 @@ func (b *Broker) Flush() {
 				}})
 			}
 			clear(g.dirtyStatus)
-			if g.seqDirty {
+			if seq {
 				ops = append(ops, putGroup(g))
 				g.seqDirty = false
+				flushed = append(flushed, flushedStatus{g: g})
 			}
 		}
 		clear(s.dirty)
 		if len(ops) > 0 {
-			b.commit.enqueue(ops...)
+			b.commit.enqueue(func() { s.redirty(flushed) }, ops...)
 		}
 		s.mu.Unlock()
+	}
+}
+
+// flushedStatus is a status (or, without a node id, a group's event sequence) a flush wrote.
+type flushedStatus struct {
+	g      *group
+	nodeID string
+	st     *NodeStatus
+}
+
+// redirty marks what a failed flush wrote as changed again, so that the next flush retries
+// it; a status replaced or removed since is left to its own change.
+func (s *shard) redirty(flushed []flushedStatus) {
+	for _, f := range flushed {
+		if ds := s.domains[f.g.Domain]; ds == nil || ds.groups[f.g.ID] != f.g {
+			continue // removed since: nothing of it may be written again
+		}
+		switch {
+		case f.st == nil:
+			f.g.seqDirty = true
+		case f.g.statuses[f.nodeID] == f.st:
+			f.g.dirtyStatus[f.nodeID] = struct{}{}
+		default:
+			continue
+		}
+		s.markDirty(f.g)
 	}
 }

@@ -44,13 +44,18 @@ func (b *Broker) Stats() Stats {
 	return st
 }
 
-// Ready reports whether the broker can serve: its bus is up and its store accepts commits.
+// Ready reports whether the broker can serve: its bus is up, its store is open and the
+// store's last commit succeeded. After a failure the sweeper probes the store (see probe),
+// so a store that recovers is seen without a client's change.
 func (b *Broker) Ready(ctx context.Context) error {
 	if !b.bus.Healthy() {
 		return errors.New("message bus is down")
 	}
 	if err := b.store.Commit(ctx, nil); err != nil {
 		return fmt.Errorf("store: %w", err)
+	}
+	if err := b.commit.health.last(); err != nil {
+		return fmt.Errorf("store: the last commit failed: %w", err)
 	}
 	return nil
 }
