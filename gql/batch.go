@@ -25,9 +25,12 @@ func (l batchingListener) Accept() (net.Conn, error) {
 	return &batchConn{Conn: c}, nil
 }
 
-// batchKeepBytes is the largest batch buffer a connection keeps for its next batch; a rare
-// larger one is dropped after use.
+// batchKeepBytes is the largest batch buffer returned to the pool; a rare larger one is
+// dropped after use.
 const batchKeepBytes = 64 << 10
+
+// batchBufs holds the batch buffers between batches, so that an idle socket holds none.
+var batchBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // batchConn holds writes back while corked and sends them together when uncorked.
 type batchConn struct {
@@ -35,14 +38,14 @@ type batchConn struct {
 
 	mu     sync.Mutex
 	corked bool
-	buf    []byte
+	buf    *[]byte // while corked
 }
 
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.corked {
-		c.buf = append(c.buf, p...)
+		*c.buf = append(*c.buf, p...)
 		return len(p), nil
 	}
 	return c.Conn.Write(p)
@@ -53,6 +56,7 @@ func (c *batchConn) cork() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = true
+	c.buf = batchBufs.Get().(*[]byte)
 }
 
 // uncork writes what was held back in one call and stops holding back.
@@ -60,14 +64,15 @@ func (c *batchConn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
-	if len(c.buf) == 0 {
-		return nil
+	buf := c.buf
+	c.buf = nil
+	var err error
+	if len(*buf) > 0 {
+		_, err = c.Conn.Write(*buf)
 	}
-	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > batchKeepBytes {
-		c.buf = nil
-	} else {
-		c.buf = c.buf[:0]
+	if cap(*buf) <= batchKeepBytes {
+		*buf = (*buf)[:0]
+		batchBufs.Put(buf)
 	}
 	return err
 }

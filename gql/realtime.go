@@ -69,8 +69,11 @@ type realtime struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	shutdown bool
-	// sockets counts each open socket's reader and writer.
+	// sockets counts the open sockets; each is done once its writer closed it.
 	sockets sync.WaitGroup
+	// keepAlive starts the one goroutine that sends every socket its keep-alives.
+	keepAlive sync.Once
+	stop      chan struct{} // closed by Shutdown
 
 	connections   atomic.Int64
 	subscriptions atomic.Int64
@@ -137,11 +140,36 @@ func (s *Server) serveRealtime(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt.conns[c] = struct{}{}
-	rt.sockets.Add(2)
+	rt.sockets.Add(1)
 	rt.mu.Unlock()
 	rt.connections.Add(1)
-	go c.write()
-	c.read()
+	rt.keepAlive.Do(func() { go rt.keepAlives() })
+	// The socket is read on a goroutine of its own, not on this one: returning lets net/http
+	// drop the connection's request buffers and this goroutine's grown stack.
+	go c.read()
+}
+
+// keepAlives queues the dialects' keep-alive frames on every socket each KeepAlive, until
+// Shutdown.
+func (rt *realtime) keepAlives() {
+	t := time.NewTicker(rt.cfg.KeepAlive)
+	defer t.Stop()
+	for {
+		select {
+		case <-rt.stop:
+			return
+		case <-t.C:
+		}
+		rt.mu.Lock()
+		conns := make([]*conn, 0, len(rt.conns))
+		for c := range rt.conns {
+			conns = append(conns, c)
+		}
+		rt.mu.Unlock()
+		for _, c := range conns {
+			c.keepAlive()
+		}
+	}
 }
 
 // Shutdown closes every realtime socket with 1001 (going away) once its queued frames are
@@ -150,6 +178,9 @@ func (s *Server) serveRealtime(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	rt := &s.rt
 	rt.mu.Lock()
+	if !rt.shutdown {
+		close(rt.stop)
+	}
 	rt.shutdown = true
 	conns := make([]*conn, 0, len(rt.conns))
 	for c := range rt.conns {

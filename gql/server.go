@@ -114,8 +114,11 @@ func New(b *broker.Broker, cfg Config) (*Server, error) {
 	}
 	s.rt.cfg = cfg.Realtime
 	s.rt.conns = map[*conn]struct{}{}
+	s.rt.stop = make(chan struct{})
 	s.rt.upgrader = websocket.Upgrader{
-		ReadBufferSize:  4096,
+		// Every idle socket holds its read buffer: clients send small frames (a start is
+		// well under 1 KB), and larger ones are read through it in pieces.
+		ReadBufferSize:  512,
 		WriteBufferSize: 4096,
 		// Write buffers are borrowed per message, not held by every idle socket.
 		WriteBufferPool: &sync.Pool{},

@@ -36,17 +36,19 @@ type frame struct {
 	closeText               string
 }
 
-// conn is one realtime socket: a reader (the serving goroutine), a writer goroutine and a
-// bounded queue between them. The queue holds only what is pending, so an idle socket costs
-// no queue memory however large MESH_SEND_QUEUE_FRAMES is. What the frames say is the
-// dialect's business.
+// conn is one realtime socket: a reader goroutine and a bounded queue that a writer goroutine
+// empties. The writer runs only while frames are pending (it starts with the first frame
+// queued and ends when the queue is empty), and the queue holds only what is pending, so an
+// idle socket costs no writer stack and no queue memory however large MESH_SEND_QUEUE_FRAMES
+// is. What the frames say is the dialect's business.
 type conn struct {
 	s     *Server
 	ws    *websocket.Conn
 	d     dialect
-	wake  chan struct{} // signals the writer that queue is not empty
-	batch *batchConn    // the connection under ws, when it can batch writes
+	batch *batchConn // the connection under ws, when it can batch writes
 	ip    string
+	// done is closed once the writer has closed the socket.
+	done chan struct{}
 
 	key  string // API key from the upgrade request
 	date string // client clock from the upgrade request
@@ -59,6 +61,7 @@ type conn struct {
 	mu          sync.Mutex
 	queue       []frame // pending frames, at most SendQueue of them plus a close frame
 	queuedBytes int     // the bytes of queue's frames, at most SendQueueBytes
+	writing     bool    // a writer goroutine is running
 	inited      bool
 	subs        map[string]*subscriber
 	closed      bool
@@ -67,7 +70,7 @@ type conn struct {
 func newConn(s *Server, ws *websocket.Conn, d dialect, r *http.Request) *conn {
 	c := &conn{
 		s: s, ws: ws, d: d,
-		wake:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
 		batch: batchConnOf(ws.NetConn()),
 		ip:    s.ClientIP(r.RemoteAddr, r.Header.Get("X-Forwarded-For")),
 		subs:  map[string]*subscriber{},
@@ -132,12 +135,12 @@ func (c *conn) writeFailed(err error) {
 	c.closeLocked(websocket.CloseAbnormalClosure, "")
 }
 
-// enqueueLocked appends a frame and wakes the writer.
+// enqueueLocked appends a frame and starts the writer unless it runs.
 func (c *conn) enqueueLocked(f frame) {
 	c.queue = append(c.queue, f)
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	if !c.writing {
+		c.writing = true
+		go c.write()
 	}
 }
 
@@ -177,44 +180,44 @@ func (c *conn) closeLocked(code int, text string) {
 	c.enqueueLocked(frame{closeCode: code, closeText: text})
 }
 
-// takeQueue hands the writer everything queued, giving back the slice it has written from.
+// takeQueue hands the writer everything queued, giving back the slice it has written from;
+// when nothing is queued the writer is done (and the slice is dropped: an idle socket keeps
+// no queue).
 func (c *conn) takeQueue(spent []frame) []frame {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q := c.queue
 	clear(spent) // drop the payload references of written frames
+	if len(q) == 0 {
+		c.queue = nil
+		c.writing = false
+		return nil
+	}
 	c.queue = spent[:0]
 	c.queuedBytes = 0
 	return q
 }
 
-// write sends queued frames until a close frame or the connection ends, and the dialect's
-// keep-alives once the socket is initialised.
+// write sends queued frames until none is left, a close frame is written or the connection
+// fails; in the last two cases it closes the socket.
 func (c *conn) write() {
-	rt := &c.s.rt
-	defer rt.sockets.Done()
-	defer c.ws.Close()
-	var ka <-chan time.Time
-	var kaFrame []frame
-	if b := c.d.keepAlive(); b != nil {
-		t := time.NewTicker(rt.cfg.KeepAlive)
-		defer t.Stop()
-		ka = t.C
-		kaFrame = []frame{{payload: b}}
-	}
 	var batch []frame
 	for {
-		select {
-		case <-c.wake:
-			batch = c.takeQueue(batch)
-			if !c.writeBatch(batch) {
-				return
-			}
-		case <-ka:
-			if c.isInited() && !c.writeBatch(kaFrame) {
-				return
-			}
+		if batch = c.takeQueue(batch); batch == nil {
+			return
 		}
+		if !c.writeBatch(batch) {
+			c.ws.Close()
+			close(c.done)
+			return
+		}
+	}
+}
+
+// keepAlive queues the dialect's keep-alive frame on an initialised socket.
+func (c *conn) keepAlive() {
+	if b := c.d.keepAlive(); b != nil && c.isInited() {
+		c.send(frame{payload: b})
 	}
 }
 
@@ -313,17 +316,27 @@ func (c *conn) read() {
 		if err != nil {
 			return
 		}
-		var f clientFrame
-		if err := json.Unmarshal(data, &f); err != nil || f.Type == "" {
-			if !c.malformed("frame is not a JSON object with a type") {
-				return
-			}
-			continue
-		}
-		if !c.d.handle(c, f) {
+		if !c.handle(data) {
 			return
 		}
 	}
+}
+
+// handle decodes an inbound frame and passes it to the dialect on a short-lived goroutine,
+// waiting for it: what a frame sets off (validating a document, say) grows a stack that
+// would otherwise stay with the reader, which an idle socket keeps for its whole life. false
+// means the socket is being closed.
+func (c *conn) handle(data []byte) bool {
+	ok := make(chan bool, 1)
+	go func() {
+		var f clientFrame
+		if err := json.Unmarshal(data, &f); err != nil || f.Type == "" {
+			ok <- c.malformed("frame is not a JSON object with a type")
+			return
+		}
+		ok <- c.d.handle(c, f)
+	}()
+	return <-ok
 }
 
 // malformed counts a frame meshd cannot read and has the dialect answer it; false means the
@@ -333,11 +346,13 @@ func (c *conn) malformed(msg string) bool {
 	return c.d.malformed(c, msg)
 }
 
-// end closes the socket, cancels and waits for its work, and ends its subscriptions.
+// end closes the socket, cancels and waits for its work, ends its subscriptions and waits
+// until the writer has closed the socket.
 func (c *conn) end(opened time.Time) {
 	rt := &c.s.rt
 	defer rt.sockets.Done()
 	c.close(websocket.CloseNormalClosure, "")
+	defer func() { <-c.done }()
 	c.cancel()
 	c.work.Wait()
 	c.mu.Lock()
