@@ -42,6 +42,7 @@ var settingsJa = map[string]string{
 	"MESH_MAX_CONNECTIONS":                   "同時に開けるリアルタイム WebSocket の最大数。超えると HTTP 429",
 	"MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION":  "1 つの WebSocket で同時に使えるサブスクリプションの最大数",
 	"MESH_SEND_QUEUE_FRAMES":                 "読むのが遅い相手のために溜めるフレーム数。超えるとその WebSocket を 1013 で閉じる",
+	"MESH_SEND_QUEUE_BYTES":                  "読むのが遅い相手のために溜めるバイト数。超えるとその WebSocket を 1013 で閉じる",
 	"MESH_MAX_QUERY_BYTES":                   "受け付ける GraphQL ドキュメントの最大の長さ",
 	"MESH_MAX_DEPTH":                         "ドキュメント内のフィールドの入れ子の最大の深さ",
 	"MESH_MAX_OVERLAP_PAIRS":                 "検証で比べる同名フィールドの組の最大数（数の 2 乗で重くなる）",
