@@ -179,6 +179,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("/statusz: %d subscriptions and %d members, want 3 and 2", g.Subscriptions, len(g.Members))
 	}
 	waitJS(t, tab, "the school-laptop layout without sideways scrolling", `document.documentElement.scrollWidth <= window.innerWidth`)
+	if low, err := chromedp.Run(tab, chromedp.Evaluate[[]string](contrastCheck)); err != nil || len(low) > 0 {
+		t.Errorf("text below WCAG AA contrast (4.5:1): %v %v", low, err)
+	}
 	shots := map[string][]byte{}
 	shots["console-ja.png"] = screenshot(t, tab)
 
@@ -245,6 +248,30 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	}
 }
+
+// contrastCheck lists every visible text element whose colour is below 4.5:1 against the
+// background it sits on (WCAG AA for normal text).
+const contrastCheck = `(() => {
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const bg = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest('[hidden], dialog:not([open]), #toast, svg')) continue;
+    const a = lum(rgb(getComputedStyle(el).color).slice(0, 3)), b = lum(bg(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(el.tagName + '.' + el.className + ' "' + el.textContent.trim().slice(0, 20) + '" ' + ratio.toFixed(2));
+  }
+  return low;
+})()`
 
 func describeException(d *runtime.ExceptionDetails) string {
 	if d.Exception != nil {
