@@ -39,6 +39,7 @@ const (
 	typeMethodNotAllowed = "MethodNotAllowed"
 	typeForbiddenOrigin  = "ForbiddenOrigin"
 	typeTooManyRequests  = "TooManyRequestsException"
+	typeSlowSubscription = "SlowConsumerError"
 )
 
 // ConvertErrors turns graphql-go errors into AppSync-shaped errors. It is the one place where

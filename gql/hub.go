@@ -3,6 +3,8 @@ package gql
 import (
 	"context"
 	"encoding/json"
+	"reflect"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,8 @@ type hub struct {
 	mu         sync.Mutex
 	execs      map[string]*execution
 	executions atomic.Int64
+	// lagged counts the executions ended because they fell behind their group.
+	lagged atomic.Uint64
 }
 
 // execution is one running subscription document with its subscribers.
@@ -32,7 +36,8 @@ type execution struct {
 	key    string
 	group  GroupRef
 	cancel context.CancelFunc
-	stamps chan time.Time
+	// feed is what the resolver of a graphql-go execution pushes into; nil for a planned one.
+	feed *feed
 	// subs is replaced, never changed, so the delivery loop reads it without a lock.
 	subs atomic.Pointer[[]*subscriber]
 }
@@ -56,10 +61,10 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) {
 		}
 	}
 	if e == nil {
-		stamps := make(chan time.Time, subscriptionBuffer)
-		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), stampsKey{}, stamps))
+		f := newFeed()
+		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), feedKey{}, f))
 		ctx, _ = withBudget(ctx, s.limits.MaxFrameBytes, scanShape(req.Query))
-		e = &execution{key: key, group: groupOf(req), cancel: cancel, stamps: stamps}
+		e = &execution{key: key, group: groupOf(req), cancel: cancel, feed: f}
 		e.subs.Store(&[]*subscriber{})
 		results, err := s.schema.Subscribe(ctx, req.Query, req.OperationName, req.Variables)
 		if err != nil {
@@ -69,7 +74,7 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) {
 		}
 		h.execs[key] = e
 		h.executions.Add(1)
-		go h.deliver(s, e, results)
+		go h.deliver(s, e, f, results)
 	}
 	sub.exec = e
 	old := *e.subs.Load()
@@ -105,36 +110,13 @@ func (h *hub) remove(sub *subscriber) {
 	}
 }
 
-// deliver encodes each result once and queues it to every subscriber of the execution. When
-// the execution ends by itself (its resolver failed), the subscribers get the error.
-func (h *hub) deliver(s *Server, e *execution, results <-chan any) {
-	var last *graphql.Response
-	for r := range results {
-		res, ok := r.(*graphql.Response)
-		if !ok {
-			continue
-		}
-		last = res
-		out := response{Data: orNull(res.Data), Errors: ConvertErrors(res.Errors)}
-		if len(res.Data) > s.limits.MaxFrameBytes || anyTooLarge(res.Errors) {
-			// This message is not delivered to this document; the subscription stays.
-			out = response{Data: jsonNull, Errors: []Error{tooLarge(s.limits.MaxFrameBytes, "MESH_MAX_SUBSCRIPTION_FRAME_BYTES")}}
-		}
-		payload, err := json.Marshal(out)
-		if err != nil {
-			s.log.Error("encode subscription result", "err", err)
-			continue
-		}
-		var published time.Time
-		select {
-		case published = <-e.stamps:
-		default:
-			published = time.Now()
-		}
-		for _, sub := range *e.subs.Load() {
-			sub.c.send(frame{prefix: sub.prefix, payload: payload, suffix: []byte("}"), published: published})
-		}
-	}
+// deliver runs a graphql-go execution: it hands graphql-go the feed's values one at a time,
+// encodes each response once and queues it to every subscriber, timed from the publication
+// of the value it was made of. When the execution ends by itself (its resolver failed) or
+// falls behind its group, the subscribers get the error and their subscriptions end.
+func (h *hub) deliver(s *Server, e *execution, f *feed, results <-chan any) {
+	errs := h.run(s, e, f, results)
+	e.cancel()
 	h.mu.Lock()
 	ended := h.execs[e.key] == e
 	if ended {
@@ -142,12 +124,86 @@ func (h *hub) deliver(s *Server, e *execution, results <-chan any) {
 		h.executions.Add(-1)
 	}
 	h.mu.Unlock()
-	if !ended || last == nil || len(last.Errors) == 0 {
+	if !ended || len(errs) == 0 {
 		return
 	}
-	errs := ConvertErrors(last.Errors)
 	for _, sub := range *e.subs.Load() {
-		sub.c.sendError(sub.id, errs)
 		sub.c.stop(sub.id)
+		sub.c.sendError(sub.id, errs)
+	}
+}
+
+// run delivers until graphql-go's results end or the feed lags, and returns the errors the
+// subscribers are to get. It hands graphql-go a value only once it has the response to the
+// one before, so every response is paired with the value it was made of. (Should graphql-go
+// drop a response, past SubscribeResolverTimeout, the feed lags and ends the execution.)
+func (h *hub) run(s *Server, e *execution, f *feed, results <-chan any) []Error {
+	var last *graphql.Response
+	var resolving, next *feedItem // the value graphql-go works on; the one it is to get
+	cases := []reflect.SelectCase{
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(results)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(f.wake)},
+		{Dir: reflect.SelectSend},
+	}
+	for {
+		var out reflect.Value
+		var lagged bool
+		if next == nil && resolving == nil {
+			next, out, lagged = f.pop()
+		} else {
+			out, lagged = f.state()
+		}
+		if lagged {
+			h.lagged.Add(1)
+			s.log.Warn("realtime subscription fell behind its group and was ended", "group", e.group.GroupID, "domain", e.group.Domain,
+				"subscribers", len(*e.subs.Load()), "buffer", subscriptionBuffer)
+			return []Error{{ErrorType: typeSlowSubscription, Message: "This subscription fell more than " + strconv.Itoa(subscriptionBuffer) +
+				" values behind its group and was ended; subscribe again."}}
+		}
+		n := 2
+		if next != nil {
+			cases[2].Chan, cases[2].Send = out, reflect.ValueOf(next.value)
+			n = 3
+		}
+		chosen, recv, ok := reflect.Select(cases[:n])
+		switch chosen {
+		case 0:
+			if !ok {
+				if last != nil && len(last.Errors) > 0 {
+					return ConvertErrors(last.Errors)
+				}
+				return nil
+			}
+			res, _ := recv.Interface().(*graphql.Response)
+			if res == nil {
+				continue
+			}
+			last = res
+			published := time.Now()
+			if resolving != nil {
+				published, resolving = resolving.published, nil
+			}
+			h.send(s, e, res, published)
+		case 2:
+			resolving, next = next, nil
+			cases[2].Send = reflect.Value{}
+		}
+	}
+}
+
+// send encodes one response once and queues it to every subscriber of the execution.
+func (h *hub) send(s *Server, e *execution, res *graphql.Response, published time.Time) {
+	out := response{Data: orNull(res.Data), Errors: ConvertErrors(res.Errors)}
+	if len(res.Data) > s.limits.MaxFrameBytes || anyTooLarge(res.Errors) {
+		// This message is not delivered to this document; the subscription stays.
+		out = response{Data: jsonNull, Errors: []Error{tooLarge(s.limits.MaxFrameBytes, "MESH_MAX_SUBSCRIPTION_FRAME_BYTES")}}
+	}
+	payload, err := json.Marshal(out)
+	if err != nil {
+		s.log.Error("encode subscription result", "err", err)
+		return
+	}
+	for _, sub := range *e.subs.Load() {
+		sub.c.send(frame{prefix: sub.prefix, payload: payload, suffix: []byte("}"), published: published})
 	}
 }

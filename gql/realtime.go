@@ -52,12 +52,15 @@ type RealtimeConfig struct {
 
 // RealtimeStats counts the realtime endpoints' work.
 type RealtimeStats struct {
-	Connections    int64
-	Subscriptions  int64
-	Executions     int64
-	FramesSent     uint64
-	SlowConsumers  uint64
-	MalformedFrame uint64
+	Connections   int64
+	Subscriptions int64
+	Executions    int64
+	FramesSent    uint64
+	SlowConsumers uint64
+	// LaggedExecutions counts subscription executions ended because they fell behind
+	// their group.
+	LaggedExecutions uint64
+	MalformedFrame   uint64
 }
 
 // realtime is the state of the realtime endpoints.
@@ -86,12 +89,13 @@ type realtime struct {
 func (s *Server) RealtimeStats() RealtimeStats {
 	rt := &s.rt
 	return RealtimeStats{
-		Connections:    rt.connections.Load(),
-		Subscriptions:  rt.subscriptions.Load(),
-		Executions:     rt.hub.executions.Load(),
-		FramesSent:     rt.framesSent.Load(),
-		SlowConsumers:  rt.slowConsumers.Load(),
-		MalformedFrame: rt.malformed.Load(),
+		Connections:      rt.connections.Load(),
+		Subscriptions:    rt.subscriptions.Load(),
+		Executions:       rt.hub.executions.Load(),
+		FramesSent:       rt.framesSent.Load(),
+		SlowConsumers:    rt.slowConsumers.Load(),
+		LaggedExecutions: rt.hub.lagged.Load(),
+		MalformedFrame:   rt.malformed.Load(),
 	}
 }
 

@@ -1,42 +1,22 @@
 package gql_test
 
 import (
-	"bytes"
 	"fmt"
-	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/broker/brokertest"
 	"github.com/smalruby/meshd/gql"
 )
 
-// logBuffer collects a server's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // logTo sends a server's logs to l.
-func logTo(l *logBuffer) func(*gql.Config) {
-	return func(c *gql.Config) { c.Logger = slog.New(slog.NewTextHandler(l, nil)) }
+func logTo(l *brokertest.Logs) func(*gql.Config) {
+	return func(c *gql.Config) { c.Logger = l.Logger() }
 }
 
 // overflow subscribes a socket that never reads and another that does to one group, then
@@ -84,7 +64,7 @@ func TestSlowConsumerLimits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var logs logBuffer
+			var logs brokertest.Logs
 			e := startRT(t, logTo(&logs), func(c *gql.Config) { tt.configure(&c.Realtime) })
 			slow := e.overflow(t)
 			if code := slow.closed(); code != websocket.CloseTryAgainLater {
@@ -103,7 +83,7 @@ func TestSlowConsumerLimits(t *testing.T) {
 // A socket whose write does not finish within the write timeout is closed as a slow
 // consumer, counted and logged, however much room its queue has left.
 func TestSlowConsumerWriteDeadline(t *testing.T) {
-	var logs logBuffer
+	var logs brokertest.Logs
 	e := startRT(t, logTo(&logs), func(c *gql.Config) {
 		c.Realtime.WriteTimeout = 100 * time.Millisecond
 		c.Realtime.SendQueue, c.Realtime.SendQueueBytes = 100000, 1<<30

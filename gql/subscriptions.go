@@ -2,41 +2,27 @@ package gql
 
 import (
 	"context"
-	"time"
 
 	"github.com/smalruby/meshd/broker"
 )
 
-// subscriptionBuffer is how many messages one subscription execution may fall behind its
-// group before the group's delivery waits for it.
-const subscriptionBuffer = 256
-
-// stampsKey carries, in a subscription's context, the channel that receives the publication
-// time of every value the subscription emits, in emission order, so that deliveries can be
-// timed from publication.
-type stampsKey struct{}
-
-// subscribe feeds the values that render picks out of each message of a group into a
-// channel that graphql-go executes the subscriber's selection on, until ctx ends.
+// subscribe pushes the values that render picks out of each message of a group, with the
+// message's publication time, into the feed of the graphql-go execution that ctx belongs to,
+// until ctx ends. It never blocks the group's delivery: a feed that is full ends its
+// execution instead.
 func subscribe[T any](r *resolver, ctx context.Context, args groupArgs, render func(m *broker.Message, emit func(T))) (<-chan T, error) {
-	ch := make(chan T, subscriptionBuffer)
-	stamps, _ := ctx.Value(stampsKey{}).(chan time.Time)
-	deliver := func(m *broker.Message) {
-		render(m, func(v T) {
-			if stamps != nil {
-				select {
-				case stamps <- m.Published:
-				case <-ctx.Done():
-					return
-				}
-			}
-			select {
-			case ch <- v:
-			case <-ctx.Done():
-			}
-		})
+	ch := make(chan T)
+	f := feedOf(ctx)
+	if f == nil {
+		// An execution the hub does not run (a test's, say) gets its values handed over in
+		// order, without their times.
+		f = newFeed()
+		go pump(ctx, f, ch)
 	}
-	cancel, err := r.b.Subscribe(args.Domain, string(args.GroupID), deliver)
+	f.bind(ch)
+	cancel, err := r.b.Subscribe(args.Domain, string(args.GroupID), func(m *broker.Message) {
+		render(m, func(v T) { f.push(v, m.Published) })
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +31,31 @@ func subscribe[T any](r *resolver, ctx context.Context, args groupArgs, render f
 		cancel()
 	}()
 	return ch, nil
+}
+
+// pump hands a feed's values to ch in order until ctx ends; a feed that lags closes ch, which
+// ends the execution.
+func pump[T any](ctx context.Context, f *feed, ch chan<- T) {
+	for {
+		item, _, lagged := f.pop()
+		switch {
+		case lagged:
+			close(ch)
+			return
+		case item == nil:
+			select {
+			case <-f.wake:
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		select {
+		case ch <- item.value.(T):
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 func (r *resolver) OnMessageInGroup(ctx context.Context, args groupArgs) (<-chan *messageView, error) {

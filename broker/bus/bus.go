@@ -6,6 +6,7 @@ package bus
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -23,6 +24,9 @@ type Options struct {
 	// MaxPending bounds the bytes buffered for one subscription before NATS drops its messages
 	// as a slow consumer; 0 means 64 MiB.
 	MaxPending int
+	// Logger receives the bus's errors, slow-consumer drops among them, at most one line per
+	// dropLogInterval; slog.Default() when nil.
+	Logger *slog.Logger
 }
 
 // maxPayload is the largest message the bus carries: far above the biggest allowed mutation.
@@ -33,6 +37,8 @@ type Bus struct {
 	srv        *server.Server
 	nc         *nats.Conn
 	maxPending int
+	log        *slog.Logger
+	errLog     logLimit
 
 	mu      sync.Mutex
 	subs    map[*nats.Subscription]struct{}
@@ -78,19 +84,40 @@ func New(opts Options) (*Bus, error) {
 		srv.Shutdown()
 		return nil, errors.New("start embedded nats: not ready within 10s")
 	}
-	b := &Bus{srv: srv, maxPending: opts.MaxPending, subs: make(map[*nats.Subscription]struct{})}
+	b := &Bus{srv: srv, maxPending: opts.MaxPending, log: opts.Logger, errLog: logLimit{every: dropLogInterval},
+		subs: make(map[*nats.Subscription]struct{})}
 	if b.maxPending <= 0 {
 		b.maxPending = 64 << 20
 	}
-	// Slow consumers are counted by Dropped; the default handler would print to stderr.
+	if b.log == nil {
+		b.log = slog.Default()
+	}
 	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("meshd"), nats.NoReconnect(),
-		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		nats.ErrorHandler(b.asyncError))
 	if err != nil {
 		srv.Shutdown()
 		return nil, fmt.Errorf("connect to embedded nats: %w", err)
 	}
 	b.nc = nc
 	return b, nil
+}
+
+// asyncError logs an error NATS reports outside any call, such as a subscription that fell
+// so far behind that NATS dropped its messages (counted by Dropped), rate-limited.
+func (b *Bus) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	ok, held := b.errLog.allow(time.Now())
+	if !ok {
+		return
+	}
+	subject := ""
+	if sub != nil {
+		subject = sub.Subject
+	}
+	if errors.Is(err, nats.ErrSlowConsumer) {
+		b.log.Warn("bus slow consumer: messages dropped", "subject", subject, "dropped_total", b.Dropped(), "lines_held_back", held)
+		return
+	}
+	b.log.Error("bus error", "subject", subject, "err", err, "lines_held_back", held)
 }
 
 // ClientURL is the address other NATS clients reach the server at, or "" when it only runs

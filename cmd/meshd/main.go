@@ -72,7 +72,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer st.Close()
-	b, err := bus.New(bus.Options{ListenAddr: cfg.natsListen})
+	b, err := bus.New(bus.Options{ListenAddr: cfg.natsListen, Logger: log})
 	if err != nil {
 		return err
 	}

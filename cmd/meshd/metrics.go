@@ -137,6 +137,7 @@ func (m *metrics) watch(b *broker.Broker, bs *bus.Bus, api *gql.Server) {
 		gauge("meshd_realtime_executions", "Running subscription executions, each shared by every subscriber of one document and variables.", func() float64 { return float64(api.RealtimeStats().Executions) }),
 		counter("meshd_messages_delivered_total", "Message frames written to subscribers.", func() float64 { return float64(api.RealtimeStats().FramesSent) }),
 		counter("meshd_slow_consumer_disconnects_total", "WebSockets closed because their reader fell too far behind.", func() float64 { return float64(api.RealtimeStats().SlowConsumers) }),
+		counter("meshd_lagged_subscriptions_total", "Subscription executions ended with an error because they fell too far behind their group.", func() float64 { return float64(api.RealtimeStats().LaggedExecutions) }),
 	)
 }
 
