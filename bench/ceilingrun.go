@@ -100,7 +100,7 @@ func runCeiling(ctx context.Context, s shape, doc string, d time.Duration, paral
 // subscribeCeiling opens the sockets, s.nodes to each of s.groups groups, and starts their
 // readers. On error the sockets opened so far are returned for closing.
 func subscribeCeiling(ctx context.Context, addr string, s shape, doc string, parallel int) (*ceilingSockets, error) {
-	ep, err := endpointsFor("http://" + addr + "/graphql")
+	ep, err := endpointsFor("http://"+addr+"/graphql", false)
 	if err != nil {
 		return nil, err
 	}

@@ -8,7 +8,8 @@
 //	go run ./bench -profile polling     # the same classrooms in polling mode
 //	go run ./bench -sweep 1,5,10,25,50  # the sweep, written to bench/results
 //
-// Only loopback targets are accepted. Every run is bounded in time; Ctrl-C stops it cleanly.
+// Only loopback targets are accepted unless -allow-remote is given. Every run is bounded in
+// time; Ctrl-C stops it cleanly.
 package main
 
 import (
@@ -78,7 +79,8 @@ func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&o.shape.nodes, "nodes", seedNodes, "nodes per group (1 host + members)")
 	fs.IntVar(&o.shape.dataRate, "data-rate", seedDataRate, "reportDataByNode per second per group")
 	fs.IntVar(&o.shape.eventRate, "event-rate", seedEventRate, "fireEventsByNode per second per group")
-	fs.StringVar(&o.target, "target", "", "GraphQL URL of a running server on loopback (default: build and start meshd)")
+	fs.StringVar(&o.target, "target", "", "GraphQL URL of a running server, on loopback unless -allow-remote (default: build and start meshd)")
+	fs.BoolVar(&o.allowRemote, "allow-remote", false, "let -target name another machine's http(s):// endpoint, e.g. an AppSync API to compare with")
 	fs.StringVar(&o.apiKey, "api-key", "da2-bench", "API key to send")
 	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "steady load before measuring")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "measurement window")

@@ -14,19 +14,20 @@ import (
 
 // options describe one run.
 type options struct {
-	profile    string // seed or polling
-	scale      int    // multiple of the seed profile
-	shape      shape
-	target     string            // a running server's GraphQL URL; empty starts meshd
-	meshd      string            // the binary to start when target is empty
-	docs       map[string]string // the editor's documents by operation name
-	apiKey     string
-	warmup     time.Duration
-	duration   time.Duration // the measurement window
-	ceiling    time.Duration // how long the ceiling floods; 0 skips it
-	parallel   int           // nodes setting up at once during the lesson start
-	cpuProfile string        // file for meshd's CPU profile over the window
-	log        io.Writer
+	profile     string // seed or polling
+	scale       int    // multiple of the seed profile
+	shape       shape
+	target      string            // a running server's GraphQL URL; empty starts meshd
+	allowRemote bool              // target may be another machine
+	meshd       string            // the binary to start when target is empty
+	docs        map[string]string // the editor's documents by operation name
+	apiKey      string
+	warmup      time.Duration
+	duration    time.Duration // the measurement window
+	ceiling     time.Duration // how long the ceiling floods; 0 skips it
+	parallel    int           // nodes setting up at once during the lesson start
+	cpuProfile  string        // file for meshd's CPU profile over the window
+	log         io.Writer
 }
 
 // result is everything one run measured.
@@ -172,7 +173,7 @@ func run(ctx context.Context, o options) (*result, error) {
 		}
 		res.ServerCPUSeconds = cpu.read(pid).Seconds()
 	} else {
-		res.Notes = append(res.Notes, "the server's process was not found: its CPU and memory are not measured")
+		res.Notes = append(res.Notes, "the server's process is not on this machine or was not found: its CPU and memory are not measured")
 	}
 	l.close()
 
@@ -230,9 +231,13 @@ type server struct {
 // called more than once; the first call's error is kept.
 func (o options) server(ctx context.Context) (server, func() error, error) {
 	if o.target != "" {
-		ep, err := endpointsFor(o.target)
+		ep, err := endpointsFor(o.target, o.allowRemote)
 		if err != nil {
 			return server{}, nil, err
+		}
+		if !ep.loopback {
+			// Another machine's process cannot be watched from here.
+			return server{ep: ep}, func() error { return nil }, nil
 		}
 		_, port, _ := net.SplitHostPort(ep.host)
 		p, _ := strconv.Atoi(port)
@@ -258,7 +263,7 @@ func (o options) server(ctx context.Context) (server, func() error, error) {
 		os.RemoveAll(dir)
 		return server{}, nil, err
 	}
-	ep, err := endpointsFor("http://" + p.addr + "/graphql")
+	ep, err := endpointsFor("http://"+p.addr+"/graphql", false)
 	var once sync.Once
 	var stopErr error
 	stop := func() error {

@@ -9,6 +9,7 @@ import (
 func TestEndpointsFor(t *testing.T) {
 	tests := []struct {
 		in       string
+		remote   bool // -allow-remote
 		graphql  string
 		realtime string
 		host     string
@@ -26,10 +27,21 @@ func TestEndpointsFor(t *testing.T) {
 		{in: "http://example.com/graphql", err: true},
 		{in: "https://127.0.0.1/graphql", err: true},
 		{in: "://", err: true},
+		{in: "http://127.0.0.1@8.8.8.8/", remote: true, err: true},
+		{in: "ftp://127.0.0.1/graphql", remote: true, err: true},
+		// With -allow-remote: any http(s) host, derived as the editor's SDK does.
+		{in: "http://127.0.0.1:8080/graphql", remote: true, graphql: "http://127.0.0.1:8080/graphql", realtime: "ws://127.0.0.1:8080/graphql/realtime", host: "127.0.0.1:8080"},
+		{in: "https://127.0.0.1:8443/graphql", remote: true, graphql: "https://127.0.0.1:8443/graphql", realtime: "wss://127.0.0.1:8443/graphql/realtime", host: "127.0.0.1:8443"},
+		{in: "https://mesh.school.example/graphql", remote: true, graphql: "https://mesh.school.example/graphql", realtime: "wss://mesh.school.example/graphql/realtime", host: "mesh.school.example"},
+		{in: "http://10.0.0.1:8080/graphql", remote: true, graphql: "http://10.0.0.1:8080/graphql", realtime: "ws://10.0.0.1:8080/graphql/realtime", host: "10.0.0.1:8080"},
+		{in: "https://abcdefghijklmnopqrstuvwxyz.appsync-api.ap-northeast-1.amazonaws.com/graphql", remote: true,
+			graphql:  "https://abcdefghijklmnopqrstuvwxyz.appsync-api.ap-northeast-1.amazonaws.com/graphql",
+			realtime: "wss://abcdefghijklmnopqrstuvwxyz.appsync-realtime-api.ap-northeast-1.amazonaws.com/graphql",
+			host:     "abcdefghijklmnopqrstuvwxyz.appsync-api.ap-northeast-1.amazonaws.com"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			ep, err := endpointsFor(tc.in)
+			ep, err := endpointsFor(tc.in, tc.remote)
 			if (err != nil) != tc.err {
 				t.Fatalf("err = %v, want error %v", err, tc.err)
 			}
@@ -46,7 +58,7 @@ func FuzzEndpointsFor(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ep, err := endpointsFor(s)
+		ep, err := endpointsFor(s, false)
 		if err != nil {
 			return
 		}
