@@ -99,7 +99,9 @@ func (e *editor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if fi.IsDir() {
-		http.Redirect(w, r, "/"+name+"/", http.StatusMovedPermanently)
+		// Relative, so that it also holds behind a proxy that serves meshd under a path.
+		w.Header().Set("Location", url.PathEscape(path.Base(name))+"/")
+		w.WriteHeader(http.StatusMovedPermanently)
 		return
 	}
 	h := w.Header()

@@ -362,7 +362,10 @@ func TestEditorStaticFiles(t *testing.T) {
 	if r := fetch(t, srv.URL+"/", "If-None-Match", index.header.Get("ETag")); r.status != http.StatusNotModified {
 		t.Fatalf("index revalidation = %d", r.status)
 	}
-	if r := fetch(t, srv.URL+"/static"); r.status != http.StatusMovedPermanently || r.header.Get("Location") != "/static/" {
+	if r := fetch(t, srv.URL+"/static"); r.status != http.StatusMovedPermanently || r.header.Get("Location") != "static/" {
+		t.Fatalf("directory without slash = %d %v", r.status, r.header)
+	}
+	if r := fetch(t, srv.URL+"/static/blocks-media"); r.status != http.StatusMovedPermanently || r.header.Get("Location") != "blocks-media/" {
 		t.Fatalf("directory without slash = %d %v", r.status, r.header)
 	}
 	if r := fetch(t, srv.URL+"/static/"); r.status != 404 {
@@ -534,4 +537,22 @@ func realClients(t *testing.T) (node, dir string) {
 		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
 	}
 	return node, dir
+}
+
+// BenchmarkRewriteEndpoints rewrites a bundle of the newest editor's size (about 20 MB).
+func BenchmarkRewriteEndpoints(b *testing.B) {
+	src := []byte(strings.Repeat(prebuilt(awsEndpoint), 20<<20/len(prebuilt(awsEndpoint))))
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		rewriteEndpoints(src, "http://meshd.school.lan:8080/graphql")
+	}
+}
+
+// BenchmarkGzipBundle compresses the same bundle, as the first request for it does.
+func BenchmarkGzipBundle(b *testing.B) {
+	src := []byte(strings.Repeat(prebuilt(awsEndpoint), 20<<20/len(prebuilt(awsEndpoint))))
+	b.SetBytes(int64(len(src)))
+	for b.Loop() {
+		gzipBytes(src)
+	}
 }
