@@ -12,7 +12,7 @@ import (
 // resolver is the root of every query, mutation and subscription; each method translates
 // its arguments into one broker call.
 type resolver struct {
-	b    *broker.Broker
+	b    broker.Service
 	cfg  Config
 	log  *slog.Logger
 	skew skewWarner

@@ -58,10 +58,10 @@ type Config struct {
 	OnOperation func(operation, outcome string, d time.Duration)
 }
 
-// Server is the GraphQL API over one broker.
+// Server is the GraphQL API over one broker.Service.
 type Server struct {
 	cfg    Config
-	b      *broker.Broker
+	b      broker.Service
 	schema *graphql.Schema
 	// querySchema is the schema without its mutation root, for GET.
 	querySchema *graphql.Schema
@@ -75,7 +75,7 @@ type Server struct {
 }
 
 // New parses the schema and binds it to the broker.
-func New(b *broker.Broker, cfg Config) (*Server, error) {
+func New(b broker.Service, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, b: b, log: cfg.Logger, limits: cfg.Limits}
 	if s.log == nil {
