@@ -1,0 +1,485 @@
+// Package cluster runs meshd as one node of a cluster that serves one Mesh v2 API: the nodes'
+// embedded NATS servers are joined by routes, and one replicated JetStream stream is the
+// ordered log of every state change. Each node applies the log, in order, to its own
+// in-memory broker.Broker and fans messages out to its own subscribers, so that every node
+// holds the same state and every subscriber sees one order per group.
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/store"
+)
+
+// The replicated log.
+const (
+	streamName = "MESHD"
+	logSubject = "meshd.log"
+	// retentionMargin is kept beyond a group's longest life (MaxConnectionTime), so that every
+	// entry about a group that may still be alive is retained while node clocks differ by
+	// less than it.
+	retentionMargin = 5 * time.Minute
+)
+
+// Waits of the request path.
+const (
+	// proposeTimeout bounds how long a mutation waits for its entry to be stored by a
+	// majority and applied here: long enough to ride out a leader election.
+	proposeTimeout = 20 * time.Second
+	// ackTimeout bounds one attempt to store an entry; a timed-out attempt is retried with
+	// the same deduplication id.
+	ackTimeout = 2 * time.Second
+	// retryWait separates attempts to store an entry.
+	retryWait = 250 * time.Millisecond
+	// syncTimeout bounds how long a query waits until this node has applied the whole log.
+	syncTimeout = 20 * time.Second
+	// streamRetry separates attempts to create the stream while the cluster forms.
+	streamRetry = time.Second
+)
+
+// Node is one meshd of a cluster. It implements broker.Service.
+type Node struct {
+	opts   Options
+	log    *slog.Logger
+	clock  func() time.Time
+	srv    *server.Server
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	b      *broker.Broker
+	origin string
+
+	proposals atomic.Uint64
+	// applyAt is the log time of the entry being applied, in Unix milliseconds, or 0.
+	applyAt atomic.Int64
+
+	mu        sync.Mutex
+	pending   map[uint64]chan result
+	applied   uint64
+	appliedCh chan struct{}
+	stream    jetstream.Stream
+	consume   jetstream.ConsumeContext
+	up        chan struct{}
+
+	// Owned by the applier: the time of the last entry applied and the id a create gives.
+	applyMu sync.Mutex
+	logTime int64
+	newID   string
+
+	stop      chan struct{}
+	bg        context.Context
+	cancel    context.CancelFunc
+	loops     sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// result is what applying one entry returned.
+type result struct {
+	group    broker.Group
+	member   broker.Member
+	dissolve broker.Dissolve
+	status   broker.NodeStatus
+	batch    broker.BatchEvent
+	record   broker.RecordResult
+	err      error
+}
+
+var _ broker.Service = (*Node)(nil)
+
+// Start runs the node's NATS server and broker and joins the cluster in the background: the
+// node serves once the replicated log exists and it has applied all of it (see Ready).
+func Start(ctx context.Context, opts Options) (*Node, error) {
+	if opts.Replicas == 0 {
+		opts.Replicas = DefaultReplicas
+	}
+	if err := opts.check(); err != nil {
+		return nil, fmt.Errorf("start cluster node: %w", err)
+	}
+	n := &Node{
+		opts:      opts,
+		log:       opts.Logger,
+		clock:     opts.Clock,
+		pending:   make(map[uint64]chan result),
+		appliedCh: make(chan struct{}),
+		up:        make(chan struct{}),
+		stop:      make(chan struct{}),
+	}
+	n.bg, n.cancel = context.WithCancel(context.Background())
+	if n.log == nil {
+		n.log = slog.Default()
+	}
+	if n.clock == nil {
+		n.clock = time.Now
+	}
+	var inc, password [16]byte
+	rand.Read(inc[:])
+	rand.Read(password[:])
+	n.origin = opts.NodeName + "/" + hex.EncodeToString(inc[:8])
+
+	srv, err := startServer(&n.opts, hex.EncodeToString(password[:]), n.log)
+	if err != nil {
+		return nil, err
+	}
+	n.srv = srv
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.UserInfo(clientUser, hex.EncodeToString(password[:])), nats.Name("meshd-cluster"), nats.MaxReconnects(-1),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { n.log.Warn("cluster connection", "err", err) }))
+	if err != nil {
+		srv.Shutdown()
+		return nil, fmt.Errorf("connect to cluster nats: %w", err)
+	}
+	n.nc = nc
+	if n.js, err = jetstream.New(nc); err != nil {
+		n.shutdownNATS()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	bopts := opts.Broker
+	bopts.Store = store.NewMemory()
+	bopts.Clock = n.brokerClock
+	bopts.NewID = func() string { return n.newID }
+	bopts.OnCommit = nil
+	// The log drives sweeping; the memory store needs no status flushes.
+	bopts.Config.SweepInterval, bopts.Config.StatusFlushInterval = 0, 0
+	if n.b, err = broker.New(ctx, bopts); err != nil {
+		n.shutdownNATS()
+		return nil, err
+	}
+	n.loops.Add(1)
+	go n.join()
+	n.log.Info("cluster node started", "cluster", opts.Name, "node", opts.NodeName, "routes_listen", n.RouteAddr(), "routes", len(opts.Routes), "replicas", opts.Replicas)
+	return n, nil
+}
+
+// RouteAddr is the address this node's routes listen on.
+func (n *Node) RouteAddr() string {
+	if a := n.srv.ClusterAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+func (n *Node) brokerClock() time.Time {
+	if at := n.applyAt.Load(); at != 0 {
+		return time.UnixMilli(at)
+	}
+	return n.clock()
+}
+
+// join creates the replicated log (every node asks for the same one; the first request that
+// meets a quorum wins), starts applying it, and then proposes a sweep every SweepInterval.
+func (n *Node) join() {
+	defer n.loops.Done()
+	cfg := jetstream.StreamConfig{
+		Name:        streamName,
+		Description: "meshd: every state change, in order",
+		Subjects:    []string{logSubject},
+		Storage:     jetstream.FileStorage,
+		Replicas:    n.opts.Replicas,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		MaxAge:      n.opts.Broker.Config.MaxConnectionTime + retentionMargin,
+		MaxMsgSize:  maxPayload,
+	}
+	var stream jetstream.Stream
+	for attempt := 0; ; attempt++ {
+		s, err := n.openStream(cfg)
+		if err == nil {
+			stream = s
+			break
+		}
+		if attempt%10 == 9 {
+			n.log.Warn("waiting for the cluster to store the log", "err", err)
+		}
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(streamRetry):
+		}
+	}
+	var cc jetstream.ConsumeContext
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cons, err := n.js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+		cancel()
+		if err == nil {
+			if cc, err = cons.Consume(n.handle); err == nil {
+				break
+			}
+		}
+		n.log.Warn("cannot read the log yet", "err", err)
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(streamRetry):
+		}
+	}
+	n.mu.Lock()
+	n.stream, n.consume = stream, cc
+	n.mu.Unlock()
+	close(n.up)
+	n.log.Info("cluster log open", "node", n.opts.NodeName)
+
+	d := n.opts.Broker.Config.SweepInterval
+	if d <= 0 {
+		return
+	}
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			if _, err := n.propose(n.bg, &entry{Op: opSweep}); err != nil && n.bg.Err() == nil {
+				n.log.Warn("sweep not proposed", "err", err)
+			}
+		}
+	}
+}
+
+// openStream finds the log, or creates it when no node has yet. A log that exists with other
+// settings is updated to this node's (the settings of the last node started win).
+func (n *Node) openStream(cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	ctx, cancel := context.WithTimeout(n.bg, streamRetry)
+	defer cancel()
+	s, err := n.js.Stream(ctx, streamName)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return n.js.CreateStream(ctx, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if have := s.CachedInfo().Config; have.Replicas != cfg.Replicas || have.MaxAge != cfg.MaxAge {
+		n.log.Info("updating the log's settings", "replicas", cfg.Replicas, "max_age", cfg.MaxAge)
+		return n.js.UpdateStream(ctx, cfg)
+	}
+	return s, nil
+}
+
+// handle applies one log entry, in log order.
+func (n *Node) handle(msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		n.log.Error("log entry without metadata", "err", err)
+		return
+	}
+	seq := md.Sequence.Stream
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	n.mu.Lock()
+	done := seq <= n.applied
+	n.mu.Unlock()
+	if done {
+		return
+	}
+	e, err := decodeEntry(msg.Data())
+	var res result
+	if err != nil {
+		n.log.Error("undecodable log entry skipped", "seq", seq, "err", err)
+	} else {
+		res = n.apply(e)
+	}
+	n.mu.Lock()
+	n.applied = seq
+	close(n.appliedCh)
+	n.appliedCh = make(chan struct{})
+	var w chan result
+	if e != nil && e.Origin == n.origin {
+		w = n.pending[e.Proposal]
+		delete(n.pending, e.Proposal)
+	}
+	n.mu.Unlock()
+	if w != nil {
+		w <- res
+	}
+}
+
+// apply runs one entry through the broker's rules at the entry's log time: its proposer's
+// time, but never before the entry ahead of it, so that log time only moves forward.
+func (n *Node) apply(e *entry) result {
+	n.logTime = max(n.logTime, e.At)
+	n.applyAt.Store(n.logTime)
+	defer n.applyAt.Store(0)
+	ctx := context.Background()
+	var r result
+	switch e.Op {
+	case opCreate:
+		n.newID = e.NewID
+		r.group, r.err = n.b.CreateGroup(ctx, *e.Create)
+	case opJoin:
+		r.group, r.member, r.err = n.b.JoinGroup(ctx, e.GroupID, e.Domain, e.NodeID)
+	case opLeave:
+		r.err = n.b.LeaveGroup(ctx, e.GroupID, e.Domain, e.NodeID)
+	case opDissolve:
+		r.dissolve, r.err = n.b.DissolveGroup(ctx, e.GroupID, e.Domain, e.NodeID)
+	case opRenew:
+		r.group, r.err = n.b.RenewHeartbeat(ctx, e.GroupID, e.Domain, e.NodeID)
+	case opMemberHeartbeat:
+		r.member, r.err = n.b.SendMemberHeartbeat(ctx, e.GroupID, e.Domain, e.NodeID)
+	case opReport:
+		r.status, r.err = n.b.ReportData(e.GroupID, e.Domain, e.NodeID, e.Data)
+	case opFire:
+		r.batch, r.err = n.b.FireEvents(e.GroupID, e.Domain, e.NodeID, e.Events)
+	case opRecord:
+		r.record, r.err = n.b.RecordEvents(e.GroupID, e.Domain, e.NodeID, e.Events)
+	case opSweep:
+		n.b.Sweep()
+	}
+	return r
+}
+
+// propose appends e to the log and waits until this node has applied it, returning what the
+// broker's rules answered.
+func (n *Node) propose(ctx context.Context, e *entry) (result, error) {
+	e.Origin, e.Proposal, e.At = n.origin, n.proposals.Add(1), n.clock().UnixMilli()
+	data, err := e.encode()
+	if err != nil {
+		return result{}, internal(err)
+	}
+	start := time.Now()
+	ch := make(chan result, 1)
+	n.mu.Lock()
+	n.pending[e.Proposal] = ch
+	n.mu.Unlock()
+	r, err := n.await(ctx, e, data, ch)
+	if err != nil {
+		n.mu.Lock()
+		delete(n.pending, e.Proposal)
+		n.mu.Unlock()
+		err = internal(fmt.Errorf("propose %s: %w", e.Op, err))
+	}
+	if n.opts.OnCommit != nil && e.Op != opReport && e.Op != opFire && e.Op != opRecord && e.Op != opSweep {
+		n.opts.OnCommit(time.Since(start), 1, err)
+	}
+	return r, err
+}
+
+func (n *Node) await(ctx context.Context, e *entry, data []byte, ch chan result) (result, error) {
+	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
+	defer cancel()
+	for {
+		actx, acancel := context.WithTimeout(ctx, ackTimeout)
+		_, err := n.js.PublishMsg(actx, &nats.Msg{Subject: logSubject, Data: data},
+			jetstream.WithMsgID(e.id()), jetstream.WithExpectStream(streamName))
+		acancel()
+		if err == nil {
+			break
+		}
+		n.log.Debug("log append retried", "op", e.Op, "err", err)
+		select {
+		case r := <-ch:
+			return r, nil
+		case <-ctx.Done():
+			return result{}, fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err)
+		case <-time.After(retryWait):
+		}
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-ctx.Done():
+		return result{}, fmt.Errorf("stored but not applied here: %w", ctx.Err())
+	}
+}
+
+// sync waits until this node has applied every entry the log held when it was called: one
+// round trip to the log's leader, like a Raft read index.
+func (n *Node) sync(ctx context.Context) error {
+	select {
+	case <-n.up:
+	case <-ctx.Done():
+		return fmt.Errorf("cluster log not open yet: %w", ctx.Err())
+	}
+	info, err := n.stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("read the log's last sequence: %w", err)
+	}
+	target := info.State.LastSeq
+	for {
+		n.mu.Lock()
+		applied, ch := n.applied, n.appliedCh
+		n.mu.Unlock()
+		if applied >= target {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("applied %d of %d log entries: %w", applied, target, ctx.Err())
+		}
+	}
+}
+
+// read waits for sync with the query timeout, and reports failure as an internal error.
+func (n *Node) read() error {
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	if err := n.sync(ctx); err != nil {
+		return internal(err)
+	}
+	return nil
+}
+
+func internal(err error) *broker.Error {
+	return &broker.Error{Kind: broker.InternalError, Message: "Internal server error", Err: err}
+}
+
+// Close leaves the cluster: it stops applying the log, closes the broker and shuts the NATS
+// server down. The log stays with the other nodes.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		close(n.stop)
+		n.cancel()
+		n.loops.Wait()
+		n.mu.Lock()
+		cc := n.consume
+		n.mu.Unlock()
+		if cc != nil {
+			cc.Stop()
+		}
+		err = n.b.Close()
+		n.shutdownNATS()
+	})
+	return err
+}
+
+func (n *Node) shutdownNATS() {
+	if n.nc != nil {
+		n.nc.Close()
+	}
+	n.srv.Shutdown()
+	n.srv.WaitForShutdown()
+}
+
+// Ready reports whether the node serves: its broker is up, the log has a leader and this node
+// has applied all of it.
+func (n *Node) Ready(ctx context.Context) error {
+	if err := n.b.Ready(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-n.up:
+	default:
+		return errors.New("cluster: the replicated log is not open yet (are a majority of the nodes up?)")
+	}
+	if err := n.sync(ctx); err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	return nil
+}
+
+// newGroupID is the id a proposed createGroup gives a new group.
+func newGroupID() string { return uuid.NewString() }

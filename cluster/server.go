@@ -1,0 +1,106 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// maxPayload is the largest log entry: above the largest request body meshd accepts.
+const maxPayload = 8 << 20
+
+// clientUser is the only user of a node's NATS client port: meshd's own connection.
+const clientUser = "meshd"
+
+// startupTimeout bounds how long the embedded server may take to accept connections.
+const startupTimeout = 30 * time.Second
+
+// startServer runs this node's embedded NATS server: a route port that only peers with the
+// secret may use, JetStream with its files in the data directory, and a client port that
+// meshd itself does not use (it connects in-process) but the server needs before it routes:
+// that port listens on loopback only and takes only clientPassword, which never leaves the
+// process.
+func startServer(o *Options, clientPassword string, log *slog.Logger) (*server.Server, error) {
+	host, port, err := splitHostPort(o.Listen)
+	if err != nil {
+		return nil, err
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	routes := make([]*url.URL, 0, len(o.Routes))
+	for _, r := range o.Routes {
+		u, err := routeURL(r, o.Secret)
+		if err != nil {
+			return nil, err
+		}
+		routes = append(routes, u)
+	}
+	sopts := &server.Options{
+		ServerName: o.NodeName,
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		Username:   clientUser,
+		Password:   clientPassword,
+		NoSigs:     true,
+		MaxPayload: maxPayload,
+		MaxPending: 4 * maxPayload,
+		JetStream:  true,
+		StoreDir:   filepath.Join(o.DataDir, "jetstream"),
+		Cluster: server.ClusterOpts{
+			Name:           o.Name,
+			Host:           host,
+			Port:           port,
+			Username:       routeUser,
+			Password:       o.Secret,
+			AuthTimeout:    5,
+			TLSConfig:      o.TLS,
+			TLSTimeout:     5,
+			ConnectRetries: -1,
+		},
+		Routes: routes,
+	}
+	srv, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("start cluster nats: %w", err)
+	}
+	srv.SetLoggerV2(natsLogger{log}, false, false, false)
+	go srv.Start()
+	if !srv.ReadyForConnections(startupTimeout) {
+		srv.Shutdown()
+		return nil, errors.New("start cluster nats: not ready in time")
+	}
+	return srv, nil
+}
+
+// natsLogger sends the embedded server's warnings and errors to slog. Its notices are
+// routine (routes coming and going, elections) and go at debug level, except one: that this
+// node became the leader of the log.
+type natsLogger struct{ log *slog.Logger }
+
+func (l natsLogger) Noticef(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	if strings.Contains(msg, "new stream leader for") && strings.Contains(msg, streamName) {
+		l.log.Info("this node leads the cluster log")
+		return
+	}
+	l.log.Debug("nats: " + msg)
+}
+
+func (l natsLogger) Warnf(format string, v ...any) { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
+func (l natsLogger) Fatalf(format string, v ...any) {
+	l.log.Error("nats: " + fmt.Sprintf(format, v...))
+}
+func (l natsLogger) Errorf(format string, v ...any) {
+	l.log.Error("nats: " + fmt.Sprintf(format, v...))
+}
+func (l natsLogger) Debugf(format string, v ...any) {
+	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
+}
+func (l natsLogger) Tracef(string, ...any) {}
