@@ -1,0 +1,422 @@
+package cluster_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/smalruby/meshd/cluster/clustertest"
+)
+
+const (
+	createGroup = `mutation($d: String!, $h: ID!, $name: String!) { createGroup(name: $name, hostId: $h, domain: $d) { id domain expiresAt } }`
+	joinGroup   = `mutation($g: ID!, $d: String!, $n: ID!) { joinGroup(groupId: $g, domain: $d, nodeId: $n) { id expiresAt } }`
+	listNodes   = `query($g: ID!, $d: String!) { listNodesInGroup(groupId: $g, domain: $d) { id } }`
+	report      = `mutation($g: ID!, $d: String!, $n: ID!, $v: String!) { reportDataByNode(groupId: $g, domain: $d, nodeId: $n, data: [{key: "v", value: $v}]) { groupId } }`
+	record      = `mutation($g: ID!, $d: String!, $n: ID!, $e: String!) { recordEventsByNode(groupId: $g, domain: $d, nodeId: $n, events: [{eventName: $e, firedAt: "2026-03-01T08:45:02.431Z"}]) { recordedCount nextSince } }`
+	eventsSince = `query($g: ID!, $d: String!, $s: String!) { getEventsSince(groupId: $g, domain: $d, since: $s) { name cursor } }`
+	onMessage   = `subscription($g: ID!, $d: String!) { onMessageInGroup(groupId: $g, domain: $d) { groupId nodeStatus { nodeId data { key value } } } }`
+)
+
+func vars(kv ...any) map[string]any {
+	m := map[string]any{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i].(string)] = kv[i+1]
+	}
+	return m
+}
+
+func domainOf(t *testing.T, n *clustertest.Node) string {
+	t.Helper()
+	return n.MustPost(t, `mutation { createDomain }`, nil)["createDomain"].(string)
+}
+
+func create(t *testing.T, n *clustertest.Node, domain, host string) string {
+	t.Helper()
+	return n.MustPost(t, createGroup, vars("d", domain, "h", host, "name", host))["createGroup"].(map[string]any)["id"].(string)
+}
+
+func nodesIn(t *testing.T, n *clustertest.Node, domain, group string) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for _, v := range n.MustPost(t, listNodes, vars("g", group, "d", domain))["listNodesInGroup"].([]any) {
+		out[v.(map[string]any)["id"].(string)] = true
+	}
+	return out
+}
+
+// TestProcessCluster runs three meshd processes as one cluster and checks that they answer as
+// one server: any node serves any request, an acknowledged change is visible everywhere at
+// once, concurrent creates give one group, one message order per group, polling cursors that
+// work across nodes.
+func TestProcessCluster(t *testing.T) {
+	nodes := clustertest.Start(t, 3)
+	a, b := nodes[0], nodes[1]
+	domain := domainOf(t, a)
+	for _, n := range nodes[1:] {
+		if d := domainOf(t, n); d != domain {
+			t.Fatalf("node %s gives domain %q, node a %q", n.Name, d, domain)
+		}
+	}
+
+	t.Run("read your writes across nodes", func(t *testing.T) {
+		for i := range 20 {
+			host := fmt.Sprint("host-ryw-", i)
+			id := create(t, nodes[i%3], domain, host)
+			time.Sleep(time.Millisecond)
+			member := fmt.Sprint("member-", i)
+			nodes[(i+1)%3].MustPost(t, joinGroup, vars("g", id, "d", domain, "n", member))
+			if got := nodesIn(t, nodes[(i+2)%3], domain, id); !got[member] {
+				t.Fatalf("round %d: node %s lists %v right after the join on %s", i, nodes[(i+2)%3].Name, got, nodes[(i+1)%3].Name)
+			}
+		}
+		for _, n := range nodes {
+			_, err := n.Post(context.Background(), joinGroup, vars("g", "nope", "d", domain, "n", "x"))
+			if e, ok := err.(*clustertest.Error); !ok || e.Type != "GroupNotFound" || e.Message != "Group not found: nope@"+domain {
+				t.Fatalf("node %s: join of a missing group = %v", n.Name, err)
+			}
+		}
+	})
+
+	t.Run("concurrent createGroup on two nodes gives one group", func(t *testing.T) {
+		for i := range 10 {
+			host := fmt.Sprint("host-race-", i)
+			ids := make([]string, 2)
+			var wg sync.WaitGroup
+			for j, n := range []*clustertest.Node{a, b} {
+				wg.Go(func() {
+					data, err := n.Post(context.Background(), createGroup, vars("d", domain, "h", host, "name", host))
+					if err != nil {
+						t.Errorf("create on %s: %v", n.Name, err)
+						return
+					}
+					ids[j] = data["createGroup"].(map[string]any)["id"].(string)
+				})
+			}
+			wg.Wait()
+			if ids[0] != ids[1] {
+				t.Fatalf("round %d: a created %s, b created %s", i, ids[0], ids[1])
+			}
+		}
+	})
+
+	t.Run("one order per group across nodes", func(t *testing.T) {
+		group := create(t, a, domain, "host-order")
+		var subs []*subscriber
+		for _, n := range nodes {
+			for range 2 {
+				subs = append(subs, subscribe(t, n, domain, group))
+			}
+		}
+		const each = 40
+		var wg sync.WaitGroup
+		for w, n := range nodes {
+			wg.Go(func() {
+				for i := range each {
+					if _, err := n.Post(context.Background(), report, vars("g", group, "d", domain, "n", fmt.Sprint("w", w), "v", fmt.Sprint(i))); err != nil {
+						t.Errorf("report on %s: %v", n.Name, err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		var first string
+		for i, s := range subs {
+			got := s.wait(t, 3*each)
+			last := map[string]int{"w0": -1, "w1": -1, "w2": -1}
+			for _, m := range got {
+				who, v, _ := strings.Cut(m, ":")
+				var n int
+				fmt.Sscan(v, &n)
+				if n != last[who]+1 {
+					t.Fatalf("subscriber %d: %s's message %d after %d", i, who, n, last[who])
+				}
+				last[who] = n
+			}
+			if seq := strings.Join(got, ","); first == "" {
+				first = seq
+			} else if seq != first {
+				t.Fatalf("subscriber %d on node %s saw another order than subscriber 0", i, s.node)
+			}
+		}
+	})
+
+	t.Run("polling across nodes loses and repeats nothing", func(t *testing.T) {
+		group := create(t, b, domain, "host-poll")
+		since := ""
+		seen := map[string]int{}
+		const events = 60
+		for i := range events {
+			nodes[i%3].MustPost(t, record, vars("g", group, "d", domain, "n", "pupil", "e", fmt.Sprint("e", i)))
+			if i%4 != 3 && i != events-1 {
+				continue
+			}
+			evs := nodes[(i+1)%3].MustPost(t, eventsSince, vars("g", group, "d", domain, "s", since))["getEventsSince"].([]any)
+			for _, e := range evs {
+				e := e.(map[string]any)
+				seen[e["name"].(string)]++
+				since = e["cursor"].(string)
+			}
+		}
+		for i := range events {
+			if n := seen[fmt.Sprint("e", i)]; n != 1 {
+				t.Fatalf("event e%d polled %d times", i, n)
+			}
+		}
+	})
+}
+
+// subscriber is an AppSync-protocol WebSocket subscribed to onMessageInGroup on one node.
+type subscriber struct {
+	node string
+	mu   sync.Mutex
+	msgs []string
+	err  error
+}
+
+func subscribe(t *testing.T, n *clustertest.Node, domain, group string) *subscriber {
+	t.Helper()
+	header, _ := json.Marshal(map[string]string{"host": "meshd", "x-api-key": "k"})
+	url := "ws" + strings.TrimPrefix(strings.TrimSuffix(n.URL, "/graphql"), "http") + "/graphql/realtime?header=" +
+		base64.StdEncoding.EncodeToString(header) + "&payload=e30="
+	ws, _, err := (&websocket.Dialer{Subprotocols: []string{"graphql-ws"}}).Dial(url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	ws.WriteJSON(map[string]string{"type": "connection_init"})
+	data, _ := json.Marshal(map[string]any{"query": onMessage, "variables": vars("g", group, "d", domain)})
+	ws.WriteJSON(map[string]any{"id": "1", "type": "start", "payload": map[string]any{
+		"data": string(data), "extensions": map[string]any{"authorization": map[string]string{"host": "meshd", "x-api-key": "k"}},
+	}})
+	for {
+		ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		var f map[string]any
+		if err := ws.ReadJSON(&f); err != nil {
+			t.Fatalf("subscribe on %s: %v", n.Name, err)
+		}
+		if f["type"] == "start_ack" {
+			break
+		}
+		if f["type"] == "error" || f["type"] == "connection_error" {
+			t.Fatalf("subscribe on %s: %v", n.Name, f)
+		}
+	}
+	s := &subscriber{node: n.Name}
+	go func() {
+		for {
+			ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+			var f struct {
+				Type    string
+				Payload struct {
+					Data struct {
+						OnMessageInGroup struct {
+							NodeStatus *struct {
+								NodeID string
+								Data   []struct{ Key, Value string }
+							}
+						}
+					}
+				}
+			}
+			if err := ws.ReadJSON(&f); err != nil {
+				s.mu.Lock()
+				s.err = err
+				s.mu.Unlock()
+				return
+			}
+			if st := f.Payload.Data.OnMessageInGroup.NodeStatus; f.Type == "data" && st != nil {
+				s.mu.Lock()
+				s.msgs = append(s.msgs, st.NodeID+":"+st.Data[0].Value)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+// wait waits until n messages arrived, and fails if more or fewer arrive.
+func (s *subscriber) wait(t *testing.T, n int) []string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s.mu.Lock()
+		got, err := append([]string(nil), s.msgs...), s.err
+		s.mu.Unlock()
+		if len(got) >= n {
+			time.Sleep(50 * time.Millisecond)
+			s.mu.Lock()
+			got = append([]string(nil), s.msgs...)
+			s.mu.Unlock()
+			if len(got) != n {
+				t.Fatalf("subscriber on %s got %d messages, want %d", s.node, len(got), n)
+			}
+			return got
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("subscriber on %s got %d of %d messages (%v)", s.node, len(got), n, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// load joins new members through the given nodes until stop, and records every join that was
+// acknowledged and every error after grace.
+type load struct {
+	mu       sync.Mutex
+	acked    []string
+	errors   []string
+	forgiven int
+	slowest  time.Duration
+	seq      atomic.Int64
+	after    atomic.Int64 // errors before this Unix nanosecond are forgiven
+}
+
+func (l *load) run(ctx context.Context, t *testing.T, targets func() []*clustertest.Node, domain, group string, workers int) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil && i < 100000; i++ {
+				ns := targets()
+				n := ns[(w+i)%len(ns)]
+				member := fmt.Sprint("load-", l.seq.Add(1))
+				rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+				start := time.Now()
+				_, err := n.Post(rctx, joinGroup, vars("g", group, "d", domain, "n", member))
+				if err == nil {
+					_, err = n.Post(rctx, report, vars("g", group, "d", domain, "n", member, "v", "1"))
+				}
+				cancel()
+				l.mu.Lock()
+				switch {
+				case err == nil:
+					l.acked = append(l.acked, member)
+					l.slowest = max(l.slowest, time.Since(start))
+				case ctx.Err() != nil:
+				case start.UnixNano() > l.after.Load():
+					l.errors = append(l.errors, fmt.Sprintf("%s on %s: %v", member, n.Name, err))
+				default:
+					l.forgiven++
+				}
+				l.mu.Unlock()
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+	}
+	return &wg
+}
+
+func (l *load) check(t *testing.T, nodes []*clustertest.Node, domain, group string) {
+	t.Helper()
+	l.mu.Lock()
+	acked, errs := append([]string(nil), l.acked...), append([]string(nil), l.errors...)
+	l.mu.Unlock()
+	if len(errs) > 0 {
+		t.Fatalf("%d requests failed after the failover window, first: %s", len(errs), errs[0])
+	}
+	if len(acked) < 20 {
+		t.Fatalf("only %d joins acknowledged under load", len(acked))
+	}
+	for _, n := range nodes {
+		got := nodesIn(t, n, domain, group)
+		for _, m := range acked {
+			if !got[m] {
+				t.Fatalf("node %s lost the acknowledged join of %s (%d acknowledged, %d listed)", n.Name, m, len(acked), len(got))
+			}
+		}
+	}
+	t.Logf("%d acknowledged joins present on every node; %d requests failed within the failover window; slowest acknowledged join+report took %s",
+		len(acked), l.forgiven, l.slowest.Round(time.Millisecond))
+}
+
+// failover is how long requests to the surviving nodes may fail after a node dies: the log's
+// leader election (a few seconds) and the attempt in flight.
+const failover = 12 * time.Second
+
+// TestProcessClusterFailures kills the log's leader with SIGKILL under load, restarts it, and
+// then freezes a node for 10 s with SIGSTOP: the other nodes keep serving, no acknowledged
+// change is lost, and the dead or frozen node catches up.
+func TestProcessClusterFailures(t *testing.T) {
+	nodes := clustertest.Start(t, 3)
+	domain := domainOf(t, nodes[0])
+	group := create(t, nodes[0], domain, "host-load")
+	// The group must outlive the test: the host's heartbeat keeps it.
+	hb := func(ctx context.Context) {
+		for ctx.Err() == nil {
+			for _, n := range nodes {
+				n.Post(ctx, `mutation($g: ID!, $d: String!) { renewHeartbeat(groupId: $g, domain: $d, hostId: "host-load") { expiresAt } }`, vars("g", group, "d", domain))
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go hb(ctx)
+
+	leader := nodes[0]
+	for _, n := range nodes {
+		if strings.Contains(n.Log(), "this node leads the cluster log") {
+			leader = n
+		}
+	}
+	var live atomic.Pointer[[]*clustertest.Node]
+	live.Store(&nodes)
+	without := func(dead *clustertest.Node) []*clustertest.Node {
+		var out []*clustertest.Node
+		for _, n := range nodes {
+			if n != dead {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+
+	t.Run("kill -9 of the log's leader", func(t *testing.T) {
+		l := &load{}
+		lctx, stop := context.WithCancel(ctx)
+		wg := l.run(lctx, t, func() []*clustertest.Node { return *live.Load() }, domain, group, 6)
+		time.Sleep(2 * time.Second)
+		survivors := without(leader)
+		live.Store(&survivors)
+		l.after.Store(time.Now().Add(failover).UnixNano())
+		leader.Kill()
+		t.Logf("killed node %s, the log's leader", leader.Name)
+		time.Sleep(failover + 3*time.Second)
+		leader.Restart(t)
+		live.Store(&nodes)
+		time.Sleep(2 * time.Second)
+		stop()
+		wg.Wait()
+		l.check(t, nodes, domain, group)
+	})
+
+	t.Run("SIGSTOP for 10 s, then SIGCONT", func(t *testing.T) {
+		frozen := nodes[1]
+		l := &load{}
+		lctx, stop := context.WithCancel(ctx)
+		wg := l.run(lctx, t, func() []*clustertest.Node { return *live.Load() }, domain, group, 6)
+		time.Sleep(2 * time.Second)
+		others := without(frozen)
+		live.Store(&others)
+		l.after.Store(time.Now().Add(failover).UnixNano())
+		frozen.Signal(syscall.SIGSTOP)
+		time.Sleep(10 * time.Second)
+		frozen.Signal(syscall.SIGCONT)
+		frozen.WaitReady(t, 30*time.Second)
+		live.Store(&nodes)
+		l.after.Store(time.Now().Add(failover).UnixNano())
+		time.Sleep(3 * time.Second)
+		stop()
+		wg.Wait()
+		l.check(t, nodes, domain, group)
+	})
+}
