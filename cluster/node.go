@@ -162,6 +162,10 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	return n, nil
 }
 
+// Local is the broker this node applies the log to, for read-only inspection: its state is the
+// cluster's as of the last entry applied here. Changes must go through the Node.
+func (n *Node) Local() *broker.Broker { return n.b }
+
 // RouteAddr is the address this node's routes listen on.
 func (n *Node) RouteAddr() string {
 	if a := n.srv.ClusterAddr(); a != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/cluster"
 	"github.com/smalruby/meshd/gql"
 )
 
@@ -59,6 +60,7 @@ type config struct {
 	publicURL       string
 	logLevel        string
 	logFormat       string
+	cluster         clusterConfig
 	adminKeys       []string
 	consoleAddr     string
 }
@@ -159,6 +161,15 @@ func (c *config) settings() []setting {
 		{topicStorage, "MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
 		{topicStorage, "MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, brokerDefaults.StatusFlushInterval), ""},
 		{topicStorage, "MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, brokerDefaults.SweepInterval), ""},
+		{topicCluster, "MESH_CLUSTER_LISTEN", "address this node's cluster routes listen on (e.g. 0.0.0.0:6222); empty runs meshd as one process", stringVar(&c.cluster.listen, ""), ""},
+		{topicCluster, "MESH_CLUSTER_ROUTES", "comma-separated nats://host:port route addresses of the cluster's nodes (listing this node too is harmless)", listVar(&c.cluster.routes, ""), ""},
+		{topicCluster, "MESH_CLUSTER_NAME", "name of the cluster, the same on every node", stringVar(&c.cluster.name, "meshd"), ""},
+		{topicCluster, "MESH_NODE_NAME", "this node's name, unique in the cluster and stable across restarts; empty is the host name", stringVar(&c.cluster.nodeName, ""), ""},
+		{topicCluster, "MESH_CLUSTER_SECRET", "shared secret the nodes' routes authenticate with; required with -cluster-listen", stringVar(&c.cluster.secret, ""), ""},
+		{topicCluster, "MESH_CLUSTER_TLS_CERT", "PEM certificate this node presents on routes; with it routes use mutual TLS", stringVar(&c.cluster.tlsCert, ""), ""},
+		{topicCluster, "MESH_CLUSTER_TLS_KEY", "PEM private key of -cluster-tls-cert", stringVar(&c.cluster.tlsKey, ""), ""},
+		{topicCluster, "MESH_CLUSTER_TLS_CA", "PEM CA certificate that signed every node's route certificate", stringVar(&c.cluster.tlsCA, ""), ""},
+		{topicCluster, "MESH_CLUSTER_REPLICAS", "how many nodes store every change; a majority of them must be up to change anything", intVar(&c.cluster.replicas, cluster.DefaultReplicas), ""},
 		{topicCluster, "MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222); empty keeps it in-process", stringVar(&c.natsListen, ""), ""},
 		{topicLogging, "MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info"), ""},
 		{topicLogging, "MESH_LOG_FORMAT", "log format: text or json", stringVar(&c.logFormat, "text"), ""},

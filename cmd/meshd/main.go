@@ -58,6 +58,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return err
 		}
 	}
+	if err := cfg.cluster.prepare(cfg); err != nil {
+		return err
+	}
 	if cfg.secret == "" {
 		if cfg.secret, err = loadSecret(cfg.dataDir); err != nil {
 			return err
@@ -77,7 +80,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer b.Close()
-	brk, err := broker.New(ctx, broker.Options{
+	brk, local, err := newService(ctx, cfg, log, broker.Options{
 		Config: broker.Config{
 			HostHeartbeatInterval:   seconds(cfg.hostInterval),
 			HostHeartbeatTTL:        seconds(cfg.hostTTL),
@@ -126,7 +129,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	m.watch(brk, b, api)
 	m.watchStore(st)
-	cons, err := newConsole(ctx, cfg, log, brk, api, m, commits)
+	cons, err := newConsole(ctx, cfg, log, local, api, m, commits)
 	if err != nil {
 		return err
 	}
@@ -205,7 +208,7 @@ func newLogger(cfg *config, w io.Writer) (*slog.Logger, error) {
 const stateFile = "meshd.db"
 
 func openStore(cfg *config, log *slog.Logger) (store.Store, error) {
-	if cfg.storeKind == "memory" {
+	if cfg.storeKind == "memory" || cfg.cluster.enabled() {
 		return store.NewMemory(), nil
 	}
 	return store.OpenBolt(filepath.Join(cfg.dataDir, stateFile), store.BoltOptions{

@@ -116,7 +116,7 @@ func (m *metrics) observeCommit(d time.Duration, ops int, err error) {
 }
 
 // watch registers the collectors that read live state when scraped.
-func (m *metrics) watch(b *broker.Broker, bs *bus.Bus, api *gql.Server) {
+func (m *metrics) watch(b broker.Service, bs *bus.Bus, api *gql.Server) {
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}

@@ -20,7 +20,7 @@ import (
 
 // routes puts meshd's endpoints together: the API, health, metrics and an optional editor
 // served from the same origin.
-func routes(cfg *config, api http.Handler, brk *broker.Broker, m *metrics, log *slog.Logger) (http.Handler, error) {
+func routes(cfg *config, api http.Handler, brk broker.Service, m *metrics, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

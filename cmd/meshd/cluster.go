@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/cluster"
+)
+
+// clusterConfig holds the cluster settings; an empty listen address runs meshd as one
+// process on its own.
+type clusterConfig struct {
+	listen   string
+	routes   []string
+	name     string
+	nodeName string
+	secret   string
+	tlsCert  string
+	tlsKey   string
+	tlsCA    string
+	replicas int
+}
+
+func (c *clusterConfig) enabled() bool { return c.listen != "" }
+
+// prepare checks the cluster settings, fills in the node name, and gives the nodes one
+// createDomain secret when none is set: every node must hand a caller the same domain.
+func (c *clusterConfig) prepare(cfg *config) error {
+	if !c.enabled() {
+		return nil
+	}
+	var errs []error
+	if c.secret == "" {
+		errs = append(errs, errors.New("-cluster-secret is required with -cluster-listen: routes between nodes must authenticate"))
+	}
+	if c.replicas < 1 || c.replicas > 5 {
+		errs = append(errs, fmt.Errorf("-cluster-replicas must be between 1 and 5, got %d", c.replicas))
+	}
+	if (c.tlsCert == "") != (c.tlsKey == "") || (c.tlsCert == "") != (c.tlsCA == "") {
+		errs = append(errs, errors.New("-cluster-tls-cert, -cluster-tls-key and -cluster-tls-ca go together"))
+	}
+	if c.nodeName == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("-node-name is empty and the host name is unknown: %w", err))
+		}
+		c.nodeName = host
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if cfg.secret == "" {
+		cfg.secret = domainSecret(c.secret)
+	}
+	return nil
+}
+
+// domainSecret derives the createDomain secret from the cluster secret, so that one shared
+// secret is enough for a cluster.
+func domainSecret(clusterSecret string) string {
+	sum := sha256.Sum256([]byte("meshd createDomain secret\x00" + clusterSecret))
+	return hex.EncodeToString(sum[:])
+}
+
+// service is what serves the API: one broker, or a node of a cluster.
+type service interface {
+	broker.Service
+	Close() error
+}
+
+// newService starts the single-process broker, or, with cluster settings, this process's node
+// of the cluster (its state is the replicated log, so it needs no store of its own). local is
+// the broker that holds this process's state, for read-only inspection.
+func newService(ctx context.Context, cfg *config, log *slog.Logger, opts broker.Options) (svc service, local *broker.Broker, err error) {
+	if !cfg.cluster.enabled() {
+		b, err := broker.New(ctx, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		return b, b, nil
+	}
+	c := &cfg.cluster
+	copts := cluster.Options{
+		Name:     c.name,
+		NodeName: c.nodeName,
+		Listen:   c.listen,
+		Routes:   c.routes,
+		Secret:   c.secret,
+		Replicas: c.replicas,
+		DataDir:  filepath.Join(cfg.dataDir, "cluster"),
+		Broker:   opts,
+		Logger:   log,
+		OnCommit: opts.OnCommit,
+	}
+	if c.tlsCert != "" {
+		tc, err := routeTLS(c.tlsCert, c.tlsKey, c.tlsCA)
+		if err != nil {
+			return nil, nil, err
+		}
+		copts.TLS = tc
+	}
+	n, err := cluster.Start(ctx, copts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return n, n.Local(), nil
+}
+
+// routeTLS is mutual TLS for routes: each node presents its certificate and accepts only
+// peers whose certificate the CA signed.
+func routeTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("load cluster TLS certificate %s: %w", certFile, err)
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("read cluster TLS CA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("cluster TLS CA %s holds no PEM certificate", caFile)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+	}, nil
+}
