@@ -81,7 +81,7 @@ func (l *commitLog) health(kind, path string) console.StoreHealth {
 
 // newConsole starts the console: admin keys from the settings or, when none is set, the key
 // kept in the data directory (generated on first start).
-func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.Broker, api *gql.Server, m *metrics, commits *commitLog) (*consoleServer, error) {
+func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, commits *commitLog) (*consoleServer, error) {
 	cs := &consoleServer{log: log}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
@@ -104,6 +104,7 @@ func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.
 	started := time.Now()
 	c, err := console.New(console.Options{
 		Broker:        brk,
+		Service:       svc,
 		Subscriptions: api.GroupSubscriptions,
 		Health: func() console.Health {
 			h := serverHealth(m, api, started)

@@ -42,6 +42,9 @@ const (
 type Options struct {
 	// Broker is inspected and asked to dissolve groups; required.
 	Broker *broker.Broker
+	// Service, when set, is asked to dissolve groups instead of Broker: a cluster node, whose
+	// Broker is only its local copy of the cluster's state.
+	Service broker.Service
 	// Subscriptions counts the live realtime subscriptions of each group.
 	Subscriptions func() map[gql.GroupRef]int
 	// Health reports the server's own numbers.
@@ -401,7 +404,11 @@ func (c *Console) serveDissolve(w http.ResponseWriter, r *http.Request, _ sessio
 		writeError(w, http.StatusBadRequest, "BadRequest", "body must be JSON {\"domain\": \"...\", \"groupId\": \"...\"}")
 		return
 	}
-	g, err := c.opts.Broker.GetGroup(body.GroupID, body.Domain)
+	var svc broker.Service = c.opts.Broker
+	if c.opts.Service != nil {
+		svc = c.opts.Service
+	}
+	g, err := svc.GetGroup(body.GroupID, body.Domain)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "ValidationError", err.Error())
 		return
@@ -412,7 +419,7 @@ func (c *Console) serveDissolve(w http.ResponseWriter, r *http.Request, _ sessio
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	d, err := c.opts.Broker.DissolveGroup(ctx, g.ID, g.Domain, g.HostID)
+	d, err := svc.DissolveGroup(ctx, g.ID, g.Domain, g.HostID)
 	if err != nil {
 		var be *broker.Error
 		if errors.As(err, &be) && be.Kind == broker.GroupNotFound {
