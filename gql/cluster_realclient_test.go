@@ -1,0 +1,56 @@
+package gql_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smalruby/meshd/cluster/clustertest"
+)
+
+// TestRealClientAcrossClusterNodes runs the editor's SDK, aws-appsync, against three real
+// meshd processes forming one cluster: the host's client talks only to node A, the members'
+// only to B and C, each over HTTP and its own node's WebSocket (testdata/node/cluster.test.mjs).
+func TestRealClientAcrossClusterNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three meshd processes and Node; not with -short")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is not installed: this test drives the real client library from Node (install Node.js 20 or later and npm)")
+	}
+	npm, err := exec.LookPath("npm")
+	if err != nil {
+		t.Fatal("npm is not installed: this test installs the real client library with npm ci (install npm)")
+	}
+	dir, err := filepath.Abs(realClientDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	installRealClients(t, npm, dir)
+
+	nodes := clustertest.Start(t, 3, "-api-keys", realClientAPIKey)
+	urls := make([]string, len(nodes))
+	for i, n := range nodes {
+		urls[i] = n.URL
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "--test", "--test-force-exit", "--test-reporter=spec", "cluster.test.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"MESHD_CLUSTER_URLS="+strings.Join(urls, ","),
+		"MESHD_API_KEY="+realClientAPIKey,
+		"NO_COLOR=1",
+	)
+	if err := runLogged(t, cmd); err != nil {
+		for _, n := range nodes {
+			t.Logf("node %s:\n%s", n.Name, n.Log())
+		}
+		t.Fatalf("node --test cluster.test.mjs: %v (the real client failed against the cluster; see the log above)", err)
+	}
+}
