@@ -93,7 +93,7 @@ func (*appSync) acknowledge(c *conn) bool {
 	if c.isInited() {
 		return true
 	}
-	if !c.s.Authorized(c.key) {
+	if !c.s.authorize(c.key, "realtime", c.ip) {
 		c.sendJSON(connectionError(typeUnauthorized, "You are not authorized to make this call.", 401))
 		c.close(websocket.CloseNormalClosure, "")
 		return false
@@ -119,7 +119,7 @@ func (*appSync) start(c *conn, id string, payload json.RawMessage) {
 	if key == "" {
 		key = c.key
 	}
-	if !c.s.Authorized(key) {
+	if !c.s.authorize(key, "realtime", c.ip) {
 		c.operationError(id, typeUnauthorized, "You are not authorized to make this call.")
 		return
 	}

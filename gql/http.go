@@ -39,7 +39,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeTransportError(w, http.StatusMethodNotAllowed, typeMethodNotAllowed, "Method "+r.Method+" is not allowed; use POST.")
 		return
 	}
-	if !s.Authorized(apiKey(r.Header)) {
+	if !s.authorize(apiKey(r.Header), "http", s.ClientIP(r.RemoteAddr, r.Header.Get("X-Forwarded-For"))) {
 		w.Header().Set("x-amzn-ErrorType", typeUnauthorized)
 		writeTransportError(w, http.StatusUnauthorized, typeUnauthorized, "You are not authorized to make this call.")
 		return

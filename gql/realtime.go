@@ -48,6 +48,10 @@ type RealtimeConfig struct {
 	// OnDelivery, when set, is told how long after its publication each message frame was
 	// written to a subscriber.
 	OnDelivery func(time.Duration)
+	// OnSocketOpen and OnSocketClose, when set, are told when a socket opens and when it
+	// closes, with the close code it sent or received (1006 when the connection was lost).
+	OnSocketOpen  func()
+	OnSocketClose func(code int)
 }
 
 // RealtimeStats counts the realtime endpoints' work.
@@ -145,6 +149,9 @@ func (s *Server) serveRealtime(w http.ResponseWriter, r *http.Request) {
 	}
 	rt.conns[c] = struct{}{}
 	rt.sockets.Add(1)
+	if rt.cfg.OnSocketOpen != nil {
+		rt.cfg.OnSocketOpen()
+	}
 	rt.mu.Unlock()
 	rt.connections.Add(1)
 	rt.keepAlive.Do(func() { go rt.keepAlives() })

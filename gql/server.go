@@ -56,6 +56,9 @@ type Config struct {
 	// OnOperation, when set, is told of every query and mutation: its root field, its outcome
 	// ("ok" or an errorType) and its duration.
 	OnOperation func(operation, outcome string, d time.Duration)
+	// OnAuthFailure, when set, is told of every request, socket or subscription refused for
+	// its API key: the transport ("http" or "realtime") and the client's address.
+	OnAuthFailure func(transport, ip string)
 }
 
 // Server is the GraphQL API over one broker.Service.
@@ -133,6 +136,17 @@ func New(b broker.Service, cfg Config) (*Server, error) {
 
 // Schema is the executable schema, for the realtime endpoints.
 func (s *Server) Schema() *graphql.Schema { return s.schema }
+
+// authorize is Authorized, telling OnAuthFailure of a refusal.
+func (s *Server) authorize(key, transport, ip string) bool {
+	if s.Authorized(key) {
+		return true
+	}
+	if s.cfg.OnAuthFailure != nil {
+		s.cfg.OnAuthFailure(transport, ip)
+	}
+	return false
+}
 
 // Authorized reports whether key may use the API. Keys are compared in constant time.
 func (s *Server) Authorized(key string) bool {

@@ -65,6 +65,33 @@ type conn struct {
 	inited      bool
 	subs        map[string]*subscriber
 	closed      bool
+	ending      closing // how the socket ends: the first close sent or received
+}
+
+// closing is the close that ended a socket, for its log line and OnSocketClose.
+type closing struct {
+	code int
+	text string
+	by   string // "server" or "client"
+}
+
+// noteCloseLocked remembers the first close of the socket.
+func (c *conn) noteCloseLocked(code int, text, by string) {
+	if c.ending.code == 0 {
+		c.ending = closing{code, text, by}
+	}
+}
+
+// noteReadEnd remembers why the client's side ended: its close frame, or a lost connection.
+func (c *conn) noteReadEnd(err error) {
+	code, text := websocket.CloseAbnormalClosure, "connection lost"
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
+		code, text = ce.Code, ce.Text
+	}
+	c.mu.Lock()
+	c.noteCloseLocked(code, text, "client")
+	c.mu.Unlock()
 }
 
 func newConn(s *Server, ws *websocket.Conn, d dialect, r *http.Request) *conn {
@@ -177,6 +204,7 @@ func (c *conn) closeLocked(code int, text string) {
 		return
 	}
 	c.closed = true
+	c.noteCloseLocked(code, text, "server")
 	c.enqueueLocked(frame{closeCode: code, closeText: text})
 }
 
@@ -279,11 +307,15 @@ func (c *conn) isInited() bool {
 	return c.inited
 }
 
-// setInited marks the socket initialised and reports whether it already was.
+// setInited marks the socket initialised and reports whether it already was. The first time
+// it logs the socket's opening: a probe that never initialises is not worth a line.
 func (c *conn) setInited() (was bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	was, c.inited = c.inited, true
+	c.mu.Unlock()
+	if !was {
+		c.s.log.Info("realtime connection opened", "protocol", c.d.subprotocol(), "ip", c.ip)
+	}
 	return was
 }
 
@@ -314,6 +346,7 @@ func (c *conn) read() {
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
+			c.noteReadEnd(err)
 			return
 		}
 		if !c.handle(data) {
@@ -358,6 +391,7 @@ func (c *conn) end(opened time.Time) {
 	c.mu.Lock()
 	subs := c.subs
 	inited := c.inited
+	ending := c.ending
 	c.subs = map[string]*subscriber{}
 	c.mu.Unlock()
 	for _, sub := range subs {
@@ -374,5 +408,9 @@ func (c *conn) end(opened time.Time) {
 		level = slog.LevelDebug
 	}
 	c.s.log.Log(context.Background(), level, "realtime connection closed", "protocol", c.d.subprotocol(), "ip", c.ip,
-		"duration", time.Since(opened).Round(time.Millisecond).String(), "subscriptions", len(subs))
+		"duration", time.Since(opened).Round(time.Millisecond).String(), "subscriptions", len(subs),
+		"close_code", ending.code, "reason", ending.text, "closed_by", ending.by)
+	if rt.cfg.OnSocketClose != nil {
+		rt.cfg.OnSocketClose(ending.code)
+	}
 }

@@ -104,7 +104,7 @@ func (*transportWS) init(c *conn, payload json.RawMessage) bool {
 	if key == "" {
 		key = c.key
 	}
-	if !c.s.Authorized(key) {
+	if !c.s.authorize(key, "realtime", c.ip) {
 		c.close(closeForbidden, "Forbidden")
 		return false
 	}

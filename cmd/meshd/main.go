@@ -113,6 +113,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		Limits:          cfg.limits,
 		Logger:          log,
 		OnOperation:     m.observeOperation,
+		OnAuthFailure:   newAuthFailureLog(log, m.authFailures).observe,
 		Realtime: gql.RealtimeConfig{
 			KeepAlive:           seconds(cfg.keepalive),
 			ConnectionTimeoutMS: cfg.connTimeoutMS,
@@ -122,6 +123,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			SendQueue:           cfg.sendQueue,
 			SendQueueBytes:      cfg.sendQueueBytes,
 			OnDelivery:          m.observeDelivery,
+			OnSocketOpen:        m.socketsOpened.Inc,
+			OnSocketClose:       m.observeSocketClose,
 		},
 	})
 	if err != nil {

@@ -31,6 +31,10 @@ type metrics struct {
 	lastFailed prometheus.Gauge
 	lastErrAt  prometheus.Gauge
 	delivery   prometheus.Histogram
+
+	socketsOpened prometheus.Counter
+	socketsClosed *prometheus.CounterVec
+	authFailures  *prometheus.CounterVec
 }
 
 // latencyBuckets are the buckets of every latency histogram: 50 µs to 105 s, doubling, so that
@@ -41,6 +45,18 @@ var latencyBuckets = prometheus.ExponentialBuckets(50e-6, 2, 22)
 func newMetrics() *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
+		socketsOpened: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meshd_realtime_sockets_opened_total",
+			Help: "Realtime WebSockets opened (upgraded), probes included.",
+		}),
+		socketsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshd_realtime_sockets_closed_total",
+			Help: "Realtime WebSockets closed, by the close code sent or received (1006: the connection was lost; 1013: a slow consumer; 44xx: graphql-transport-ws refusals).",
+		}, []string{"code"}),
+		authFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshd_auth_failures_total",
+			Help: "Requests, sockets and subscriptions refused for their API key, by transport (http or realtime).",
+		}, []string{"transport"}),
 		responses: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshd_http_responses_total",
 			Help: "HTTP responses of the main listener by status code (101 for a WebSocket upgrade).",
@@ -88,7 +104,7 @@ func newMetrics() *metrics {
 		ConstLabels: prometheus.Labels{"version": bi.Version, "revision": bi.Revision, "goversion": bi.Go},
 	})
 	build.Set(1)
-	m.reg.MustRegister(build, m.responses, m.operations, m.opDuration, m.commitDur, m.commitErrs, m.commitOps, m.lastFailed, m.lastErrAt, m.delivery,
+	m.reg.MustRegister(build, m.socketsOpened, m.socketsClosed, m.authFailures, m.responses, m.operations, m.opDuration, m.commitDur, m.commitErrs, m.commitOps, m.lastFailed, m.lastErrAt, m.delivery,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -97,6 +113,11 @@ func newMetrics() *metrics {
 func (m *metrics) observeOperation(operation, outcome string, d time.Duration) {
 	m.operations.WithLabelValues(operation, outcome).Inc()
 	m.opDuration.WithLabelValues(operation).Observe(d.Seconds())
+}
+
+// observeSocketClose is the realtime endpoints' OnSocketClose hook.
+func (m *metrics) observeSocketClose(code int) {
+	m.socketsClosed.WithLabelValues(strconv.Itoa(code)).Inc()
 }
 
 // observeDelivery is the realtime endpoints' OnDelivery hook.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // scrape reads m's exposition as Prometheus does.
@@ -56,16 +58,38 @@ func TestTroubleMetricsMove(t *testing.T) {
 	dissolve := `{"query":"mutation { dissolveGroup(groupId: \"x\", domain: \"d\", hostId: \"h\") { groupId } }"}`
 	send("k", "", dissolve) // not found: still a 200 with a GraphQL error
 
-	_, text := get(t, http.DefaultClient, base+"/metrics")
+	// A realtime client with a wrong key: refused, counted, its socket closed with 4403.
+	ws, _, err := (&websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}).Dial(strings.Replace(p.URL, "http://", "ws://", 1)+"/realtime", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]string{"x-api-key": "wrong"}})
+	if _, _, err := ws.ReadMessage(); !websocket.IsCloseError(err, 4403) {
+		t.Fatalf("refused socket: %v", err)
+	}
+	ws.Close()
+	// The server counts the close once its side of the socket has ended.
+	var text string
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(text, `meshd_realtime_sockets_closed_total{code="4403"} 1`); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the closed socket is not counted:\n%s", text)
+		}
+		_, text = get(t, http.DefaultClient, base+"/metrics")
+	}
+
 	for series, want := range map[string]float64{
-		`meshd_http_responses_total{code="401"}`: 2,
-		`meshd_http_responses_total{code="403"}`: 1,
-		`meshd_http_responses_total{code="413"}`: 1,
-		`meshd_http_responses_total{code="200"}`: 2,
-		"meshd_groups_created_total":             1,
-		"meshd_groups_dissolved_total":           0,
-		"meshd_groups_expired_total":             0,
-		"meshd_store_last_commit_failed":         0,
+		`meshd_auth_failures_total{transport="http"}`:     2,
+		`meshd_auth_failures_total{transport="realtime"}`: 1,
+		"meshd_realtime_sockets_opened_total":             1,
+		`meshd_http_responses_total{code="101"}`:          1,
+		`meshd_http_responses_total{code="401"}`:          2,
+		`meshd_http_responses_total{code="403"}`:          1,
+		`meshd_http_responses_total{code="413"}`:          1,
+		`meshd_http_responses_total{code="200"}`:          2,
+		"meshd_groups_created_total":                      1,
+		"meshd_groups_dissolved_total":                    0,
+		"meshd_groups_expired_total":                      0,
+		"meshd_store_last_commit_failed":                  0,
 	} {
 		if got := metricValue(t, text, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
