@@ -42,8 +42,8 @@ const (
 	typeSlowSubscription = "SlowConsumerError"
 )
 
-// ConvertErrors turns graphql-go errors into AppSync-shaped errors. It is the one place where
-// broker error kinds become errorTypes.
+// ConvertErrors turns graphql-go errors into AppSync-shaped errors, their errorTypes from
+// errorType.
 func ConvertErrors(errs []*qerrors.QueryError) []Error {
 	out := make([]Error, len(errs))
 	for i, qe := range errs {
@@ -69,21 +69,31 @@ func convertError(qe *qerrors.QueryError) Error {
 		e.Message = "Validation error of type " + rule + ": " + e.Message
 		return e
 	}
-	kind := broker.InternalError
-	var be *broker.Error
-	switch {
-	case errors.As(qe.ResolverError, &be):
-		kind, e.Message = be.Kind, be.Message
-	case qe.ResolverError == nil:
-		// Arguments that could not be read (an ill-formed AWSDateTime, say).
-		kind = broker.ValidationError
-	default:
-		e.Message = "Internal server error"
+	kind, msg := errorType(qe)
+	if msg != "" {
+		e.Message = msg
 	}
 	e.ErrorType = string(kind)
 	e.Data, e.ErrorInfo = jsonNull, jsonNull
 	e.Extensions = map[string]any{"errorType": string(kind)}
 	return e
+}
+
+// errorType is the errorType of a field that failed with qe and, when the client is to read
+// another message than qe's, that message: a broker.Error's kind and message, ValidationError
+// for arguments graphql-go could not read, InternalError (its details hidden) for anything
+// else. It is the one place where failures become errorTypes: the client's errors
+// (convertError) and the operation metric (outcome) both read it.
+func errorType(qe *qerrors.QueryError) (broker.Kind, string) {
+	var be *broker.Error
+	switch {
+	case errors.As(qe.ResolverError, &be):
+		return be.Kind, be.Message
+	case qe.ResolverError == nil:
+		// Arguments that could not be read (an ill-formed AWSDateTime, say).
+		return broker.ValidationError, ""
+	}
+	return broker.InternalError, "Internal server error"
 }
 
 // orNull is data, or JSON null when there is none.

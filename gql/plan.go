@@ -181,7 +181,7 @@ func (s *Server) execPlanned(ctx context.Context, req request, readOnly bool) (d
 		p.size.Store(int64(len(data)))
 	}
 	if s.cfg.OnOperation != nil {
-		s.cfg.OnOperation(p.field, outcome(qe), time.Since(start))
+		s.cfg.OnOperation(p.field, outcome(ctx, qe), time.Since(start))
 	}
 	return data, errs, true
 }

@@ -2,14 +2,11 @@ package gql
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	qerrors "github.com/graph-gophers/graphql-go/errors"
 	"github.com/graph-gophers/graphql-go/introspection"
 	"github.com/graph-gophers/graphql-go/trace/tracer"
-
-	"github.com/smalruby/meshd/broker"
 )
 
 // operationTracer reports each root query and mutation field — an API operation — with its
@@ -28,18 +25,20 @@ func (t operationTracer) TraceField(ctx context.Context, _, typeName, fieldName 
 	}
 	start := time.Now()
 	return ctx, func(err *qerrors.QueryError) {
-		t.observe(fieldName, outcome(err), time.Since(start))
+		t.observe(fieldName, outcome(ctx, err), time.Since(start))
 	}
 }
 
-// outcome names how an operation ended, as its errorType would.
-func outcome(err *qerrors.QueryError) string {
+// outcome names how an operation run under ctx ended, as its client reads it: "ok" or the
+// errorType of its failure; once ctx has ended, the answer says so whatever the field did
+// (contextError).
+func outcome(ctx context.Context, err *qerrors.QueryError) string {
+	if cerr := ctx.Err(); cerr != nil {
+		return contextError(cerr).ErrorType
+	}
 	if err == nil {
 		return "ok"
 	}
-	var be *broker.Error
-	if errors.As(err.ResolverError, &be) {
-		return string(be.Kind)
-	}
-	return string(broker.InternalError)
+	kind, _ := errorType(err)
+	return string(kind)
 }

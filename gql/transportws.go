@@ -137,8 +137,8 @@ func (t *transportWS) isRunning(id string) bool {
 	return ok
 }
 
-// execute runs a query or mutation on its own goroutine, under the socket's context and the
-// request timeout, and answers with one next, then complete. A complete from the client
+// execute runs a query or mutation as POST /graphql does (limits, plans, deadline) on its own
+// goroutine, under the socket's context and the request timeout, and answers with one next, then complete. A complete from the client
 // cancels it and silences its answer.
 func (t *transportWS) execute(c *conn, id string, req request) {
 	subscribed := c.subscribed(id)
@@ -158,11 +158,11 @@ func (t *transportWS) execute(c *conn, id string, req request) {
 	t.mu.Unlock()
 	c.goWork(func(context.Context) {
 		defer cancel()
-		res := c.s.schema.Exec(ctx, req.Query, req.OperationName, req.Variables)
+		out := c.s.run(ctx, viewFull, req)
 		if !t.finish(id) {
 			return // the client completed it
 		}
-		payload, _ := json.Marshal(response{Data: orNull(res.Data), Errors: ConvertErrors(res.Errors)})
+		payload, _ := json.Marshal(out)
 		c.sendResult(id, payload)
 		c.sendJSON(map[string]any{"type": "complete", "id": id})
 	})

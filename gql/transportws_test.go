@@ -125,7 +125,7 @@ func TestTransportWSCloseCancelsOperations(t *testing.T) {
 	c.ws.Close()
 	select {
 	case got := <-outcomes:
-		if got != "createGroup InternalError" {
+		if got != "createGroup RequestCancelled" {
 			t.Fatalf("outcome %q", got)
 		}
 	case <-time.After(10 * time.Second):
