@@ -3,10 +3,14 @@ package broker_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/brokertest"
+	"github.com/smalruby/meshd/store"
 )
 
 func benchGroup(b *testing.B) (*brokertest.Broker, broker.Group) {
@@ -71,4 +75,32 @@ func BenchmarkJoinGroup(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkJoinGroupBolt40 is a classroom of 40 joining at once on a bbolt file with real
+// fsyncs: the production path, where the committer coalesces the changes that arrive while
+// a commit is being written into the next one.
+func BenchmarkJoinGroupBolt40(b *testing.B) {
+	st, err := store.OpenBolt(filepath.Join(b.TempDir(), "meshd.db"), store.BoltOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	tb := brokertest.New(b, brokertest.Options{Store: st})
+	g, err := tb.CreateGroup(context.Background(), broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d", UseWebSocket: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	b.SetParallelism(max(1, 40/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, _, err := tb.JoinGroup(context.Background(), g.ID, g.Domain, fmt.Sprint(n.Add(1)%40)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
 }

@@ -11,7 +11,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -34,12 +33,6 @@ var (
 	keyFormat      = []byte("format")
 )
 
-// batchDelay is how long a Commit that finds another one in progress waits for more to join
-// its transaction: about one fsync on a solid-state disk. With 40 concurrent committers it
-// gives several times the throughput of bbolt's default of 10 ms, which makes every caller wait
-// longer than the fsync it saves.
-const batchDelay = time.Millisecond
-
 // BoltOptions tunes a Bolt store. The zero value is right for production.
 type BoltOptions struct {
 	// Timeout is how long OpenBolt waits for another process to release the file; 1 s when zero.
@@ -60,9 +53,6 @@ type Bolt struct {
 	// them and they see closed.
 	mu     sync.RWMutex
 	closed bool
-	// committing counts Commits in progress; a Commit that is alone writes at once, others
-	// join a batch.
-	committing atomic.Int32
 }
 
 // OpenBolt opens the store file at path, creating it and its directory if needed. A file that
@@ -95,7 +85,6 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	db.MaxBatchDelay = batchDelay
 	return &Bolt{path: path, db: db}, nil
 }
 
@@ -286,9 +275,10 @@ func readAll(tx *bolt.Tx) (*Snapshot, error) {
 	return snap, nil
 }
 
-// Commit applies ops in order in one transaction and returns once it is on disk. Commits that
-// overlap share a transaction, and so an fsync. ctx is checked before anything is written; a
-// write that has begun is not abandoned.
+// Commit applies ops in order in one transaction and returns once it is on disk. Concurrent
+// Commits run one after another; coalescing changes into fewer commits is the caller's job
+// (the broker's committer does it). ctx is checked before anything is written; a write that
+// has begun is not abandoned.
 func (b *Bolt) Commit(ctx context.Context, ops []Op) error {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
@@ -305,18 +295,7 @@ func (b *Bolt) Commit(ctx context.Context, ops []Op) error {
 	if err != nil {
 		return err
 	}
-	// The function only puts and deletes prepared keys, so bbolt may run it again, alone or
-	// in another batch, when a commit it was batched with fails.
-	apply := func(tx *bolt.Tx) error { return applyWrites(tx, writes) }
-	// Batch waits batchDelay before writing, which a lone caller, such as the broker's
-	// committer, would pay on every commit for nothing.
-	if b.committing.Add(1) == 1 {
-		err = b.db.Update(apply)
-	} else {
-		err = b.db.Batch(apply)
-	}
-	b.committing.Add(-1)
-	if err != nil {
+	if err := b.db.Update(func(tx *bolt.Tx) error { return applyWrites(tx, writes) }); err != nil {
 		return fmt.Errorf("commit to %s: %w", b.path, err)
 	}
 	return nil

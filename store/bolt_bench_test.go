@@ -3,8 +3,6 @@ package store_test
 import (
 	"fmt"
 	"path/filepath"
-	"runtime"
-	"sync/atomic"
 	"testing"
 
 	"github.com/smalruby/meshd/store"
@@ -33,24 +31,6 @@ func BenchmarkBoltCommit(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
-}
-
-// BenchmarkBoltCommitParallel measures single-change commits from a classroom of 40 concurrent
-// callers, which share transactions and fsyncs.
-func BenchmarkBoltCommitParallel(b *testing.B) {
-	s := openBench(b)
-	var n atomic.Int64
-	b.SetParallelism(max(1, 40/runtime.GOMAXPROCS(0)))
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if err := s.Commit(b.Context(), []store.Op{putMember(member("d", "g", fmt.Sprint(n.Add(1))))}); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commits/s")
 }
 

@@ -94,7 +94,8 @@ type Op struct {
 // Store records state changes durably and returns them on Load.
 //
 // Commit applies ops in order, atomically, and returns only once they are durable (for stores
-// that are durable at all). Concurrent Commits may be coalesced into one write. Load returns
+// that are durable at all). It is safe to call concurrently; a store does not coalesce
+// commits (the broker's committer batches changes before they reach it). Load returns
 // the state as of the last successful Commit, with times truncated to the millisecond and in
 // UTC.
 type Store interface {
