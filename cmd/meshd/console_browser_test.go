@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -184,6 +185,21 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	shots := map[string][]byte{}
 	shots["console-ja.png"] = screenshot(t, tab)
+
+	// Copy the join name, from the keyboard.
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		if _, err := chromedp.CallBrowser(tab, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+			Permission: &cdpbrowser.PermissionDescriptor{Name: name}, Setting: cdpbrowser.PermissionSettingGranted, Origin: base,
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kana := console.Kana(r.HostID)
+	do(t, tab, chromedp.Focus(`[data-group="`+r.GroupID+"@"+r.Domain+`"] button.copy`), chromedp.KeyEvent("\r"))
+	waitJS(t, tab, "the copied notice", fmt.Sprintf(`document.querySelector('#toast').textContent === %q`, kana+" をコピーしました"))
+	if got, err := chromedp.Run(tab, chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise)); err != nil || got != kana {
+		t.Errorf("the clipboard holds %q (%v), want the join name %q", got, err, kana)
+	}
 
 	// A browser in English gets English; the switch changes the language.
 	en, closeEn := chromedp.NewContext(browser)

@@ -125,7 +125,12 @@ func fetchStatus(ctx context.Context, base, key string) (*console.Status, error)
 	return st, nil
 }
 
-func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+func mib(n uint64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
 
 func clock(d time.Duration) string {
 	if d < 0 {
@@ -164,7 +169,9 @@ func printStatus(w io.Writer, st *console.Status) {
 	fmt.Fprintf(w, "store %s %s %s   errors (last %.0f min): %s\n", s.Store.Kind, mib(uint64(s.Store.Bytes)), storeState, max(1, s.ErrorWindowSeconds/60), errs)
 	fmt.Fprintf(w, "\n%d groups, %d members\n", s.Groups, s.Members)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  GROUP\tDOMAIN\tMODE\tMEMBERS\tSUBS\tMSG/S\tENDS IN\tHOST HB\tSTATE")
+	// The group's hiragana come last: terminals draw them two columns wide, which tabwriter
+	// cannot know.
+	fmt.Fprintln(tw, "  DOMAIN\tMODE\tMEMBERS\tSUBS\tMSG/S\tENDS IN\tHOST HB\tSTATE\tGROUP")
 	shown, total := 0, 0
 	for _, d := range st.Domains {
 		for _, g := range d.Groups {
@@ -186,8 +193,8 @@ func printStatus(w io.Writer, st *console.Status) {
 			if !g.Live {
 				state = "gone"
 			}
-			fmt.Fprintf(tw, "  【%s】\t%s\t%s\t%d/%d\t%d\t%.1f\t%s\t%s\t%s\n", g.Kana, d.Domain, mode, live, len(g.Members), g.Subscriptions,
-				g.MessagesPerSecond, clock(g.ExpiresAt.Sub(st.Taken)), clock(g.HostDeadline.Sub(st.Taken)), state)
+			fmt.Fprintf(tw, "  %s\t%s\t%d/%d\t%d\t%.1f\t%s\t%s\t%s\t【%s】\n", d.Domain, mode, live, len(g.Members), g.Subscriptions,
+				g.MessagesPerSecond, clock(g.ExpiresAt.Sub(st.Taken)), clock(g.HostDeadline.Sub(st.Taken)), state, g.Kana)
 		}
 	}
 	tw.Flush()

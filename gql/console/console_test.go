@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +43,7 @@ func (e *env) reasons() []string {
 }
 
 // start runs a broker, the API and the console behind one real listener (TLS when asked).
-func start(t *testing.T, useTLS bool) *env {
+func start(t testing.TB, useTLS bool) *env {
 	t.Helper()
 	clock := brokertest.NewClock()
 	clock.Advance(time.Since(clock.Now()))
@@ -451,5 +452,70 @@ func TestAdminKeyMustNotBeAnAPIKey(t *testing.T) {
 	}
 	if _, err := console.New(console.Options{Broker: tb.Broker}); err == nil {
 		t.Error("a console without admin keys was accepted")
+	}
+}
+
+// FuzzBodies sends arbitrary bodies to the two handlers that read one: neither answers 5xx or
+// dissolves anything it was not asked to.
+func FuzzBodies(f *testing.F) {
+	for _, s := range []string{`{"key":"x"}`, `{"domain":"d","groupId":"g"}`, `{`, ``, `key=` + adminKey, `{"domain":"","groupId":"\u0000"}`} {
+		f.Add(s)
+	}
+	e := start(f, false)
+	g, err := e.b.CreateGroup(context.Background(), broker.CreateGroupInput{Name: "keep", HostID: "keep", Domain: "d", UseWebSocket: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	h := e.cons.Handler()
+	login := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/console/login", strings.NewReader(`{"key":"`+adminKey+`"}`))
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(login, req)
+	var sess struct{ CSRF string }
+	if err := json.Unmarshal(login.Body.Bytes(), &sess); err != nil {
+		f.Fatal(err)
+	}
+	cookie := login.Result().Cookies()[0]
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, path := range []string{"/console/login", "/console/api/dissolve"} {
+			for _, ctype := range []string{"application/json", "application/x-www-form-urlencoded"} {
+				req := httptest.NewRequest("POST", path, strings.NewReader(body))
+				req.Header.Set("Content-Type", ctype)
+				req.Header.Set("X-CSRF-Token", sess.CSRF)
+				req.AddCookie(cookie)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code >= 500 {
+					t.Fatalf("%s %q: %d %s", path, body, rec.Code, rec.Body)
+				}
+			}
+		}
+		if !strings.Contains(body, g.ID) {
+			if live, _ := e.b.GetGroup(g.ID, "d"); live == nil {
+				t.Fatalf("body %q dissolved another group", body)
+			}
+		}
+	})
+}
+
+func TestLogout(t *testing.T) {
+	e := start(t, false)
+	c := e.client(t)
+	csrf := e.login(t, c)
+	u, _ := url.Parse(e.srv.URL)
+	old := c.Jar.Cookies(u)[0].String()
+	if res, _ := do(t, e.srv.Client(), "GET", e.srv.URL+"/console/api/session", "", map[string]string{"Cookie": old}); res.StatusCode != http.StatusOK {
+		t.Fatalf("the session cookie by hand: %s", res.Status)
+	}
+	if res, body := do(t, c, "POST", e.srv.URL+"/console/logout", "", map[string]string{"Origin": e.srv.URL}); res.StatusCode != http.StatusForbidden {
+		t.Errorf("logout without the CSRF token: %s %s", res.Status, body)
+	}
+	res, _ := do(t, c, "POST", e.srv.URL+"/console/logout", "", map[string]string{"Origin": e.srv.URL, "X-CSRF-Token": csrf})
+	if res.StatusCode != http.StatusNoContent || len(res.Cookies()) != 1 || res.Cookies()[0].MaxAge >= 0 {
+		t.Fatalf("logout: %s, cookies %v", res.Status, res.Cookies())
+	}
+	// The server forgot the session: its old cookie no longer works either.
+	if res, _ := do(t, e.srv.Client(), "GET", e.srv.URL+"/console/api/session", "", map[string]string{"Cookie": old}); res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the old session cookie after logout: %s", res.Status)
 	}
 }
