@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -48,6 +49,9 @@ func newEditor(dir, publicURL string, trusted []netip.Prefix, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("-static: %w", err)
 	}
+	if _, err := root.Stat("index.html"); err != nil {
+		log.Warn("the -static directory has no index.html: pupils opening meshd's address get 404", "dir", dir, "hint", indexHint(dir))
+	}
 	return &editor{
 		root:      root,
 		publicURL: strings.TrimSuffix(publicURL, "/"),
@@ -55,6 +59,20 @@ func newEditor(dir, publicURL string, trusted []netip.Prefix, log *slog.Logger) 
 		log:       log,
 		cache:     newBlobCache(editorCacheBytes),
 	}, nil
+}
+
+// indexHint names a folder just below dir that holds index.html (unpacking a downloaded
+// editor usually adds one level), or says there is none.
+func indexHint(dir string) string {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(dir, e.Name(), "index.html")); err == nil {
+				return "use " + filepath.Join(dir, e.Name())
+			}
+		}
+	}
+	return "no folder below it has one either"
 }
 
 // checkPublicURL accepts an absolute http or https URL with a host and at most a path, and

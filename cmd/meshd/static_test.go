@@ -556,3 +556,21 @@ func BenchmarkGzipBundle(b *testing.B) {
 		gzipBytes(src)
 	}
 }
+
+func TestEditorWarnsWithoutIndex(t *testing.T) {
+	parent := t.TempDir()
+	nested := filepath.Join(parent, "smalruby.app-gh-pages")
+	os.MkdirAll(nested, 0o755)
+	os.WriteFile(filepath.Join(nested, "index.html"), []byte("<title>Smalruby</title>"), 0o644)
+	var buf bytes.Buffer
+	if _, err := newEditor(parent, "", nil, slog.New(slog.NewTextHandler(&buf, nil))); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "has no index.html") || !strings.Contains(buf.String(), "use "+nested) {
+		t.Fatalf("log = %s", buf.String())
+	}
+	buf.Reset()
+	if _, err := newEditor(nested, "", nil, slog.New(slog.NewTextHandler(&buf, nil))); err != nil || buf.Len() != 0 {
+		t.Fatalf("a directory with index.html: %v, log %q", err, buf.String())
+	}
+}
