@@ -1,23 +1,48 @@
 package main
 
 import (
+	"strconv"
 	"sync/atomic"
 	"time"
 )
 
-// How a mutation ended, as its sender saw it.
+// mutationOutcome is how a mutation ended, as its sender saw it.
+type mutationOutcome uint8
+
+// The outcomes of a mutation.
 const (
-	outcomePending uint8 = iota // sent, no answer yet
-	outcomeAcked                // HTTP 200 without errors: the server applied it and must deliver it
-	outcomeFailed               // refused (an HTTP error status or GraphQL errors): nobody may receive it
-	outcomeUnknown              // the transport failed: it may or may not have been applied
+	outcomePending mutationOutcome = iota // sent, no answer yet
+	outcomeAcked                          // HTTP 200 without errors: the server applied it and must deliver it
+	outcomeFailed                         // refused (an HTTP error status or GraphQL errors): nobody may receive it
+	outcomeUnknown                        // the transport failed: it may or may not have been applied
 )
 
-// Kinds of tagged messages.
+var outcomeNames = [...]string{outcomePending: "pending", outcomeAcked: "acked", outcomeFailed: "failed", outcomeUnknown: "unknown"}
+
+func (o mutationOutcome) String() string {
+	if int(o) < len(outcomeNames) {
+		return outcomeNames[o]
+	}
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// messageKind is the kind of a tagged message.
+type messageKind uint8
+
+// The kinds of tagged messages.
 const (
-	kindData  uint8 = iota // reportDataByNode
-	kindEvent              // fireEventsByNode or recordEventsByNode
+	kindData  messageKind = iota // reportDataByNode
+	kindEvent                    // fireEventsByNode or recordEventsByNode
 )
+
+var kindNames = [...]string{kindData: "data", kindEvent: "event"}
+
+func (k messageKind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
 
 // sender is one node's record of the messages it sent. Only the node's own goroutine appends;
 // receivers read issued to recognise tags that were never sent.
@@ -25,12 +50,12 @@ type sender struct {
 	index   int // global node index, the sender field of its tags
 	issued  atomic.Uint64
 	sentAt  []int64 // by seq-1, Unix nanoseconds
-	kind    []uint8
-	outcome []uint8
+	kind    []messageKind
+	outcome []mutationOutcome
 }
 
 // next issues the sender's next tag, sent now.
-func (s *sender) next(kind uint8, now int64) tag {
+func (s *sender) next(kind messageKind, now int64) tag {
 	s.sentAt = append(s.sentAt, now)
 	s.kind = append(s.kind, kind)
 	s.outcome = append(s.outcome, outcomePending)
@@ -38,7 +63,7 @@ func (s *sender) next(kind uint8, now int64) tag {
 }
 
 // settle records how the mutation carrying seq ended.
-func (s *sender) settle(seq uint64, outcome uint8) {
+func (s *sender) settle(seq uint64, outcome mutationOutcome) {
 	s.outcome[seq-1] = outcome
 }
 

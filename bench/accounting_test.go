@@ -40,9 +40,9 @@ func TestTrack(t *testing.T) {
 // sent describes one mutation of the accounting scenario.
 type sent struct {
 	from    int // position of the sender in the group
-	kind    uint8
+	kind    messageKind
 	at      int64
-	outcome uint8
+	outcome mutationOutcome
 }
 
 func TestReceiverAccounting(t *testing.T) {

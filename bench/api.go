@@ -71,7 +71,7 @@ const maxResponse = 16 << 20
 // nil. The outcome says whether the server applied it; every failure is also counted by
 // operation, HTTP status and errorType. The error is nil when the operation succeeded and its
 // data decoded.
-func (a *api) call(ctx context.Context, op, doc string, vars, out any) (uint8, error) {
+func (a *api) call(ctx context.Context, op, doc string, vars, out any) (mutationOutcome, error) {
 	body, err := json.Marshal(gqlRequest{OperationName: op, Variables: vars, Query: doc})
 	if err != nil {
 		return outcomeFailed, fmt.Errorf("%s: encode request: %w", op, err)

@@ -114,7 +114,7 @@ func newLoad(s shape, ep endpoints, key string, docs map[string]string) *load {
 
 // call sends one operation, with the editor's document of that name, and counts it when it
 // was answered inside the window.
-func (l *load) call(ctx context.Context, op string, vars, out any) (uint8, error) {
+func (l *load) call(ctx context.Context, op string, vars, out any) (mutationOutcome, error) {
 	outcome, err := l.api.call(ctx, op, l.docs[op], vars, out)
 	if outcome != outcomeUnknown && l.win.contains(time.Now().UnixNano()) {
 		l.requests.Add(1)
@@ -265,7 +265,7 @@ type pair struct {
 }
 
 // report sends every variable, the first carrying a fresh tag.
-func (l *load) report(ctx context.Context, n *node) (uint8, error) {
+func (l *load) report(ctx context.Context, n *node) (mutationOutcome, error) {
 	t := n.snd.next(kindData, time.Now().UnixNano())
 	data := make([]pair, variables)
 	for i := range data {
@@ -288,7 +288,7 @@ type eventInput struct {
 
 // fire sends one event batch of one event whose payload is a fresh tag: fireEventsByNode in
 // WebSocket mode, recordEventsByNode in polling mode.
-func (l *load) fire(ctx context.Context, n *node) (uint8, error) {
+func (l *load) fire(ctx context.Context, n *node) (mutationOutcome, error) {
 	now := time.Now()
 	t := n.snd.next(kindEvent, now.UnixNano())
 	orderKey := strconv.FormatUint(t.seq, 10)
@@ -304,7 +304,7 @@ func (l *load) fire(ctx context.Context, n *node) (uint8, error) {
 	return outcome, err
 }
 
-func (l *load) countMutation(t tag, outcome uint8) {
+func (l *load) countMutation(t tag, outcome mutationOutcome) {
 	if outcome == outcomeAcked && l.win.contains(t.sent) {
 		l.mutations.Add(1)
 	}

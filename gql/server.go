@@ -134,7 +134,8 @@ func New(b broker.Service, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Schema is the executable schema, for the realtime endpoints.
+// Schema is the executable schema of the whole API (queries, mutations and subscriptions),
+// for validating documents against it as meshd does; the tests of the client documents use it.
 func (s *Server) Schema() *graphql.Schema { return s.schema }
 
 // authorize is Authorized, telling OnAuthFailure of a refusal.

@@ -67,7 +67,7 @@ func checkDataDir(r *findings, cfg *config) {
 	} else {
 		r.ok("data directory " + cfg.dataDir + " is writable")
 	}
-	if cfg.secret == "" {
+	if needsSecret(cfg) {
 		secret := filepath.Join(cfg.dataDir, "secret")
 		switch b, err := os.ReadFile(secret); {
 		case errors.Is(err, fs.ErrNotExist):

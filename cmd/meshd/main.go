@@ -61,7 +61,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err := cfg.cluster.prepare(cfg); err != nil {
 		return err
 	}
-	if cfg.secret == "" {
+	if needsSecret(cfg) {
 		if cfg.secret, err = loadSecret(cfg.dataDir); err != nil {
 			return err
 		}
@@ -219,6 +219,16 @@ func openStore(cfg *config, log *slog.Logger) (store.Store, error) {
 			log.Info("state file upgraded to a new format version; the original is kept", "from", from, "to", to, "kept", kept)
 		},
 	})
+}
+
+// needsSecret reports whether meshd keeps a generated createDomain secret in the data
+// directory: when none is configured and the domains it shapes must stay unguessable or
+// the same across restarts — the ip and subnet modes hash client addresses with it, and
+// the bbolt store keeps groups under the domains it gave. With -store memory and the fixed
+// mode nothing needs one: the one domain is the hash of an empty secret, the same at every
+// start, and no secret is read or written.
+func needsSecret(cfg *config) bool {
+	return cfg.secret == "" && (cfg.storeKind == "bbolt" || cfg.domainMode != "fixed")
 }
 
 // loadSecret returns the createDomain secret kept in dir, creating it on first start so that
