@@ -113,12 +113,13 @@ func TestSlowConsumerWriteDeadline(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for e.api.RealtimeStats().SlowConsumers == 0 {
-		if !strings.Contains(logs.String(), "realtime connection closed") {
-			time.Sleep(10 * time.Millisecond)
-			continue
+	for deadline := time.Now().Add(time.Minute); e.api.RealtimeStats().SlowConsumers == 0; time.Sleep(10 * time.Millisecond) {
+		switch {
+		case strings.Contains(logs.String(), "realtime connection closed"):
+			t.Fatalf("the socket closed without a slow consumer:\n%s", logs.String())
+		case time.Now().After(deadline):
+			t.Fatal("the blocked write never timed out")
 		}
-		t.Fatalf("the socket closed without a slow consumer:\n%s", logs.String())
 	}
 	if want := `msg="realtime slow consumer disconnected" reason="write deadline"`; !strings.Contains(logs.String(), want) {
 		t.Fatalf("log has no %s:\n%s", want, logs.String())
