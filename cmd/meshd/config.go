@@ -114,12 +114,18 @@ var (
 	apiDefaults    = gql.DefaultConfig()
 )
 
+// The defaults of meshd's own settings that other commands (meshd status) read as well.
+const (
+	defaultListenAddr = ":8080"
+	defaultDataDir    = "meshd-data"
+)
+
 // secondsOf is d in whole seconds, for the settings counted in seconds.
 func secondsOf(d time.Duration) int { return int(d / time.Second) }
 
 func (c *config) settings() []setting {
 	return []setting{
-		{topicListening, "MESH_LISTEN_ADDR", "address the HTTP and WebSocket API listens on", stringVar(&c.listenAddr, ":8080"), ""},
+		{topicListening, "MESH_LISTEN_ADDR", "address the HTTP and WebSocket API listens on", stringVar(&c.listenAddr, defaultListenAddr), ""},
 		{topicListening, "MESH_TLS_CERT", "PEM certificate (chain) for HTTPS and WSS; reloaded on SIGHUP", stringVar(&c.tlsCert, ""), ""},
 		{topicListening, "MESH_TLS_KEY", "PEM private key of -tls-cert", stringVar(&c.tlsKey, ""), ""},
 		{topicListening, "MESH_CONSOLE_ADDR", "serve the teacher's console and /statusz on this address only (e.g. 127.0.0.1:8081); empty serves them on the main listener", stringVar(&c.consoleAddr, ""), ""},
@@ -157,7 +163,7 @@ func (c *config) settings() []setting {
 		{topicLimits, "MESH_MAX_RESPONSE_BYTES", "largest answer to one query or mutation", intVar(&c.limits.MaxResponseBytes, apiDefaults.Limits.MaxResponseBytes), ""},
 		{topicLimits, "MESH_MAX_SUBSCRIPTION_FRAME_BYTES", "largest payload of one subscription frame; a larger message is answered with an error", intVar(&c.limits.MaxFrameBytes, apiDefaults.Limits.MaxFrameBytes), ""},
 		{topicLimits, "MESH_DOCUMENT_CACHE", "how many validated documents are remembered", intVar(&c.limits.DocumentCache, apiDefaults.Limits.DocumentCache), ""},
-		{topicStorage, "MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, "meshd-data"), ""},
+		{topicStorage, "MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, defaultDataDir), ""},
 		{topicStorage, "MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
 		{topicStorage, "MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, brokerDefaults.StatusFlushInterval), ""},
 		{topicStorage, "MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, brokerDefaults.SweepInterval), ""},

@@ -75,7 +75,7 @@ func statusURL(flagURL string, getenv func(string) string) (string, error) {
 		addr = getenv("MESH_LISTEN_ADDR")
 	}
 	if addr == "" {
-		addr = ":8080"
+		addr = defaultListenAddr
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return "", fmt.Errorf("listen address %q: %w", addr, err)
@@ -95,7 +95,7 @@ func statusKey(flagKey, dataDir string, getenv func(string) string) (string, err
 		dataDir = getenv("MESH_DATA_DIR")
 	}
 	if dataDir == "" {
-		dataDir = "meshd-data"
+		dataDir = defaultDataDir
 	}
 	key, _, err := readAdminKey(dataDir)
 	return key, err
