@@ -442,3 +442,44 @@ func FuzzPlan(f *testing.F) {
 		tw.run(t, doc, opName, vars)
 	})
 }
+
+// TestStatusEncodedOncePerShape checks that a status reported through a plan keeps its
+// encoding for the selection shape, and that listGroupStatuses answers with those bytes.
+func TestStatusEncodedOncePerShape(t *testing.T) {
+	tw := newTwin(t)
+	c := tw.classroom(t, rand.New(rand.NewPCG(7, 7)), 1, true)
+	var list, report manifestDoc
+	for _, d := range manifest(t) {
+		switch d.File {
+		case "g4_ListGroupStatuses_typename.graphql":
+			list = d
+		case "g4_ReportDataByNode_typename.graphql":
+			report = d
+		}
+	}
+	vars := map[string]any{"groupId": c.group, "domain": c.domain, "nodeId": "node1-0",
+		"data": []any{map[string]any{"key": "x", "value": "<1>"}}}
+	if _, errs, ok := tw.b.execPlanned(t.Context(), request{Query: report.text(t), OperationName: "ReportDataByNode", Variables: vars}, false); !ok || len(errs) > 0 {
+		t.Fatalf("report not planned: %v", errs)
+	}
+	st, err := tw.bb.GetNodeStatus("node1-0")
+	if err != nil || st == nil {
+		t.Fatal(st, err)
+	}
+	ops, err := parseDocument(list.text(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, shape, err := nodeStatusType.compile(ops[0].sels[0].sels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := st.Memo.Get(shapeID(shape))
+	if enc == nil {
+		t.Fatal("the report did not keep the status's encoding")
+	}
+	data, errs, ok := tw.b.execPlanned(t.Context(), request{Query: list.text(t), OperationName: "ListGroupStatuses", Variables: vars}, false)
+	if !ok || len(errs) > 0 || !strings.Contains(string(data), string(enc)) {
+		t.Fatalf("listGroupStatuses %s does not contain the kept encoding %s", data, enc)
+	}
+}
