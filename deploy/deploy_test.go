@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -128,26 +129,45 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 	if err := json.Unmarshal(raw, &dash); err != nil {
 		t.Fatal(err)
 	}
-	// The names meshd registers (cmd/meshd/metrics.go), with their histogram series.
-	src, err := os.ReadFile("../cmd/meshd/metrics.go")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The names meshd registers (cmd/meshd's metrics and console), with their histogram series.
+	sources, _ := filepath.Glob("../cmd/meshd/*.go")
 	exported := map[string]bool{}
-	for _, m := range regexp.MustCompile(`"(meshd_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
-		for _, suffix := range []string{"", "_bucket", "_count", "_sum"} {
-			exported[m[1]+suffix] = true
+	for _, path := range sources {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`"(meshd_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+			for _, suffix := range []string{"", "_bucket", "_count", "_sum"} {
+				exported[m[1]+suffix] = true
+			}
 		}
 	}
 	queried := 0
+	used := map[string]bool{}
 	for _, p := range dash.Panels {
 		for _, target := range p.Targets {
 			for _, name := range regexp.MustCompile(`\b(meshd|go|process)_[a-z_]+`).FindAllString(target.Expr, -1) {
 				queried++
+				used[name] = true
 				if strings.HasPrefix(name, "meshd_") && !exported[name] {
 					t.Errorf("panel %q queries %s, which meshd does not export", p.Title, name)
 				}
 			}
+		}
+	}
+	// Every failure mode has a panel.
+	for _, name := range []string{
+		"meshd_http_responses_total", "meshd_auth_failures_total", "meshd_console_auth_failures_total",
+		"meshd_realtime_sockets_closed_total", "meshd_groups_expired_total", "meshd_store_last_commit_failed",
+		"meshd_store_last_commit_error_timestamp_seconds", "meshd_store_file_bytes", "meshd_store_commit_errors_total",
+		"meshd_slow_consumer_disconnects_total", "meshd_bus_dropped_messages_total", "meshd_build_info",
+	} {
+		if !used[name] {
+			t.Errorf("no panel shows %s", name)
 		}
 	}
 	if queried < 15 {
@@ -232,11 +252,167 @@ func TestCrossBuild(t *testing.T) {
 	} {
 		t.Run(target.name, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(t.TempDir(), "meshd"), "../cmd/meshd")
-			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+target.goarch, "GOARM="+target.goarm, "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%v\n%s", err, out)
-			}
+			crossBuild(t, target.goarch, target.goarm)
 		})
+	}
+}
+
+var (
+	builtMu sync.Mutex
+	built   = map[string]*crossBinary{}
+)
+
+// crossBinary is one cross-built meshd, shared by the tests that need it.
+type crossBinary struct {
+	once      sync.Once
+	path, out string
+	err       error
+}
+
+// crossBuild builds meshd for linux/goarch (GOARM goarm) once per test run, as the Pi guide
+// does, and returns the binary.
+func crossBuild(t *testing.T, goarch, goarm string) string {
+	t.Helper()
+	builtMu.Lock()
+	b := built[goarch+goarm]
+	if b == nil {
+		b = &crossBinary{}
+		built[goarch+goarm] = b
+	}
+	builtMu.Unlock()
+	b.once.Do(func() {
+		dir, err := os.MkdirTemp("", "meshd-"+goarch+goarm)
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(dir, "meshd")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", b.path, "../cmd/meshd")
+		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "GOARM="+goarm, "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
+		b.out, b.err = string(out), err
+	})
+	if b.err != nil {
+		t.Fatalf("build for %s%s: %v\n%s", goarch, goarm, b.err, b.out)
+	}
+	return b.path
+}
+
+func TestKustomizationSetsTheImage(t *testing.T) {
+	for _, dir := range []string{"kubernetes", "kubernetes/cluster"} {
+		t.Run(dir, func(t *testing.T) { kustomizationSetsTheImage(t, dir) })
+	}
+}
+
+// kustomizationSetsTheImage checks that dir's kustomization gives its StatefulSet's image a
+// name and tag, so that kubectl apply -k alone deploys a built image.
+func kustomizationSetsTheImage(t *testing.T, dir string) {
+	var kust struct {
+		Images []struct {
+			Name    string `yaml:"name"`
+			NewName string `yaml:"newName"`
+			NewTag  string `yaml:"newTag"`
+		} `yaml:"images"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &kust); err != nil {
+		t.Fatal(err)
+	}
+	var set struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Image           string `yaml:"image"`
+						ImagePullPolicy string `yaml:"imagePullPolicy"`
+					} `yaml:"containers"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	raw, err = os.ReadFile(filepath.Join(dir, "statefulset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(raw, &set); err != nil {
+		t.Fatal(err)
+	}
+	containers := set.Spec.Template.Spec.Containers
+	if len(containers) != 1 {
+		t.Fatalf("%d containers", len(containers))
+	}
+	c := containers[0]
+	if strings.Contains(c.Image, ":") || c.ImagePullPolicy != "IfNotPresent" {
+		t.Errorf("the StatefulSet runs %q (pull %q): a bare name the kustomization sets, pulled if not present", c.Image, c.ImagePullPolicy)
+	}
+	if len(kust.Images) != 1 || kust.Images[0].Name != c.Image || kust.Images[0].NewTag == "" || kust.Images[0].NewTag == "latest" {
+		t.Errorf("kustomization images: %+v, want one entry for %q with a tag other than latest", kust.Images, c.Image)
+	}
+}
+
+// TestDockerignore applies .dockerignore to the repository as a container build would and
+// checks what enters the build context.
+func TestDockerignore(t *testing.T) {
+	raw, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			patterns = append(patterns, line)
+		}
+	}
+	// ignored is the subset of the .dockerignore syntax the file uses: "**/name" for a name
+	// anywhere, "**/*.ext", and paths from the root.
+	ignored := func(path string) bool {
+		for _, p := range patterns {
+			if rest, ok := strings.CutPrefix(p, "**/"); ok {
+				for _, part := range strings.Split(path, "/") {
+					if ok, _ := filepath.Match(rest, part); ok {
+						return true
+					}
+				}
+			} else if path == p || strings.HasPrefix(path, p+"/") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, path := range []string{".git", "gql/testdata/node/node_modules/x/index.js", "meshd-data/meshd.db", "cmd/meshd/meshd-data/secret", "meshd"} {
+		if !ignored(path) {
+			t.Errorf("%s enters the build context", path)
+		}
+	}
+	var context []string
+	filepath.WalkDir("..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("..", path)
+		if rel != "." && ignored(filepath.ToSlash(rel)) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.IsDir() {
+			context = append(context, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	for _, need := range []string{"go.mod", "go.sum", "cmd/meshd/main.go", "gql/schema.graphql", "gql/console/assets"} {
+		found := false
+		for _, f := range context {
+			if f == need || strings.HasPrefix(f, need+"/") {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("the build needs %s, which .dockerignore leaves out", need)
+		}
 	}
 }

@@ -1,24 +1,47 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/smalruby/meshd/store"
 )
 
+// backupPath is where a running meshd serves a backup of its state file, to admin keys only,
+// beside the console (on -console-addr when that is set).
+const backupPath = "/console/api/backup"
+
 // backup is `meshd backup FILE`: a consistent copy of the state file, written to FILE (or to
-// stdout for "-"), then checked.
-func backup(args, environ []string, stdout io.Writer) error {
+// stdout for "-"), then checked. A stopped meshd's file is read directly; a running meshd
+// holds its file, so the copy comes from it over HTTP, with an admin key.
+func backup(ctx context.Context, args, environ []string, stdout io.Writer) error {
 	cfg, file, err := stateCommand("backup", args, environ, stdout)
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(cfg.dataDir, stateFile)
-	write := func(w io.Writer) (int64, error) { return store.BackupFile(path, w) }
+	source := path
+	write := func(w io.Writer) (int64, error) {
+		n, err := store.BackupFile(path, w)
+		if errors.Is(err, store.ErrLocked) {
+			var url string
+			url, n, err = backupOverHTTP(ctx, cfg, w)
+			source = "the running meshd at " + url
+		}
+		return n, err
+	}
 	if file == "-" {
 		_, err := write(stdout)
 		return err
@@ -31,8 +54,105 @@ func backup(args, environ []string, stdout io.Writer) error {
 		return fmt.Errorf("the backup %s does not check: %w", file, err)
 	}
 	fmt.Fprintf(stdout, "backup %s: format %d, %d groups, %d members, %d statuses, %d KiB, from %s\n",
-		file, info.Format, info.Groups, info.Members, info.Statuses, info.Size>>10, path)
+		file, info.Format, info.Groups, info.Members, info.Statuses, info.Size>>10, source)
 	return nil
+}
+
+// backupOverHTTP copies the state file of the meshd running with cfg's settings to w, through
+// its backup endpoint, and returns the endpoint's URL.
+func backupOverHTTP(ctx context.Context, cfg *config, w io.Writer) (string, int64, error) {
+	var key string
+	if len(cfg.adminKeys) > 0 {
+		key = cfg.adminKeys[0]
+	} else {
+		k, _, err := readAdminKey(cfg.dataDir)
+		if err != nil {
+			return "", 0, fmt.Errorf("a meshd runs on %s, so the backup comes from it and needs an admin key (-admin-keys, MESH_ADMIN_KEYS, or the admin-key file meshd generates): %w", cfg.dataDir, err)
+		}
+		key = k
+	}
+	url, client, err := adminEndpoint(cfg)
+	if err != nil {
+		return "", 0, err
+	}
+	url += backupPath
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return url, 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := client.Do(req)
+	if err != nil {
+		return url, 0, fmt.Errorf("backup from the running meshd: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return url, 0, fmt.Errorf("backup: %s answered %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return url, n, fmt.Errorf("backup from %s broke off after %d bytes: %w", url, n, err)
+	}
+	return url, n, nil
+}
+
+// adminEndpoint is the base URL of the running meshd's console, on this machine, and a client
+// for it. Over HTTPS the client accepts exactly the certificate of -tls-cert, whatever name it
+// carries.
+func adminEndpoint(cfg *config) (string, *http.Client, error) {
+	if cfg.consoleAddr != "" {
+		return "http://" + dialable(cfg.consoleAddr), http.DefaultClient, nil
+	}
+	if cfg.tlsCert == "" {
+		return "http://" + dialable(cfg.listenAddr), http.DefaultClient, nil
+	}
+	pemBytes, err := os.ReadFile(cfg.tlsCert)
+	if err != nil {
+		return "", nil, fmt.Errorf("backup over HTTPS: %w", err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return "", nil, fmt.Errorf("backup over HTTPS: %s holds no certificate", cfg.tlsCert)
+	}
+	pinned := block.Bytes
+	tlsConfig := &tls.Config{
+		// The name is not checked, the certificate is: meshd is reached by its loopback address.
+		InsecureSkipVerify: true,
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 || !bytes.Equal(raw[0], pinned) {
+				return errors.New("the server's certificate is not the one in -tls-cert")
+			}
+			return nil
+		},
+	}
+	return "https://" + dialable(cfg.listenAddr), &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}, nil
+}
+
+// backupEndpoint is the admin endpoint that serves backups of a bbolt state file; none for
+// the memory store.
+func backupEndpoint(st store.Store, log *slog.Logger) map[string]http.Handler {
+	b, ok := st.(*store.Bolt)
+	if !ok {
+		return nil
+	}
+	return map[string]http.Handler{"GET " + backupPath: serveBackup(b, log)}
+}
+
+// serveBackup writes a consistent copy of the open state file. A failure after the first byte
+// aborts the response, so that the client sees a broken download, never a short file.
+func serveBackup(st *store.Bolt, log *slog.Logger) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Content-Disposition", `attachment; filename="meshd-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
+		w.Header().Set("Cache-Control", "no-store")
+		n, err := st.Backup(w)
+		if err != nil {
+			log.Error("backup failed", "err", err, "written", n)
+			panic(http.ErrAbortHandler)
+		}
+		log.Info("backup taken", "bytes", n, "remote", r.RemoteAddr)
+	}
 }
 
 // restore is `meshd restore FILE`: the state file replaced by the backup FILE, with meshd

@@ -3,14 +3,20 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/pem"
 	"fmt"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/smalruby/meshd/store"
 )
 
 // meshdCommand runs the binary with args and environ added to the test's environment.
@@ -159,5 +165,97 @@ func TestBinaryUpgradesAFormat1File(t *testing.T) {
 	status, stdout, _ := meshdCommand(t, nil, "check", "-data-dir", dir)
 	if status != 0 || !strings.Contains(stdout, "meshd.db: format 2") {
 		t.Fatalf("check after the upgrade: %d\n%s", status, stdout)
+	}
+}
+
+// TestBinaryBackupWhileRunning backs up a running meshd under write load, through its
+// authenticated endpoint: the copy opens, verifies and holds the lesson as of one commit.
+func TestBinaryBackupWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	p := startMeshd(t, "-data-dir", dir)
+	addr := strings.TrimSuffix(strings.TrimPrefix(p.URL, "http://"), "/graphql")
+	stop := make(chan struct{})
+	written := make(chan int)
+	go func() {
+		n := 0
+		defer func() { written <- n }()
+		for i := range 2000 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if p.postQuiet(fmt.Sprintf(`mutation { createGroup(name: "n", hostId: "h%d", domain: "d") { id } }`, i), nil) != nil {
+				n++
+			}
+		}
+	}()
+	// Let some writes land first, so that the backup is taken while they go on.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		list := p.postQuiet(`query { listGroupsByDomain(domain: "d") { id } }`, nil)
+		if list != nil && len(list["listGroupsByDomain"].([]any)) >= 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no writes landed")
+		}
+	}
+	file := filepath.Join(t.TempDir(), "live.db")
+	status, stdout, stderr := meshdCommand(t, nil, "backup", "-data-dir", dir, "-listen-addr", addr, file)
+	close(stop)
+	total := <-written
+	if status != 0 || !strings.Contains(stdout, "from the running meshd at http://"+addr+"/console/api/backup") {
+		t.Fatalf("backup of a running meshd: exit %d\n%s%s", status, stdout, stderr)
+	}
+	info, err := store.Inspect(file)
+	if err != nil {
+		t.Fatalf("the backup does not verify: %v", err)
+	}
+	if info.Groups < 20 || info.Groups > total {
+		t.Fatalf("the backup holds %d groups of the %d written", info.Groups, total)
+	}
+	if !strings.Contains(p.stderr.String(), `msg="backup taken"`) {
+		t.Errorf("the backup is not logged:\n%s", p.stderr)
+	}
+
+	// Only an admin key may take one.
+	for _, key := range []string{"wrong-key-0123456789"} {
+		status, _, stderr = meshdCommand(t, nil, "backup", "-data-dir", dir, "-listen-addr", addr, "-admin-keys", key, filepath.Join(t.TempDir(), "x.db"))
+		if status != 1 || !strings.Contains(stderr, "401 Unauthorized") {
+			t.Errorf("backup with key %s: exit %d\n%s", key, status, stderr)
+		}
+	}
+	code, _ := get(t, http.DefaultClient, "http://"+addr+"/console/api/backup")
+	if code != http.StatusUnauthorized {
+		t.Errorf("GET /console/api/backup without a key: %d", code)
+	}
+}
+
+// TestAdminEndpointPinsTheCertificate reaches an HTTPS meshd by its loopback address: the
+// client accepts the certificate of -tls-cert, whatever its name, and no other.
+func TestAdminEndpointPinsTheCertificate(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	served := filepath.Join(dir, "served.pem")
+	os.WriteFile(served, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	other := filepath.Join(dir, "other.pem")
+	writeCert(t, other, filepath.Join(dir, "other.key"), 7)
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	for _, tt := range []struct {
+		cert string
+		ok   bool
+	}{{served, true}, {other, false}} {
+		base, client, err := adminEndpoint(&config{listenAddr: addr, tlsCert: tt.cert})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Get(base + "/")
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if (err == nil) != tt.ok {
+			t.Errorf("-tls-cert %s: %v", filepath.Base(tt.cert), err)
+		}
 	}
 }

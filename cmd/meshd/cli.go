@@ -45,7 +45,7 @@ func command(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	case "check":
 		return check(args[1:], environ, stdout)
 	case "backup":
-		return backup(args[1:], environ, stdout)
+		return backup(ctx, args[1:], environ, stdout)
 	case "restore":
 		return restore(args[1:], environ, stdout)
 	case "status":

@@ -81,7 +81,7 @@ func (l *commitLog) health(kind, path string) console.StoreHealth {
 
 // newConsole starts the console: admin keys from the settings or, when none is set, the key
 // kept in the data directory (generated on first start).
-func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, commits *commitLog) (*consoleServer, error) {
+func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, commits *commitLog, admin map[string]http.Handler) (*consoleServer, error) {
 	cs := &consoleServer{log: log}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
@@ -112,6 +112,7 @@ func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.
 			return h
 		},
 		AdminKeys:     keys,
+		Admin:         admin,
 		APIKeys:       cfg.apiKeys,
 		OnAuthFailure: func(reason string) { failures.WithLabelValues(reason).Inc() },
 		Logger:        log,

@@ -132,7 +132,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	m.watch(brk, b, api)
 	m.watchStore(st)
-	cons, err := newConsole(ctx, cfg, log, local, brk, api, m, commits)
+	cons, err := newConsole(ctx, cfg, log, local, brk, api, m, commits, backupEndpoint(st, log))
 	if err != nil {
 		return err
 	}

@@ -142,7 +142,15 @@ func TestStatusRecorder(t *testing.T) {
 			conn.Close()
 		}
 	}))
-	srv := httptest.NewServer(h)
+	// The hijacked request's client sees its connection end before the count is taken: wait
+	// for the handler.
+	hijacked := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if r.URL.Path == "/hijack" {
+			close(hijacked)
+		}
+	}))
 	defer srv.Close()
 	for _, path := range []string{"/teapot", "/write", "/nothing"} {
 		resp, err := http.Get(srv.URL + path)
@@ -155,6 +163,7 @@ func TestStatusRecorder(t *testing.T) {
 	if resp, err := http.Post(srv.URL+"/hijack", "text/plain", nil); err == nil {
 		resp.Body.Close()
 	}
+	<-hijacked
 	text := scrape(t, m)
 	for code, want := range map[string]float64{"418": 1, "200": 2, "101": 1} {
 		if got := metricValue(t, text, `meshd_http_responses_total{code="`+code+`"}`); got != want {

@@ -53,6 +53,9 @@ type Options struct {
 	AdminKeys []string
 	// APIKeys are the pupils' keys, refused with a log line of their own.
 	APIKeys []string
+	// Admin are more endpoints, by http.ServeMux pattern, served to admin keys and sessions
+	// only (meshd's backup).
+	Admin map[string]http.Handler
 	// OnAuthFailure, when set, is told of every refused credential with its reason.
 	OnAuthFailure func(reason string)
 	// Logger receives the console's logs; slog.Default() when nil.
@@ -187,7 +190,24 @@ func (c *Console) Handler() http.Handler {
 		c.static.ServeHTTP(w, r)
 	})
 	mux.HandleFunc("GET /statusz", c.serveStatusz)
+	for pattern, h := range c.opts.Admin {
+		mux.Handle(pattern, c.admin(h))
+	}
 	return mux
+}
+
+// admin serves h to requests with an admin session or key (Authorization: Bearer), refusing
+// others as /statusz does.
+func (c *Console) admin(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		secure(w)
+		if _, ok := c.auth.session(r); !ok && !c.auth.checkKey(r, bearer(r)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="meshd console"`)
+			writeError(w, http.StatusUnauthorized, "Unauthorized", "send an admin key as Authorization: Bearer KEY")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // secure sets the headers every console response carries: nothing but this origin may be
