@@ -574,3 +574,48 @@ func TestEditorWarnsWithoutIndex(t *testing.T) {
 		t.Fatalf("a directory with index.html: %v, log %q", err, buf.String())
 	}
 }
+
+// FuzzAccepts checks the Accept-Encoding parser on any header: it never panics, and a header
+// naming only the encoding always accepts it.
+func FuzzAccepts(f *testing.F) {
+	for _, h := range []string{"gzip, deflate, br", "gzip;q=0", "*;q=0.5", "br;q=0.000, gzip ; q = 0 ", ",,;;=="} {
+		f.Add(h)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		accepts(header, "gzip")
+		accepts(header, "br")
+		if !accepts("gzip", "gzip") || accepts("gzip;q=0", "gzip") {
+			t.Fatal("the parser's basic answers changed")
+		}
+	})
+}
+
+// FuzzEditorPath requests any path from the editor: it never serves a file from outside its
+// directory and never fails with a server error.
+func FuzzEditorPath(f *testing.F) {
+	outside := f.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret"), []byte("outside-secret"), 0o600)
+	dir := f.TempDir()
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<title>Smalruby</title>"), 0o644)
+	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "link"))
+	os.Symlink(outside, filepath.Join(dir, "out"))
+	ed, err := newEditor(dir, "", nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range []string{"/", "/../secret", "/link", "/out/secret", "/%2e%2e/secret", "//out//secret", "/index.html/", "/./out/../out/secret"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.URL.Path = p
+		rec := httptest.NewRecorder()
+		ed.ServeHTTP(rec, req)
+		if strings.Contains(rec.Body.String(), "outside-secret") {
+			t.Fatalf("%q served a file from outside the directory", p)
+		}
+		if rec.Code >= 500 {
+			t.Fatalf("%q: %d %s", p, rec.Code, rec.Body)
+		}
+	})
+}
