@@ -139,8 +139,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	lesson := startLesson(t, node, dir, p.URL)
 	ready := lesson.next(t, "ready")
 	var r struct {
-		Domain, GroupID, HostID string
-		Members                 []string
+		Domain, GroupID, HostID       string
+		Members                       []string
+		PollingGroupID, PollingMember string
 	}
 	remarshal(t, ready["ready"], &r)
 	card := fmt.Sprintf(`document.querySelector('[data-group=%q]')`, r.GroupID+"@"+r.Domain)
@@ -157,6 +158,12 @@ func TestConsoleInBrowser(t *testing.T) {
 		fmt.Sprintf(`%s.querySelector('[data-meta="subs"] b').textContent === '3'`, card),
 		fmt.Sprintf(`%s.querySelector('.feed').textContent.includes('hello from m1')`, card),
 		fmt.Sprintf(`%s.querySelector('.feed').textContent.includes('hello from m2')`, card),
+	}, " && "))
+	pollingCard := fmt.Sprintf(`document.querySelector('[data-group=%q]')`, r.PollingGroupID+"@"+r.Domain)
+	waitJS(t, tab, "the polling classroom", strings.Join([]string{
+		pollingCard + `?.querySelector('.badge.mode')?.textContent === 'ポーリング'`,
+		fmt.Sprintf(`%s.querySelector('tr[data-node=%q] [data-var="lives"] .v').textContent === '3'`, pollingCard, r.PollingMember),
+		fmt.Sprintf(`%s.querySelector('[data-meta="subs"] b').textContent === '0'`, pollingCard),
 	}, " && "))
 
 	// A new report shows in place, within about a second.
@@ -176,8 +183,13 @@ func TestConsoleInBrowser(t *testing.T) {
 	waitJS(t, tab, "the event in the feed", card+`.querySelector('.feed li:first-child .ev').textContent === 'jump!'`)
 	var st console.Status
 	statusz(t, base, p, &st)
-	if g := st.Domains[0].Groups[0]; g.Subscriptions != 3 || len(g.Members) != 2 {
-		t.Errorf("/statusz: %d subscriptions and %d members, want 3 and 2", g.Subscriptions, len(g.Members))
+	for _, g := range st.Domains[0].Groups {
+		if want := map[string]int{r.GroupID: 3, r.PollingGroupID: 0}[g.ID]; g.Subscriptions != want {
+			t.Errorf("/statusz: group %s has %d subscriptions, want %d", g.ID, g.Subscriptions, want)
+		}
+	}
+	if n := len(st.Domains[0].Groups); n != 2 {
+		t.Errorf("/statusz: %d groups, want 2", n)
 	}
 	waitJS(t, tab, "the school-laptop layout without sideways scrolling", `document.documentElement.scrollWidth <= window.innerWidth`)
 	if low, err := chromedp.Run(tab, chromedp.Evaluate[[]string](contrastCheck)); err != nil || len(low) > 0 {
@@ -232,7 +244,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 		got[fmt.Sprint(m["dissolved"])] = true
 	}
-	waitJS(t, tab, "the group to leave the page", card+` === null && !document.querySelector('#empty').hidden`)
+	waitJS(t, tab, "the group to leave the page", card+` === null && `+pollingCard+` !== null`)
 	if err := lesson.wait(); err != nil {
 		t.Errorf("the lesson script: %v", err)
 	}

@@ -1,6 +1,7 @@
 // A short lesson for the teacher's console test (cmd/meshd/console_browser_test.go), played by
 // the editor's SDK, aws-appsync 4.1.10: a host and two members, each on its own client (= its
-// own realtime socket), subscribe to onMessageInGroup, join, report variables and fire events.
+// own realtime socket), subscribe to onMessageInGroup, join, report variables and fire events;
+// beside it a polling classroom (useWebSocket: false) whose host and member only send mutations.
 // It speaks JSON lines: it prints {"ready": …} when the lesson runs, performs {"report": …}
 // commands read from stdin (printing {"reported": …}), prints {"dissolved": nodeId, "message": …}
 // for every member whose subscription receives the group's dissolve, and exits 0 once every
@@ -54,7 +55,14 @@ for (const name of ['m1', 'm2']) {
   await mutate(client, 'FIRE_EVENTS', { ...vars, nodeId: id, events: [{ eventName: `hello from ${name}`, firedAt: new Date().toISOString() }] });
   members.push({ name, id, client, ...s });
 }
-out({ ready: { domain, groupId: group.id, hostId, members: members.map((m) => m.id) } });
+const pollHostId = nodeId();
+const pollMemberId = nodeId();
+const pollHost = newClient();
+const { data: { createGroup: polling } } = await mutate(pollHost, 'CREATE_GROUP', { name: pollHostId, hostId: pollHostId, domain, useWebSocket: false });
+const pollMember = newClient();
+await mutate(pollMember, 'JOIN_GROUP', { groupId: polling.id, domain, nodeId: pollMemberId, useWebSocket: false });
+await mutate(pollMember, 'REPORT_DATA', { groupId: polling.id, domain, nodeId: pollMemberId, data: [{ key: 'lives', value: '3' }] });
+out({ ready: { domain, groupId: group.id, hostId, members: members.map((m) => m.id), pollingGroupId: polling.id, pollingMember: pollMemberId } });
 
 const dissolved = new Set();
 const watch = setInterval(() => {
