@@ -94,16 +94,7 @@ func (c *client) expect(typ string) map[string]any {
 // closed waits for the server to close the socket and returns the close code.
 func (c *client) closed() int {
 	c.t.Helper()
-	for {
-		c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, _, err := c.ws.ReadMessage()
-		if ce, ok := err.(*websocket.CloseError); ok {
-			return ce.Code
-		}
-		if err != nil {
-			c.t.Fatalf("socket ended without a close frame: %v", err)
-		}
-	}
+	return c.closeFrame().Code
 }
 
 func (c *client) start(id, query string, vars map[string]any, key string) {

@@ -51,6 +51,21 @@ func (e *env) overflow(t *testing.T) *client {
 	return slow
 }
 
+// closeFrame waits for the server to close the socket and returns its close frame.
+func (c *client) closeFrame() *websocket.CloseError {
+	c.t.Helper()
+	for {
+		c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := c.ws.ReadMessage()
+		if ce, ok := err.(*websocket.CloseError); ok {
+			return ce
+		}
+		if err != nil {
+			c.t.Fatalf("socket ended without a close frame: %v", err)
+		}
+	}
+}
+
 // Each limit of the slow-consumer policy closes the socket with 1013, counted and logged
 // with its reason.
 func TestSlowConsumerLimits(t *testing.T) {
@@ -67,8 +82,8 @@ func TestSlowConsumerLimits(t *testing.T) {
 			var logs brokertest.Logs
 			e := startRT(t, logTo(&logs), func(c *gql.Config) { tt.configure(&c.Realtime) })
 			slow := e.overflow(t)
-			if code := slow.closed(); code != websocket.CloseTryAgainLater {
-				t.Fatalf("slow consumer closed with %d", code)
+			if ce := slow.closeFrame(); ce.Code != websocket.CloseTryAgainLater || ce.Text != "slow consumer: "+tt.reason {
+				t.Fatalf("slow consumer closed with %d %q", ce.Code, ce.Text)
 			}
 			if n := e.api.RealtimeStats().SlowConsumers; n != 1 {
 				t.Fatalf("%d slow consumers counted", n)

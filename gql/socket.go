@@ -147,7 +147,7 @@ func (c *conn) slowLocked(reason slowReason) {
 	clear(c.queue)
 	c.queue = c.queue[:0]
 	c.queuedBytes = 0
-	c.closeLocked(websocket.CloseTryAgainLater, "slow consumer")
+	c.closeLocked(websocket.CloseTryAgainLater, "slow consumer: "+string(reason))
 }
 
 // writeFailed ends a socket whose write failed: as a slow consumer when the write deadline
