@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/brokertest"
@@ -86,11 +87,13 @@ func BenchmarkJoinGroupBolt40(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	tb := brokertest.New(b, brokertest.Options{Store: st})
+	var commits atomic.Int64
+	tb := brokertest.New(b, brokertest.Options{Store: st, OnCommit: func(time.Duration, int, error) { commits.Add(1) }})
 	g, err := tb.CreateGroup(context.Background(), broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d", UseWebSocket: true})
 	if err != nil {
 		b.Fatal(err)
 	}
+	commits.Store(0)
 	var n atomic.Int64
 	b.SetParallelism(max(1, 40/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
@@ -103,4 +106,5 @@ func BenchmarkJoinGroupBolt40(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
+	b.ReportMetric(float64(b.N)/float64(max(1, commits.Load())), "joins/commit")
 }

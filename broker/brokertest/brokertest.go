@@ -49,6 +49,8 @@ type Options struct {
 	Config *broker.Config
 	// Logger receives the broker's log; discarded when nil.
 	Logger *slog.Logger
+	// OnCommit, when set, is told of every store commit, as broker.Options.OnCommit.
+	OnCommit func(d time.Duration, ops int, err error)
 }
 
 // Broker is a running test broker with its parts.
@@ -91,11 +93,12 @@ func New(t testing.TB, opts Options) *Broker {
 	var mu sync.Mutex
 	ids := 0
 	b, err := broker.New(context.Background(), broker.Options{
-		Config: cfg,
-		Store:  opts.Store,
-		Bus:    bs,
-		Clock:  opts.Clock.Now,
-		Logger: opts.Logger,
+		Config:   cfg,
+		Store:    opts.Store,
+		Bus:      bs,
+		Clock:    opts.Clock.Now,
+		Logger:   opts.Logger,
+		OnCommit: opts.OnCommit,
 		NewID: func() string {
 			mu.Lock()
 			defer mu.Unlock()
