@@ -129,16 +129,23 @@ func (b *Broker) ListStatuses(groupID, domain string) ([]NodeStatus, error) {
 	now := b.Now()
 	s := b.shardFor(domain)
 	s.mu.Lock()
-	out := []NodeStatus{}
+	var live []*NodeStatus
 	if g := s.lookup(domain, groupID); b.live(g, now) {
+		live = make([]*NodeStatus, 0, len(g.statuses))
 		for _, st := range g.statuses {
 			if b.statusLive(g, st, now) {
-				out = append(out, *st)
+				live = append(live, st)
 			}
 		}
 	}
 	s.mu.Unlock()
-	slices.SortFunc(out, func(a, b NodeStatus) int { return strings.Compare(a.NodeID, b.NodeID) })
+	// A status is replaced, never changed, so the pointers are read outside the lock; sorting
+	// them moves a word per swap instead of a whole status.
+	slices.SortFunc(live, func(a, b *NodeStatus) int { return strings.Compare(a.NodeID, b.NodeID) })
+	out := make([]NodeStatus, len(live))
+	for i, st := range live {
+		out[i] = *st
+	}
 	return out, nil
 }
 
