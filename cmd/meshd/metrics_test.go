@@ -55,8 +55,10 @@ func TestTroubleMetricsMove(t *testing.T) {
 			t.Fatalf("key %q origin %q: %d, want %d", c.key, c.origin, got, c.want)
 		}
 	}
-	dissolve := `{"query":"mutation { dissolveGroup(groupId: \"x\", domain: \"d\", hostId: \"h\") { groupId } }"}`
-	send("k", "", dissolve) // not found: still a 200 with a GraphQL error
+	// The host ends its lesson: the group counts as dissolved.
+	p.key = "k"
+	id := p.post(t, `query { listGroupsByDomain(domain: "d") { id } }`, nil)["listGroupsByDomain"].([]any)[0].(map[string]any)["id"].(string)
+	p.post(t, `mutation($g: ID!) { dissolveGroup(groupId: $g, domain: "d", hostId: "h") { groupId } }`, map[string]any{"g": id})
 
 	// A realtime client with a wrong key: refused, counted, its socket closed with 4403.
 	ws, _, err := (&websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}).Dial(strings.Replace(p.URL, "http://", "ws://", 1)+"/realtime", nil)
@@ -85,15 +87,18 @@ func TestTroubleMetricsMove(t *testing.T) {
 		`meshd_http_responses_total{code="401"}`:          2,
 		`meshd_http_responses_total{code="403"}`:          1,
 		`meshd_http_responses_total{code="413"}`:          1,
-		`meshd_http_responses_total{code="200"}`:          2,
 		"meshd_groups_created_total":                      1,
-		"meshd_groups_dissolved_total":                    0,
+		"meshd_groups_dissolved_total":                    1,
 		"meshd_groups_expired_total":                      0,
 		"meshd_store_last_commit_failed":                  0,
 	} {
 		if got := metricValue(t, text, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
+	}
+	// Three API requests answered 200, and every scrape of /metrics before this one.
+	if ok := metricValue(t, text, `meshd_http_responses_total{code="200"}`); ok < 3 {
+		t.Errorf(`meshd_http_responses_total{code="200"} = %v, want at least 3`, ok)
 	}
 	if size := metricValue(t, text, "meshd_store_file_bytes"); size < 16<<10 {
 		t.Errorf("meshd_store_file_bytes = %v", size)

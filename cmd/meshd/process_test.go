@@ -52,6 +52,8 @@ type process struct {
 	URL    string
 	stderr *syncBuffer
 	exited chan error
+	// key is sent as x-api-key when set.
+	key string
 }
 
 type syncBuffer struct {
@@ -152,7 +154,12 @@ func (p *process) postQuiet(query string, vars map[string]any) map[string]any {
 
 func (p *process) send(query string, vars map[string]any) (map[string]any, []byte, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	resp, err := http.Post(p.URL, "application/json", bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, p.URL, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if p.key != "" {
+		req.Header.Set("x-api-key", p.key)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
