@@ -175,8 +175,13 @@ func (m *metrics) watchStore(st store.Store) {
 // countResponses counts h's responses by status code.
 func (m *metrics) countResponses(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &statusRecorder{ResponseWriter: w, onHijack: func() {
+			m.responses.WithLabelValues(strconv.Itoa(http.StatusSwitchingProtocols)).Inc()
+		}}
 		h.ServeHTTP(rec, r)
+		if rec.hijacked {
+			return
+		}
 		code := rec.code
 		if code == 0 {
 			code = http.StatusOK
@@ -186,11 +191,13 @@ func (m *metrics) countResponses(h http.Handler) http.Handler {
 }
 
 // statusRecorder remembers the status code written through it. It passes Flush and Hijack on,
-// so that streaming and WebSocket upgrades work through it; a hijacked connection counts as
-// 101 Switching Protocols.
+// so that streaming and WebSocket upgrades work through it; a hijacked connection is counted
+// as 101 Switching Protocols when it is taken over, before the upgrade is answered.
 type statusRecorder struct {
 	http.ResponseWriter
-	code int
+	code     int
+	hijacked bool
+	onHijack func()
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -219,8 +226,9 @@ func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("the connection cannot be hijacked")
 	}
 	conn, rw, err := h.Hijack()
-	if err == nil && s.code == 0 {
-		s.code = http.StatusSwitchingProtocols
+	if err == nil {
+		s.hijacked = true
+		s.onHijack()
 	}
 	return conn, rw, err
 }
