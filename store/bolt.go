@@ -71,6 +71,9 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if err := verify(path, opts.Timeout); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := create(path, opts.Timeout); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	var db *bolt.DB
 	err := guard(func() error {
 		var err error
@@ -90,8 +93,8 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 
 // verify checks an existing file read-only before it is opened for writing: that it is a
 // bbolt file no shorter than its own metadata says, of this format version, that every record
-// decodes and that bbolt's consistency check passes. A missing or empty file passes: it is
-// initialised.
+// decodes and that bbolt's consistency check passes. A missing file passes: it is created. An
+// empty one does not: meshd never leaves one (see create), so it was truncated.
 func verify(path string, timeout time.Duration) error {
 	fi, err := os.Stat(path)
 	switch {
@@ -102,7 +105,7 @@ func verify(path string, timeout time.Duration) error {
 	case !fi.Mode().IsRegular():
 		return errors.New("not a regular file")
 	case fi.Size() == 0:
-		return nil
+		return errors.New("the file is empty (0 bytes): a state file never is, so it was truncated; move it away to start without state")
 	}
 	return guard(func() error {
 		db, err := openDB(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
@@ -148,6 +151,42 @@ func verify(path string, timeout time.Duration) error {
 // openDB opens the bbolt file, naming the errors an operator can act on. bbolt reports a file
 // it cannot make sense of in several ways; anything but a timeout or an error from the
 // operating system means that.
+// create makes a missing state file whole or not at all: it is initialised beside its place
+// and renamed into it, so a crash during the very first start leaves no empty file behind.
+func create(path string, timeout time.Duration) error {
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	tmp := path + ".new"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	err := guard(func() error {
+		db, err := openDB(tmp, &bolt.Options{Timeout: timeout})
+		if err != nil {
+			return err
+		}
+		if err := initialise(db); err != nil {
+			db.Close()
+			return err
+		}
+		return db.Close()
+	})
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("create: %w", err)
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}
+
 func openDB(path string, opts *bolt.Options) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, opts)
 	var pathErr *fs.PathError

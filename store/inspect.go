@@ -28,7 +28,7 @@ func Inspect(path string) (Info, error) {
 	case !fi.Mode().IsRegular():
 		return Info{}, fmt.Errorf("%s is not a regular file", path)
 	case fi.Size() == 0:
-		return Info{}, nil // initialised at the next open
+		return Info{}, verify(path, 100*time.Millisecond) // refused, as by OpenBolt
 	}
 	v, err := formatOf(path)
 	if err != nil {

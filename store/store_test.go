@@ -691,15 +691,31 @@ func boltFileDelete(t *testing.T, path, bucket, key string) string {
 	return path
 }
 
-func TestBoltInitialisesAnEmptyFile(t *testing.T) {
-	// What a crash during the very first start can leave.
-	path := filepath.Join(t.TempDir(), "meshd.db")
+// Finding 9: a 0-byte state file was silently started over. meshd never leaves one (a new
+// file is renamed into place whole), so an empty one was truncated: it is refused and kept.
+func TestBoltRefusesAnEmptyFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "meshd.db")
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := openBolt(t, path, store.BoltOptions{})
+	if s, err := store.OpenBolt(path, store.BoltOptions{}); err == nil || !strings.Contains(err.Error(), "empty (0 bytes)") {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("OpenBolt of an empty file: %v", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Fatalf("the refused file was changed: %v %v", fi, err)
+	}
+	// A missing file is created whole, and nothing is left beside it.
+	fresh := filepath.Join(dir, "fresh.db")
+	s := openBolt(t, fresh, store.BoltOptions{})
 	commit(t, s, populate("d", "g")...)
 	equal(t, load(t, s), want(populate("d", "g")...))
+	if _, err := os.Stat(fresh + ".new"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a temporary file is left: %v", err)
+	}
 }
 
 func TestBoltRefusesAnUnwritablePlace(t *testing.T) {

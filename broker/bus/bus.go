@@ -21,6 +21,9 @@ type Options struct {
 	// ListenAddr, when set (e.g. "127.0.0.1:4222"), also opens a NATS client port for other
 	// processes; empty keeps the server in-process only.
 	ListenAddr string
+	// Token is the secret NATS clients of ListenAddr must present; New refuses a ListenAddr
+	// without one, because the port carries every group's messages.
+	Token string
 	// MaxPending bounds the bytes buffered for one subscription before NATS drops its messages
 	// as a slow consumer; 0 means 64 MiB.
 	MaxPending int
@@ -62,6 +65,10 @@ func New(opts Options) (*Bus, error) {
 		MaxPending: 4 * maxPayload,
 	}
 	if opts.ListenAddr != "" {
+		if opts.Token == "" {
+			return nil, errors.New("start embedded nats: a listen address needs a token")
+		}
+		sopts.Authorization = opts.Token
 		host, port, err := net.SplitHostPort(opts.ListenAddr)
 		if err != nil {
 			return nil, fmt.Errorf("start embedded nats: listen address %q: %w", opts.ListenAddr, err)
@@ -92,7 +99,7 @@ func New(opts Options) (*Bus, error) {
 	if b.log == nil {
 		b.log = slog.Default()
 	}
-	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("meshd"), nats.NoReconnect(),
+	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("meshd"), nats.NoReconnect(), nats.Token(opts.Token),
 		nats.ErrorHandler(b.asyncError))
 	if err != nil {
 		srv.Shutdown()

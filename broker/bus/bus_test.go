@@ -157,8 +157,17 @@ func TestUnsubscribeAndClose(t *testing.T) {
 }
 
 func TestListenAddr(t *testing.T) {
-	b := newBus(t, bus.Options{ListenAddr: "127.0.0.1:0"})
-	nc, err := nats.Connect(b.ClientURL())
+	if _, err := bus.New(bus.Options{ListenAddr: "127.0.0.1:0"}); err == nil {
+		t.Fatal("a NATS port without a token was opened")
+	}
+	b := newBus(t, bus.Options{ListenAddr: "127.0.0.1:0", Token: "s3cret"})
+	for _, opts := range [][]nats.Option{nil, {nats.Token("wrong")}} {
+		if nc, err := nats.Connect(b.ClientURL(), append(opts, nats.NoReconnect())...); err == nil {
+			nc.Close()
+			t.Fatalf("a client with %d options connected without the token", len(opts))
+		}
+	}
+	nc, err := nats.Connect(b.ClientURL(), nats.Token("s3cret"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,13 @@ type config struct {
 	sweepInterval   time.Duration
 	requestTimeout  time.Duration
 	shutdownTimeout time.Duration
+	readTimeout     time.Duration
+	writeTimeout    time.Duration
+	idleTimeout     time.Duration
+	maxOpenConns    int
+	maxConnsPerAddr int
 	natsListen      string
+	natsToken       string
 	maxConnections  int
 	maxSubs         int
 	sendQueue       int
@@ -131,7 +137,7 @@ func (c *config) settings() []setting {
 		{topicListening, "MESH_CONSOLE_ADDR", "serve the teacher's console and /statusz on this address only (e.g. 127.0.0.1:8081); empty serves them on the main listener", stringVar(&c.consoleAddr, ""), ""},
 		{topicListening, "MESH_STATIC_DIR", "serve a built Smalruby editor from this directory on the same origin", stringVar(&c.staticDir, ""), "static"},
 		{topicListening, "MESH_PUBLIC_URL", "meshd's URL as pupils' browsers reach it (e.g. http://meshd.school.lan:8080); the -static editor's compiled-in AppSync endpoint becomes this plus /graphql; empty takes the scheme and Host of each request", stringVar(&c.publicURL, ""), ""},
-		{topicSecurity, "MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key", listVar(&c.apiKeys, ""), ""},
+		{topicSecurity, "MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key (set it in the environment: a command line is visible to every local user)", listVar(&c.apiKeys, ""), ""},
 		{topicSecurity, "MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, ""), ""},
 		{topicSecurity, "MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed"), ""},
 		{topicSecurity, "MESH_SECRET_KEY", "secret mixed into createDomain's hash; when empty, generated and kept in the data directory unless -store memory with -domain-mode fixed, which need none", stringVar(&c.secret, ""), ""},
@@ -148,10 +154,15 @@ func (c *config) settings() []setting {
 		{topicLifetimes, "MESH_CONNECTION_TIMEOUT_MS", "connectionTimeoutMs advertised in connection_ack", intVar(&c.connTimeoutMS, apiDefaults.Realtime.ConnectionTimeoutMS), ""},
 		{topicLifetimes, "MESH_REQUEST_TIMEOUT", "longest a single request may run", durationVar(&c.requestTimeout, apiDefaults.RequestTimeout), ""},
 		{topicLifetimes, "MESH_SHUTDOWN_TIMEOUT", "how long a graceful shutdown waits for requests and sockets", durationVar(&c.shutdownTimeout, 10*time.Second), ""},
+		{topicLifetimes, "MESH_READ_TIMEOUT", "longest an HTTP request's headers, and then its body, may take to arrive", durationVar(&c.readTimeout, 20*time.Second), ""},
+		{topicLifetimes, "MESH_WRITE_TIMEOUT", "longest from an HTTP request's headers to the end of its answer (more than -request-timeout)", durationVar(&c.writeTimeout, 60*time.Second), ""},
+		{topicLifetimes, "MESH_IDLE_TIMEOUT", "how long an idle keep-alive HTTP connection stays open", durationVar(&c.idleTimeout, 120*time.Second), ""},
 		{topicLimits, "MESH_EVENT_PAGE_LIMIT", "most events one getEventsSince or pollGroupData returns", intVar(&c.eventPageLimit, brokerDefaults.EventPageLimit), ""},
 		{topicLimits, "MESH_MAX_REQUEST_BYTES", "largest HTTP request body accepted", int64Var(&c.maxRequestBytes, apiDefaults.MaxRequestBytes), ""},
 		{topicLimits, "MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, apiDefaults.Realtime.MaxFrameBytes), ""},
 		{topicLimits, "MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, apiDefaults.Realtime.MaxConnections), ""},
+		{topicLimits, "MESH_MAX_OPEN_CONNECTIONS", "most connections (HTTP and WebSocket) open at once; more are answered 429 and closed; 0 takes the descriptor limit less 128", intVar(&c.maxOpenConns, 0), ""},
+		{topicLimits, "MESH_MAX_CONNECTIONS_PER_ADDRESS", "most connections open at once from one client address (trusted proxies excepted): a classroom of 40 behind one NAT needs about 300", intVar(&c.maxConnsPerAddr, 512), ""},
 		{topicLimits, "MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, apiDefaults.Realtime.MaxSubscriptions), ""},
 		{topicLimits, "MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, apiDefaults.Realtime.SendQueue), ""},
 		{topicLimits, "MESH_SEND_QUEUE_BYTES", "bytes queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueueBytes, apiDefaults.Realtime.SendQueueBytes), ""},
@@ -176,7 +187,8 @@ func (c *config) settings() []setting {
 		{topicCluster, "MESH_CLUSTER_TLS_KEY", "PEM private key of -cluster-tls-cert", stringVar(&c.cluster.tlsKey, ""), ""},
 		{topicCluster, "MESH_CLUSTER_TLS_CA", "PEM CA certificate that signed every node's route certificate", stringVar(&c.cluster.tlsCA, ""), ""},
 		{topicCluster, "MESH_CLUSTER_REPLICAS", "how many nodes store every change; a majority of them must be up to change anything", intVar(&c.cluster.replicas, cluster.DefaultReplicas), ""},
-		{topicCluster, "MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222); empty keeps it in-process", stringVar(&c.natsListen, ""), ""},
+		{topicCluster, "MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222) for clients with -nats-token; empty keeps it in-process", stringVar(&c.natsListen, ""), ""},
+		{topicCluster, "MESH_NATS_TOKEN", "token NATS clients of -nats-listen must present (required with it: the port carries every group's messages)", stringVar(&c.natsToken, ""), ""},
 		{topicLogging, "MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info"), ""},
 		{topicLogging, "MESH_LOG_FORMAT", "log format: text or json", stringVar(&c.logFormat, "text"), ""},
 		{topicLogging, "MESH_METRICS_ADDR", "serve /metrics on this separate address; empty serves it on the main listener", stringVar(&c.metricsAddr, ""), ""},
@@ -301,6 +313,7 @@ func (c *config) validate() error {
 		"max-connections":                   c.maxConnections,
 		"max-subscriptions-per-connection":  c.maxSubs,
 		"send-queue-frames":                 c.sendQueue,
+		"max-connections-per-address":       c.maxConnsPerAddr,
 		"max-query-bytes":                   c.limits.MaxQueryBytes,
 		"max-depth":                         c.limits.MaxDepth,
 		"max-overlap-pairs":                 c.limits.MaxOverlapPairs,
@@ -321,6 +334,15 @@ func (c *config) validate() error {
 	}
 	if c.storeKind != "bbolt" && c.storeKind != "memory" {
 		errs = append(errs, fmt.Errorf("-store must be bbolt or memory, got %q", c.storeKind))
+	}
+	if c.maxOpenConns < 0 {
+		errs = append(errs, fmt.Errorf("-max-open-connections must be 0 (automatic) or more, got %d", c.maxOpenConns))
+	}
+	if c.writeTimeout <= c.requestTimeout {
+		errs = append(errs, fmt.Errorf("-write-timeout (%s) must be longer than -request-timeout (%s)", c.writeTimeout, c.requestTimeout))
+	}
+	if c.natsListen != "" && c.natsToken == "" {
+		errs = append(errs, errors.New("-nats-listen needs -nats-token (MESH_NATS_TOKEN): without it anyone who reaches the port reads every group's messages"))
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))

@@ -100,11 +100,11 @@ func TestWarnings(t *testing.T) {
 		{"a variable like none", []string{"-api-keys", "k"}, []string{"MESH_GRAPHQL_ENDPOINT=http://x"},
 			[]string{"MESH_GRAPHQL_ENDPOINT is set but is not a meshd setting: it is ignored"}},
 		{"no API key", nil, nil, []string{"no API key is set (-api-keys, MESH_API_KEYS): meshd accepts requests with any key or none"}},
-		{"private listeners beyond loopback", []string{"-api-keys", "k", "-pprof-addr", ":6060", "-nats-listen", "0.0.0.0:4222", "-console-addr", "192.168.1.2:8081"}, nil, []string{
+		{"private listeners beyond loopback", []string{"-api-keys", "k", "-pprof-addr", ":6060", "-nats-listen", "0.0.0.0:4222", "-nats-token", "t", "-console-addr", "192.168.1.2:8081"}, nil, []string{
 			"-pprof-addr :6060 listens beyond loopback: anyone on the network can reach it; bind it to 127.0.0.1 unless that is meant",
 			"-nats-listen 0.0.0.0:4222 listens beyond loopback: anyone on the network can reach it; bind it to 127.0.0.1 unless that is meant",
 			"-console-addr 192.168.1.2:8081 listens beyond loopback: anyone on the network can reach it; bind it to 127.0.0.1 unless that is meant"}},
-		{"private listeners on loopback", []string{"-api-keys", "k", "-pprof-addr", "127.0.0.1:6060", "-nats-listen", "[::1]:4222", "-metrics-addr", ":9090"},
+		{"private listeners on loopback", []string{"-api-keys", "k", "-pprof-addr", "127.0.0.1:6060", "-nats-listen", "[::1]:4222", "-nats-token", "t", "-metrics-addr", ":9090"},
 			[]string{"MESH_API_KEYS=k"}, nil},
 		{"loopback by name", []string{"-api-keys", "k", "-pprof-addr", "localhost:6060"}, nil, nil},
 	}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/smalruby/meshd/broker"
@@ -39,6 +40,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	for _, w := range append(unknownVariables(environ), cfg.warnings()...) {
 		log.Warn(w)
 	}
+	// SIGHUP is handled from the start, whatever the configuration.
+	var tlsCert atomic.Pointer[certificate]
+	onHangup(ctx, log, tlsCert.Load)
 	sd, err := newNotifier(lookup(environ))
 	if err != nil {
 		return err
@@ -75,7 +79,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer st.Close()
-	b, err := bus.New(bus.Options{ListenAddr: cfg.natsListen, Logger: log})
+	b, err := bus.New(bus.Options{ListenAddr: cfg.natsListen, Token: cfg.natsToken, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -146,10 +150,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.listenAddr, err)
 	}
+	ln = newCapListener(ln, connectionCap(cfg.maxOpenConns), cfg.maxConnsPerAddr, cfg.trustedProxies, log)
 	ln = gql.BatchingListener(ln)
 	srv := &http.Server{
-		Handler:           m.countResponses(cons.wrap(handler)),
-		ReadHeaderTimeout: 10 * time.Second,
+		Handler:           deadlines(m.countResponses(cons.wrap(handler)), cfg.readTimeout, cfg.writeTimeout),
+		ReadHeaderTimeout: cfg.readTimeout,
+		IdleTimeout:       cfg.idleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
@@ -159,7 +165,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			ln.Close()
 			return err
 		}
-		cert.reloadOnHangup(ctx, log)
+		tlsCert.Store(cert)
 		srv.TLSConfig = cert.config()
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"

@@ -85,7 +85,14 @@ func startMeshd(t *testing.T, args ...string) *process {
 func startMeshdEnv(t *testing.T, environ []string, args ...string) *process {
 	t.Helper()
 	// A data directory of its own unless args name one: the secret is written even for -store memory.
-	cmd := exec.Command(meshdBinary(t), append([]string{"-listen-addr", "127.0.0.1:0", "-data-dir", t.TempDir()}, args...)...)
+	return startCommand(t, nil, environ, args...)
+}
+
+// startCommand is startMeshdEnv with the binary run through wrapper (such as prlimit).
+func startCommand(t *testing.T, wrapper, environ []string, args ...string) *process {
+	t.Helper()
+	argv := append(append(wrapper, meshdBinary(t), "-listen-addr", "127.0.0.1:0", "-data-dir", t.TempDir()), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "MESH_LOG_FORMAT=text"), environ...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {

@@ -84,7 +84,7 @@ func sideServer(ctx context.Context, log *slog.Logger, name, addr string, h http
 func pprofHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/cmdline", redactedCmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -115,9 +115,10 @@ func (c *certificate) reload() error {
 	return nil
 }
 
-// reloadOnHangup reloads the certificate on every SIGHUP until ctx ends; a certificate that
-// fails to load is logged and the old one kept.
-func (c *certificate) reloadOnHangup(ctx context.Context, log *slog.Logger) {
+// onHangup handles SIGHUP until ctx ends, whatever the configuration: systemd's reload sends
+// it, and Go's default would stop meshd. With TLS it reloads the certificate (one that fails
+// to load is logged and the old one kept); without, there is nothing to reload.
+func onHangup(ctx context.Context, log *slog.Logger, cert func() *certificate) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -127,14 +128,34 @@ func (c *certificate) reloadOnHangup(ctx context.Context, log *slog.Logger) {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if err := c.reload(); err != nil {
-					log.Error("TLS certificate reload failed; keeping the old one", "err", err)
-					continue
-				}
-				log.Info("TLS certificate reloaded", "cert", c.certFile)
 			}
+			c := cert()
+			if c == nil {
+				log.Info("SIGHUP: nothing to reload (no TLS certificate is configured)")
+				continue
+			}
+			if err := c.reload(); err != nil {
+				log.Error("TLS certificate reload failed; keeping the old one", "err", err)
+				continue
+			}
+			log.Info("TLS certificate reloaded", "cert", c.certFile)
 		}
 	}()
+}
+
+// deadlines bounds how long a request may take to arrive and its answer to leave, so that a
+// body trickled byte by byte or an answer never read holds its connection no longer than
+// that. WebSocket upgrades are left alone: a socket keeps its own deadlines.
+func deadlines(h http.Handler, read, write time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+			rc := http.NewResponseController(w)
+			now := time.Now()
+			_ = rc.SetReadDeadline(now.Add(read))
+			_ = rc.SetWriteDeadline(now.Add(write))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (c *certificate) config() *tls.Config {
@@ -144,4 +165,40 @@ func (c *certificate) config() *tls.Config {
 			return c.current.Load(), nil
 		},
 	}
+}
+
+// secretFlags are the flags whose values pprof's cmdline must not show (prefer their MESH_*
+// variables: a command line is visible to every local user).
+var secretFlags = map[string]bool{"api-keys": true, "admin-keys": true, "secret-key": true, "nats-token": true}
+
+// redactedCmdline is pprof's cmdline with the values of secret flags replaced.
+func redactedCmdline(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprint(w, strings.Join(redact(os.Args), "\x00"))
+}
+
+func redact(args []string) []string {
+	out := make([]string, len(args))
+	hide := false
+	for i, a := range args {
+		switch {
+		case hide:
+			out[i], hide = "REDACTED", false
+			continue
+		case a == "--":
+			copy(out[i:], args[i:])
+			return out
+		}
+		out[i] = a
+		name, _, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && secretFlags[name] {
+			if inline {
+				out[i] = a[:strings.Index(a, "=")+1] + "REDACTED"
+			} else {
+				hide = true
+			}
+		}
+	}
+	return out
 }
