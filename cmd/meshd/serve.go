@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -143,19 +144,40 @@ func onHangup(ctx context.Context, log *slog.Logger, cert func() *certificate) {
 	}()
 }
 
-// deadlines bounds how long a request may take to arrive and its answer to leave, so that a
-// body trickled byte by byte or an answer never read holds its connection no longer than
-// that. WebSocket upgrades are left alone: a socket keeps its own deadlines.
+// deadlines bounds how long a request's body may take to arrive and its answer to leave, so
+// that a body trickled byte by byte or an answer never read holds its connection no longer
+// than that. The read deadline ends with the body: a handler that runs long after it (a
+// query up to -request-timeout, the console's event stream) is not cut by it. WebSocket
+// upgrades are left alone: a socket keeps its own deadlines.
 func deadlines(h http.Handler, read, write time.Duration) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 			rc := http.NewResponseController(w)
 			now := time.Now()
-			_ = rc.SetReadDeadline(now.Add(read))
 			_ = rc.SetWriteDeadline(now.Add(write))
+			if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+				_ = rc.SetReadDeadline(now.Add(read))
+				r.Body = &bodyDeadline{ReadCloser: r.Body, rc: rc}
+			}
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// bodyDeadline lifts the read deadline once the body has been read to its end.
+type bodyDeadline struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *bodyDeadline) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 func (c *certificate) config() *tls.Config {
