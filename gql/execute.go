@@ -72,6 +72,25 @@ func (s *Server) run(ctx context.Context, view string, req request) response {
 	return out
 }
 
+// validate checks a document and its variables against the whole schema under the document
+// limits, once: the verdict is remembered for HTTP and the realtime endpoints alike. It
+// returns the errors to answer with, none when the document is valid.
+func (s *Server) validate(req request) []Error {
+	key := docKey(viewFull, req.Query, req.OperationName, req.Variables)
+	if v, ok := s.docs.get(key); ok {
+		return v.errs
+	}
+	_, errs := s.precheck(req.Query)
+	if errs == nil {
+		errs = s.convert(s.schema.ValidateWithVariables(req.Query, req.Variables))
+	}
+	if len(errs) == 0 {
+		errs = nil
+	}
+	s.docs.put(key, verdict{errs: errs})
+	return errs
+}
+
 // precheck measures a document before graphql-go parses it and refuses one beyond the
 // limits that need no parse.
 func (s *Server) precheck(query string) (shape, []Error) {

@@ -45,7 +45,11 @@ type execution struct {
 // add joins sub to the execution of its document and variables, starting it if needed, and
 // queues ack (if any) so that it reaches the client before the first result and after the
 // subscription is live.
-func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) {
+//
+// It reports false when the subscription failed at its start — its resolver refused the
+// arguments (an oversized groupId, say) — after answering with one error, before any ack or
+// result.
+func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) bool {
 	key := req.Query + "\x00" + req.OperationName + "\x00" + canonicalJSON(req.Variables)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -66,11 +70,25 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) {
 		ctx, _ = withBudget(ctx, s.limits.MaxFrameBytes, scanShape(req.Query))
 		e = &execution{key: key, group: groupOf(req), cancel: cancel, feed: f}
 		e.subs.Store(&[]*subscriber{})
+		refused := new(startRefusal)
+		ctx = context.WithValue(ctx, startRefusalKey{}, refused)
 		results, err := s.schema.Subscribe(ctx, req.Query, req.OperationName, req.Variables)
 		if err != nil {
 			cancel()
 			sub.c.operationError(sub.id, "InternalError", "Internal server error")
-			return
+			return false
+		}
+		if refused.err != nil {
+			// graphql-go sends the resolver's error and closes the channel.
+			var errs []Error
+			for r := range results {
+				if res, ok := r.(*graphql.Response); ok && len(res.Errors) > 0 && errs == nil {
+					errs = ConvertErrors(res.Errors)
+				}
+			}
+			cancel()
+			sub.c.sendError(sub.id, errs)
+			return false
 		}
 		h.execs[key] = e
 		h.executions.Add(1)
@@ -86,6 +104,7 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) {
 		sub.c.sendLocked(frame{payload: ack})
 	}
 	sub.c.mu.Unlock()
+	return true
 }
 
 func (h *hub) remove(sub *subscriber) {

@@ -61,7 +61,7 @@ func (ps *plans) get(s *Server, req request) *plan {
 	if scanShape(req.Query).aliases == 0 {
 		p, final = compilePlan(req.Query, req.OperationName)
 	}
-	if p != nil && len(s.schema.ValidateWithVariables(req.Query, req.Variables)) > 0 {
+	if p != nil && len(s.validate(req)) > 0 {
 		// Invalid as sent, perhaps only for these variables: graphql-go answers, and the
 		// next request tries again.
 		return nil

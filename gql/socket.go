@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -344,9 +345,15 @@ func (c *conn) read() {
 	})
 	defer initTimer.Stop()
 	for {
-		_, data, err := c.ws.ReadMessage()
+		kind, data, err := c.ws.ReadMessage()
 		if err != nil {
 			c.noteReadEnd(err)
+			return
+		}
+		if kind == websocket.TextMessage && !utf8.Valid(data) {
+			// RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection with 1007.
+			c.s.rt.malformed.Add(1)
+			c.close(websocket.CloseInvalidFramePayloadData, "text frame is not valid UTF-8")
 			return
 		}
 		if !c.handle(data) {

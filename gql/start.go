@@ -7,8 +7,8 @@ import (
 // check validates the document of operation id as both dialects do on start or subscribe and
 // returns its kind and number of root fields; ok is false once it has answered with an error.
 func (c *conn) check(id string, req request) (kind string, roots int, ok bool) {
-	if errs := c.s.schema.ValidateWithVariables(req.Query, req.Variables); len(errs) > 0 {
-		c.sendError(id, ConvertErrors(errs))
+	if errs := c.s.validate(req); len(errs) > 0 {
+		c.sendError(id, errs)
 		return "", 0, false
 	}
 	kind, roots, err := operation(req.Query, req.OperationName)
@@ -44,7 +44,14 @@ func (c *conn) subscribe(id string, req request, roots int, ack []byte) (duplica
 	c.subs[id] = sub
 	c.mu.Unlock()
 	c.s.rt.subscriptions.Add(1)
-	c.s.rt.hub.add(c.s, sub, req, ack)
+	if !c.s.rt.hub.add(c.s, sub, req, ack) {
+		c.mu.Lock()
+		if c.subs[id] == sub {
+			delete(c.subs, id)
+			c.s.rt.subscriptions.Add(-1)
+		}
+		c.mu.Unlock()
+	}
 	return false
 }
 

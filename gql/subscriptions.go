@@ -24,6 +24,9 @@ func subscribe[T any](r *resolver, ctx context.Context, args groupArgs, render f
 		render(m, func(v T) { f.push(v, m.Published) })
 	})
 	if err != nil {
+		if refused, ok := ctx.Value(startRefusalKey{}).(*startRefusal); ok {
+			refused.err = err
+		}
 		return nil, err
 	}
 	go func() {
@@ -32,6 +35,13 @@ func subscribe[T any](r *resolver, ctx context.Context, args groupArgs, render f
 	}()
 	return ch, nil
 }
+
+// startRefusalKey carries, in a subscription's context, where its resolver records that it
+// refused to start (the resolver runs before graphql-go's Subscribe returns), so that the
+// subscriber gets one error and neither an ack nor a result.
+type startRefusalKey struct{}
+
+type startRefusal struct{ err error }
 
 // pump hands a feed's values to ch in order until ctx ends; a feed that lags closes ch, which
 // ends the execution.
