@@ -251,6 +251,8 @@ func (o options) server(ctx context.Context) (server, func() error, error) {
 	if n := o.shape.groups*o.shape.nodes + 1000; n > 10000 {
 		env = append(env, "MESH_MAX_CONNECTIONS="+strconv.Itoa(n))
 	}
+	// Every simulated editor connects from this one loopback address.
+	env = append(env, "MESH_MAX_CONNECTIONS_PER_ADDRESS="+strconv.Itoa(2*o.shape.groups*o.shape.nodes+1000))
 	var pprofAddr string
 	if o.cpuProfile != "" {
 		if pprofAddr, err = freePort(); err != nil {
