@@ -262,6 +262,17 @@ var (
 	built   = map[string]*crossBinary{}
 )
 
+// TestMain removes the cross-built binaries the tests shared.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, b := range built {
+		if b.path != "" {
+			os.RemoveAll(filepath.Dir(b.path))
+		}
+	}
+	os.Exit(code)
+}
+
 // crossBinary is one cross-built meshd, shared by the tests that need it.
 type crossBinary struct {
 	once      sync.Once
