@@ -84,14 +84,26 @@ func startMeshd(t *testing.T, args ...string) *process {
 // startMeshdEnv is startMeshd with environ added to the test's environment.
 func startMeshdEnv(t *testing.T, environ []string, args ...string) *process {
 	t.Helper()
-	// A data directory of its own unless args name one: the secret is written even for -store memory.
 	return startCommand(t, nil, environ, args...)
+}
+
+// dataDir is a fresh data directory whose path names no test: a test that looks for a string
+// in meshd's command line (as the pprof redaction test does) must not find it in the path.
+func dataDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "meshd-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // startCommand is startMeshdEnv with the binary run through wrapper (such as prlimit).
 func startCommand(t *testing.T, wrapper, environ []string, args ...string) *process {
 	t.Helper()
-	argv := append(append(wrapper, meshdBinary(t), "-listen-addr", "127.0.0.1:0", "-data-dir", t.TempDir()), args...)
+	// A data directory of its own unless args name one: the secret is written even for -store memory.
+	argv := append(append(wrapper, meshdBinary(t), "-listen-addr", "127.0.0.1:0", "-data-dir", dataDir(t)), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "MESH_LOG_FORMAT=text"), environ...)
 	pipe, err := cmd.StderrPipe()
