@@ -46,6 +46,13 @@ func TestGroupLifecycleCountsAndLogs(t *testing.T) {
 	if _, _, err := tb.JoinGroup(ctx, dissolved.ID, "school", "pupil"); err != nil {
 		t.Fatal(err)
 	}
+	// Heartbeats keep a group alive; they neither create it again nor log a line.
+	if _, err := tb.RenewHeartbeat(ctx, dissolved.ID, "school", "host-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.SendMemberHeartbeat(ctx, dissolved.ID, "school", "pupil"); err != nil {
+		t.Fatal(err)
+	}
 	for range 5 {
 		if _, err := tb.ReportData(dissolved.ID, "school", "pupil", []broker.Pair{{Key: "x", Value: "1"}}); err != nil {
 			t.Fatal(err)

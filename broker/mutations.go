@@ -238,7 +238,6 @@ func (b *Broker) RenewHeartbeat(ctx context.Context, groupID, domain, hostID str
 	if err := b.commit.wait(ctx, done); err != nil {
 		return out, err
 	}
-	b.groupCreated(out)
 	return out, nil
 }
 
