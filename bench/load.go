@@ -63,6 +63,7 @@ type node struct {
 	snd   *sender
 	rcv   *receiver
 	hist  *histogram
+	via   int           // the server node it talks to, an index into load.eps
 	rt    *rtConn       // WebSocket mode, once subscribed
 	read  chan struct{} // closed when the socket's reader has stopped
 	since string        // polling cursor
@@ -72,9 +73,10 @@ type node struct {
 
 // load drives one server with one shape and accounts for everything it sent and received.
 type load struct {
-	shape  shape
-	ep     endpoints
-	api    *api
+	shape shape
+	// eps are the server's nodes (one for a single meshd), each with its client pool.
+	eps    []endpoints
+	apis   []*api
 	dialer *websocket.Dialer
 	key    string
 	docs   map[string]string // the editor's documents by operation name
@@ -91,9 +93,11 @@ type load struct {
 	closing        atomic.Bool
 }
 
-func newLoad(s shape, ep endpoints, key string, docs map[string]string) *load {
-	l := &load{shape: s, ep: ep, key: key, docs: docs, dialer: newDialer(), hist: newHistShards(64)}
-	l.api = newAPI(ep.graphql, key, 512, &l.httpErrors)
+func newLoad(s shape, eps []endpoints, key string, docs map[string]string) *load {
+	l := &load{shape: s, eps: eps, key: key, docs: docs, dialer: newDialer(), hist: newHistShards(64)}
+	for _, ep := range eps {
+		l.apis = append(l.apis, newAPI(ep.graphql, key, 512/len(eps), &l.httpErrors))
+	}
 	base := 0
 	for gi := range s.groups {
 		g := &group{index: gi, hostInterval: 60 * time.Second, memberInterval: 120 * time.Second, pollInterval: defaultPolling}
@@ -101,7 +105,7 @@ func newLoad(s shape, ep endpoints, key string, docs map[string]string) *load {
 			g.senders = append(g.senders, &sender{index: base + pos})
 		}
 		for pos := range s.nodes {
-			n := &node{g: g, pos: pos, id: fmt.Sprintf("bench-%d-%d", gi, pos), snd: g.senders[pos],
+			n := &node{g: g, pos: pos, via: via(gi, pos, len(eps)), id: fmt.Sprintf("bench-%d-%d", gi, pos), snd: g.senders[pos],
 				rcv: newReceiver(g.senders, s.polling), hist: l.hist.shard(base + pos), read: make(chan struct{})}
 			n.rcv.arrivals = &l.delivered
 			g.nodes = append(g.nodes, n)
@@ -112,10 +116,10 @@ func newLoad(s shape, ep endpoints, key string, docs map[string]string) *load {
 	return l
 }
 
-// call sends one operation, with the editor's document of that name, and counts it when it
-// was answered inside the window.
-func (l *load) call(ctx context.Context, op string, vars, out any) (mutationOutcome, error) {
-	outcome, err := l.api.call(ctx, op, l.docs[op], vars, out)
+// call sends one operation of node n to n's server node, with the editor's document of that
+// name, and counts it when it was answered inside the window.
+func (l *load) call(ctx context.Context, n *node, op string, vars, out any) (mutationOutcome, error) {
+	outcome, err := l.apis[n.via].call(ctx, op, l.docs[op], vars, out)
 	if outcome != outcomeUnknown && l.win.contains(time.Now().UnixNano()) {
 		l.requests.Add(1)
 	}
@@ -181,12 +185,12 @@ type (
 func (l *load) host(ctx context.Context, n *node) error {
 	g := n.g
 	var d domainData
-	if _, err := l.call(ctx, "CreateDomain", map[string]any{}, &d); err != nil {
+	if _, err := l.call(ctx, n, "CreateDomain", map[string]any{}, &d); err != nil {
 		return err
 	}
 	g.domain = d.CreateDomain
 	if !l.shape.polling {
-		if err := probe(ctx, l.dialer, l.ep); err != nil {
+		if err := probe(ctx, l.dialer, l.eps[n.via]); err != nil {
 			return err
 		}
 	}
@@ -194,7 +198,7 @@ func (l *load) host(ctx context.Context, n *node) error {
 	var c createData
 	vars := map[string]any{"name": fmt.Sprintf("Class %d", g.index), "hostId": n.id, "domain": g.domain,
 		"maxConnectionTimeSeconds": nil, "useWebSocket": !l.shape.polling}
-	if _, err := l.call(ctx, "CreateGroup", vars, &c); err != nil {
+	if _, err := l.call(ctx, n, "CreateGroup", vars, &c); err != nil {
 		return err
 	}
 	g.id = c.CreateGroup.ID
@@ -212,7 +216,7 @@ func (l *load) member(ctx context.Context, n *node) error {
 	l.startPollCursor(n)
 	var j joinData
 	vars := map[string]any{"groupId": g.id, "domain": g.domain, "nodeId": n.id, "useWebSocket": !l.shape.polling}
-	if _, err := l.call(ctx, "JoinGroup", vars, &j); err != nil {
+	if _, err := l.call(ctx, n, "JoinGroup", vars, &j); err != nil {
 		return err
 	}
 	if s := j.JoinGroup.HeartbeatIntervalSeconds; s != nil && *s > 0 && n.pos == 1 {
@@ -236,7 +240,7 @@ func (l *load) startPollCursor(n *node) {
 // first sync.
 func (l *load) enter(ctx context.Context, n *node, firstSync bool) error {
 	if !l.shape.polling {
-		rt, err := subscribe(ctx, l.dialer, l.ep, l.key, l.docs["OnMessageInGroup"], "sub-"+n.id, n.g.id, n.g.domain)
+		rt, err := subscribe(ctx, l.dialer, l.eps[n.via], l.key, l.docs["OnMessageInGroup"], "sub-"+n.id, n.g.id, n.g.domain)
 		if err != nil {
 			return err
 		}
@@ -248,7 +252,7 @@ func (l *load) enter(ctx context.Context, n *node, firstSync bool) error {
 		return err
 	}
 	if firstSync {
-		if _, err := l.call(ctx, "ListGroupStatuses", n.groupVars(), nil); err != nil {
+		if _, err := l.call(ctx, n, "ListGroupStatuses", n.groupVars(), nil); err != nil {
 			return err
 		}
 	}
@@ -273,7 +277,7 @@ func (l *load) report(ctx context.Context, n *node) (mutationOutcome, error) {
 	}
 	data[0].Value = t.String()
 	vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "nodeId": n.id, "data": data}
-	outcome, err := l.call(ctx, "ReportDataByNode", vars, nil)
+	outcome, err := l.call(ctx, n, "ReportDataByNode", vars, nil)
 	n.snd.settle(t.seq, outcome)
 	l.countMutation(t, outcome)
 	return outcome, err
@@ -298,7 +302,7 @@ func (l *load) fire(ctx context.Context, n *node) (mutationOutcome, error) {
 	if l.shape.polling {
 		op = "RecordEventsByNode"
 	}
-	outcome, err := l.call(ctx, op, vars, nil)
+	outcome, err := l.call(ctx, n, op, vars, nil)
 	n.snd.settle(t.seq, outcome)
 	l.countMutation(t, outcome)
 	return outcome, err
@@ -379,7 +383,7 @@ func (l *load) steady(ctx context.Context) {
 			} else {
 				wg.Go(func() {
 					every(ctx, randomPhase(syncPeriod), syncPeriod, func() {
-						l.call(ctx, "ListGroupStatuses", n.groupVars(), nil)
+						l.call(ctx, n, "ListGroupStatuses", n.groupVars(), nil)
 					})
 				})
 			}
@@ -392,13 +396,13 @@ func (l *load) heartbeat(ctx context.Context, n *node) {
 	if n.pos == 0 {
 		vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "hostId": n.id}
 		every(ctx, randomPhase(n.g.hostInterval), n.g.hostInterval, func() {
-			l.call(ctx, "RenewHeartbeat", vars, nil)
+			l.call(ctx, n, "RenewHeartbeat", vars, nil)
 		})
 		return
 	}
 	vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "nodeId": n.id}
 	every(ctx, randomPhase(n.g.memberInterval), n.g.memberInterval, func() {
-		l.call(ctx, "SendMemberHeartbeat", vars, nil)
+		l.call(ctx, n, "SendMemberHeartbeat", vars, nil)
 	})
 }
 
@@ -447,7 +451,7 @@ type pollData struct {
 func (l *load) poll(ctx context.Context, n *node) int {
 	var d pollData
 	vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "since": n.since}
-	if outcome, _ := l.call(ctx, "PollGroupData", vars, &d); outcome != outcomeAcked {
+	if outcome, _ := l.call(ctx, n, "PollGroupData", vars, &d); outcome != outcomeAcked {
 		return 0
 	}
 	now := time.Now().UnixNano()
@@ -520,7 +524,7 @@ func (l *load) dissolve(ctx context.Context, limit time.Duration) (seen, subscri
 		}
 		wg.Go(func() {
 			vars := map[string]any{"groupId": g.id, "domain": g.domain, "hostId": g.nodes[0].id}
-			l.call(ctx, "DissolveGroup", vars, nil)
+			l.call(ctx, g.nodes[0], "DissolveGroup", vars, nil)
 		})
 	}
 	wg.Wait()
@@ -562,7 +566,9 @@ func (l *load) close() {
 			}
 		}
 	}
-	l.api.close()
+	for _, a := range l.apis {
+		a.close()
+	}
 }
 
 // tally sums what every receiver got; call it after close.

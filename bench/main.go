@@ -80,6 +80,7 @@ func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.IntVar(&o.shape.dataRate, "data-rate", seedDataRate, "reportDataByNode per second per group")
 	fs.IntVar(&o.shape.eventRate, "event-rate", seedEventRate, "fireEventsByNode per second per group")
 	fs.StringVar(&o.target, "target", "", "GraphQL URL of a running server, on loopback unless -allow-remote (default: build and start meshd)")
+	fs.IntVar(&o.cluster, "cluster", 0, "start this many meshd processes as one cluster instead of one meshd; each group's host on one node, its members on all")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "let -target name another machine's http(s):// endpoint, e.g. an AppSync API to compare with")
 	fs.StringVar(&o.apiKey, "api-key", "da2-bench", "API key to send")
 	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "steady load before measuring")
@@ -209,6 +210,8 @@ func (o *options) check() error {
 		return errors.New("-duration must be positive, -warmup and -ceiling not negative")
 	case o.parallel < 1:
 		return errors.New("-parallel must be at least 1")
+	case o.cluster < 0 || o.cluster > 0 && o.target != "":
+		return errors.New("-cluster must not be negative, and excludes -target (give a running cluster's nodes to -target, separated by commas)")
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -17,7 +18,8 @@ type options struct {
 	profile     string // seed or polling
 	scale       int    // multiple of the seed profile
 	shape       shape
-	target      string            // a running server's GraphQL URL; empty starts meshd
+	target      string            // a running server's GraphQL URL, or one per node of a cluster; empty starts meshd
+	cluster     int               // with no target, start this many meshd processes as one cluster
 	allowRemote bool              // target may be another machine
 	meshd       string            // the binary to start when target is empty
 	docs        map[string]string // the editor's documents by operation name
@@ -37,6 +39,7 @@ type result struct {
 	Groups      int           `json:"groups"`
 	Nodes       int           `json:"nodesPerGroup"`
 	Connections int           `json:"connections"`
+	ServerNodes int           `json:"serverNodes,omitempty"` // meshd processes serving, more than one for a cluster
 	LessonStart time.Duration `json:"lessonStart"`
 	Warmup      time.Duration `json:"warmup"`
 	Window      time.Duration `json:"window"`
@@ -111,11 +114,16 @@ func run(ctx context.Context, o options) (*result, error) {
 		return nil, err
 	}
 	defer stopServer()
-	ep, pid := srv.ep, srv.pid
+	pid := srv.pid
+	eps := srv.eps
+	if len(eps) == 0 {
+		eps = []endpoints{srv.ep}
+	}
+	res.ServerNodes = len(eps)
 
-	l := newLoad(s, ep, o.apiKey, o.docs)
+	l := newLoad(s, eps, o.apiKey, o.docs)
 	logf(o.log, "%s ×%d: lesson start of %d groups × %d nodes", o.profile, o.scale, s.groups, s.nodes)
-	rss0, rssErr := rss(pid)
+	rss0, rssErr := srv.memory(rss)
 	start := time.Now()
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 5*time.Minute)
 	err = l.lessonStart(setupCtx, o.parallel)
@@ -128,7 +136,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	if pid != 0 && rssErr == nil && res.Connections > 0 {
 		// The sockets are subscribed and idle: what they hold is what meshd grew by.
 		sleepUntil(ctx, time.Now().Add(idleSettle))
-		if rss1, err := rss(pid); err == nil && rss1 > rss0 {
+		if rss1, err := srv.memory(rss); err == nil && rss1 > rss0 {
 			res.IdleRSSPerSocket = (rss1 - rss0) / uint64(res.Connections)
 		}
 	}
@@ -143,7 +151,7 @@ func run(ctx context.Context, o options) (*result, error) {
 
 	sleepUntil(ctx, windowStart)
 	var cpu cpuSampler
-	cpu0, gen0 := cpu.read(pid), cpu.read(os.Getpid())
+	cpu0, gen0 := srv.cpu(&cpu), cpu.read(os.Getpid())
 	profiled := make(chan error, 1)
 	if o.cpuProfile != "" && srv.pprof != "" {
 		go func() { profiled <- fetchProfile(ctx, srv.pprof, o.duration, o.cpuProfile) }()
@@ -151,7 +159,7 @@ func run(ctx context.Context, o options) (*result, error) {
 		profiled <- nil
 	}
 	sleepUntil(ctx, windowStart.Add(o.duration))
-	cpu1, gen1 := cpu.read(pid), cpu.read(os.Getpid())
+	cpu1, gen1 := srv.cpu(&cpu), cpu.read(os.Getpid())
 	stopSteady()
 	steady.Wait()
 	if err := ctx.Err(); err != nil {
@@ -168,10 +176,10 @@ func run(ctx context.Context, o options) (*result, error) {
 	res.Dissolved = fmt.Sprintf("%d/%d", seen, subscribed)
 	if pid != 0 {
 		var err error
-		if res.PeakRSS, err = peakRSS(pid); err != nil {
+		if res.PeakRSS, err = srv.memory(peakRSS); err != nil {
 			res.Notes = append(res.Notes, err.Error())
 		}
-		res.ServerCPUSeconds = cpu.read(pid).Seconds()
+		res.ServerCPUSeconds = srv.cpu(&cpu).Seconds()
 	} else {
 		res.Notes = append(res.Notes, "the server's process is not on this machine or was not found: its CPU and memory are not measured")
 	}
@@ -223,13 +231,22 @@ const idleSettle = 2 * time.Second
 // server is the server under test.
 type server struct {
 	ep    endpoints
-	pid   int    // 0 when unknown
-	pprof string // host:port of its pprof listener, if any
+	pid   int         // 0 when unknown
+	eps   []endpoints // every node of a cluster, ep the first
+	pids  []int       // their processes
+	pprof string      // host:port of its pprof listener, if any
 }
 
 // server starts meshd (or finds the -target server) and returns a stop function that may be
 // called more than once; the first call's error is kept.
 func (o options) server(ctx context.Context) (server, func() error, error) {
+	if strings.Contains(o.target, ",") {
+		eps, pids, err := targets(o.target)
+		if err != nil {
+			return server{}, nil, err
+		}
+		return server{ep: eps[0], pid: pids[0], eps: eps, pids: pids}, func() error { return nil }, nil
+	}
 	if o.target != "" {
 		ep, err := endpointsFor(o.target, o.allowRemote)
 		if err != nil {
@@ -253,6 +270,9 @@ func (o options) server(ctx context.Context) (server, func() error, error) {
 	}
 	// Every simulated editor connects from this one loopback address.
 	env = append(env, "MESH_MAX_CONNECTIONS_PER_ADDRESS="+strconv.Itoa(2*o.shape.groups*o.shape.nodes+1000))
+	if o.cluster > 0 {
+		return o.startCluster(ctx, o.cluster, env)
+	}
 	var pprofAddr string
 	if o.cpuProfile != "" {
 		if pprofAddr, err = freePort(); err != nil {
