@@ -1,0 +1,80 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/broker/brokertest"
+	"github.com/smalruby/meshd/broker/bus"
+)
+
+// startNode starts one more node that routes to the given peers.
+func startNode(t *testing.T, name, listen string, routes []string) *Node {
+	t.Helper()
+	bs, err := bus.New(bus.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(bs.Close)
+	n, err := Start(context.Background(), Options{
+		Name: "test", NodeName: name, Listen: listen, Routes: routes, Secret: "s3cret", DataDir: t.TempDir(),
+		Broker: broker.Options{Config: brokertest.Config(), Bus: bs, Logger: testLogger()}, Logger: testLogger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	waitReady(t, n)
+	return n
+}
+
+// TestAddAndReplaceNodes follows docs/cluster.md: a node added later replays the log and
+// serves; a dead node's replacement, with the same name and an empty data directory, becomes a
+// replica again, so that the cluster keeps its majority when another node stops.
+func TestAddAndReplaceNodes(t *testing.T) {
+	nodes := startNodes(t, 3, nil, nil)
+	ctx := context.Background()
+	g, err := nodes[0].CreateGroup(ctx, broker.CreateGroupInput{Name: "m", HostID: "h", Domain: "d", UseWebSocket: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const joins = 100
+	for i := range joins {
+		if _, _, err := nodes[i%3].JoinGroup(ctx, g.ID, "d", fmt.Sprint("m", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	members := func(n *Node) int {
+		t.Helper()
+		ms, _, err := n.ListMembers(g.ID, "d")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ms)
+	}
+
+	added := startNode(t, "n3", freePorts(t, 1)[0], []string{"nats://" + nodes[0].RouteAddr()})
+	if got := members(added); got != joins {
+		t.Fatalf("the added node lists %d members, want %d", got, joins)
+	}
+
+	old := nodes[2]
+	listen, routes := old.opts.Listen, old.opts.Routes
+	old.Close()
+	replacement := startNode(t, "n2", listen, routes)
+	if got := members(replacement); got != joins {
+		t.Fatalf("the replacement lists %d members, want %d", got, joins)
+	}
+	// With n1 gone too, n0 and the replacement are the majority of the log's three replicas.
+	nodes[1].Close()
+	if _, _, err := added.JoinGroup(ctx, g.ID, "d", "after"); err != nil {
+		t.Fatalf("join with n0 and the replacement as the replicas: %v", err)
+	}
+	for _, n := range []*Node{nodes[0], replacement, added} {
+		if got := members(n); got != joins+1 {
+			t.Fatalf("node %s lists %d members, want %d", n.opts.NodeName, got, joins+1)
+		}
+	}
+}
