@@ -11,7 +11,7 @@ import (
 )
 
 // startNode starts one more node that routes to the given peers.
-func startNode(t *testing.T, name, listen string, routes []string) *Node {
+func startNode(t testing.TB, name, listen string, routes []string) *Node {
 	t.Helper()
 	bs, err := bus.New(bus.Options{})
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 // freePorts reserves n loopback ports and releases them for the nodes to listen on.
-func freePorts(t *testing.T, n int) []string {
+func freePorts(t testing.TB, n int) []string {
 	t.Helper()
 	addrs := make([]string, n)
 	for i := range addrs {
@@ -38,7 +38,7 @@ func testLogger() *slog.Logger {
 
 // startNodes starts an n-node cluster in this process, each node with its own bus and data
 // directory, and waits until every node is ready.
-func startNodes(t *testing.T, n int, clock *brokertest.Clock, mutate func(*Options)) []*Node {
+func startNodes(t testing.TB, n int, clock *brokertest.Clock, mutate func(*Options)) []*Node {
 	t.Helper()
 	addrs := freePorts(t, n)
 	var routes []string
@@ -82,7 +82,7 @@ func startNodes(t *testing.T, n int, clock *brokertest.Clock, mutate func(*Optio
 	return nodes
 }
 
-func waitReady(t *testing.T, n *Node) {
+func waitReady(t testing.TB, n *Node) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

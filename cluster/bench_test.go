@@ -1,0 +1,59 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/smalruby/meshd/broker"
+)
+
+// BenchmarkReportData measures reportDataByNode through a 3-node cluster in this process,
+// from parallel writers spread over the nodes: one op is one report stored by a majority of
+// the log and applied by every node.
+func BenchmarkReportData(b *testing.B) {
+	nodes := startNodes(b, 3, nil, nil)
+	g, err := nodes[0].CreateGroup(context.Background(), broker.CreateGroupInput{Name: "b", HostID: "h", Domain: "d", UseWebSocket: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var next atomic.Int64
+	b.RunParallel(func(pb *testing.PB) {
+		n := nodes[next.Add(1)%3]
+		for i := 0; pb.Next(); i++ {
+			if _, err := n.ReportData(g.ID, "d", fmt.Sprint("n", i%40), []broker.Pair{{Key: "score", Value: fmt.Sprint(i)}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkReplay measures how fast a node that starts catches up: one op is one log entry
+// replayed by a fourth node before it reports ready.
+func BenchmarkReplay(b *testing.B) {
+	nodes := startNodes(b, 3, nil, nil)
+	ctx := context.Background()
+	g, err := nodes[0].CreateGroup(ctx, broker.CreateGroupInput{Name: "b", HostID: "h", Domain: "d", UseWebSocket: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	for w := range 32 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := w; i < b.N; i += 32 {
+				nodes[i%3].ReportData(g.ID, "d", fmt.Sprint("n", i%40), []broker.Pair{{Key: "score", Value: fmt.Sprint(i)}})
+			}
+		}()
+	}
+	for range 32 {
+		<-done
+	}
+	b.ResetTimer()
+	startNode(b, "late", freePorts(b, 1)[0], []string{"nats://" + nodes[0].RouteAddr()})
+}
