@@ -162,6 +162,23 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	return n, nil
 }
 
+// Progress reports how far this node has applied the log: the sequence of the last entry it
+// applied, and how many entries the log's leader holds beyond it (-1 when the leader cannot be
+// reached within ctx).
+func (n *Node) Progress(ctx context.Context) (applied uint64, behind int64) {
+	n.mu.Lock()
+	applied, stream := n.applied, n.stream
+	n.mu.Unlock()
+	if stream == nil {
+		return applied, -1
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return applied, -1
+	}
+	return applied, int64(info.State.LastSeq) - int64(applied)
+}
+
 // Local is the broker this node applies the log to, for read-only inspection: its state is the
 // cluster's as of the last entry applied here. Changes must go through the Node.
 func (n *Node) Local() *broker.Broker { return n.b }

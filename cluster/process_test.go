@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -146,6 +148,25 @@ func TestProcessCluster(t *testing.T) {
 				first = seq
 			} else if seq != first {
 				t.Fatalf("subscriber %d on node %s saw another order than subscriber 0", i, s.node)
+			}
+		}
+	})
+
+	t.Run("metrics show each node's place in the log", func(t *testing.T) {
+		for _, n := range nodes {
+			resp, err := http.Get(strings.TrimSuffix(n.URL, "/graphql") + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			var applied, behind float64 = -1, -2
+			for _, line := range strings.Split(string(body), "\n") {
+				fmt.Sscanf(line, "meshd_cluster_applied_entries_total %g", &applied)
+				fmt.Sscanf(line, "meshd_cluster_log_behind_entries %g", &behind)
+			}
+			if applied < 1 || behind < 0 {
+				t.Fatalf("node %s: applied %v, behind %v in\n%s", n.Name, applied, behind, body)
 			}
 		}
 	})

@@ -135,6 +135,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return err
 	}
 	m.watch(brk, b, api)
+	m.watchCluster(brk)
 	m.watchStore(st)
 	cons, err := newConsole(ctx, cfg, log, local, brk, api, m, commits, backupEndpoint(st, log))
 	if err != nil {
