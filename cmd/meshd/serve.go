@@ -191,7 +191,7 @@ func (c *certificate) config() *tls.Config {
 
 // secretFlags are the flags whose values pprof's cmdline must not show (prefer their MESH_*
 // variables: a command line is visible to every local user).
-var secretFlags = map[string]bool{"api-keys": true, "admin-keys": true, "secret-key": true, "nats-token": true}
+var secretFlags = map[string]bool{"api-keys": true, "admin-keys": true, "secret-key": true, "nats-token": true, "cluster-secret": true}
 
 // redactedCmdline is pprof's cmdline with the values of secret flags replaced.
 func redactedCmdline(w http.ResponseWriter, r *http.Request) {
