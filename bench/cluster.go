@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// A cluster under test (docs/cluster.md): -cluster N starts N meshd processes on loopback as
+// A cluster under test (deploy/cluster.md): -cluster N starts N meshd processes on loopback as
 // one cluster, -target takes one URL per node of a running one. Each group's editors are spread
 // over the nodes — the host on one, the members on all of them in turn — and CPU and memory
 // are the sums over the nodes.

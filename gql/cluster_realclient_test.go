@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smalruby/meshd/cluster/clustertest"
+	"github.com/smalruby/meshd/broker/cluster/clustertest"
 )
 
 // TestRealClientAcrossClusterNodes runs the editor's SDK, aws-appsync, against three real

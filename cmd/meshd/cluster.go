@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/smalruby/meshd/broker"
-	"github.com/smalruby/meshd/cluster"
+	"github.com/smalruby/meshd/broker/cluster"
 )
 
 // clusterConfig holds the cluster settings; an empty listen address runs meshd as one

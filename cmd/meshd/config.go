@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker"
-	"github.com/smalruby/meshd/cluster"
+	"github.com/smalruby/meshd/broker/cluster"
 	"github.com/smalruby/meshd/gql"
 )
 

@@ -27,13 +27,13 @@ import (
 	"github.com/smalruby/meshd/gql/console"
 )
 
-var updateScreenshots = flag.Bool("update-screenshots", false, "write the console's screenshots into docs/console/")
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the console's screenshots into gql/console/screenshots/")
 
 const (
 	// nodeClientsDir is the Node project of the real client libraries (shared with gql's tests).
 	nodeClientsDir = "../../gql/testdata/node"
 	// screenshotDir is where -update-screenshots puts the README's pictures.
-	screenshotDir = "../../docs/console"
+	screenshotDir = "../../gql/console/screenshots"
 	// chromiumPath is Debian's chromium package.
 	chromiumPath = "/usr/bin/chromium"
 	// consolePupilKey is the pupils' API key of the lesson; the console must refuse it.

@@ -16,7 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/smalruby/meshd/cluster/clustertest"
+	"github.com/smalruby/meshd/broker/cluster/clustertest"
 )
 
 const (

@@ -30,7 +30,7 @@ func startNode(t testing.TB, name, listen string, routes []string) *Node {
 	return n
 }
 
-// TestAddAndReplaceNodes follows docs/cluster.md: a node added later replays the log and
+// TestAddAndReplaceNodes follows deploy/cluster.md: a node added later replays the log and
 // serves; a dead node's replacement, with the same name and an empty data directory, becomes a
 // replica again, so that the cluster keeps its majority when another node stops.
 func TestAddAndReplaceNodes(t *testing.T) {
