@@ -4,12 +4,12 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/smalruby/meshd/broker/cluster/clustertest"
+	"github.com/smalruby/meshd/gql/realclient"
 )
 
 // TestRealClientAcrossClusterNodes runs the editor's SDK, aws-appsync, against three real
@@ -19,19 +19,7 @@ func TestRealClientAcrossClusterNodes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three meshd processes and Node; not with -short")
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is not installed: this test drives the real client library from Node (install Node.js 20 or later and npm)")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Fatal("npm is not installed: this test installs the real client library with npm ci (install npm)")
-	}
-	dir, err := filepath.Abs(realClientDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	installRealClients(t, npm, dir)
+	node, dir := realclient.Setup(t)
 
 	nodes := clustertest.Start(t, 3, "-api-keys", realClientAPIKey)
 	urls := make([]string, len(nodes))

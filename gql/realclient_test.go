@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -14,18 +13,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/brokertest"
 	"github.com/smalruby/meshd/gql"
+	"github.com/smalruby/meshd/gql/realclient"
 )
-
-// realClientDir holds the Node project that drives the real client libraries: aws-appsync 4.1.10
-// (the SDK the Smalruby editor ships) and Amplify v6, pinned by its package-lock.json.
-const realClientDir = "testdata/node"
 
 // realClientAPIKey is the key both libraries are configured with; meshd enforces it. The runs
 // of '~' and '?' put both '+' and '/' into the standard-base64 header query parameter that
@@ -40,24 +35,7 @@ func TestRealClients(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Node and the real client libraries; not with -short")
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is not installed: TestRealClients drives the real client libraries from Node (install Node.js 20 or later and npm)")
-	}
-	if out, err := exec.Command(node, "--version").Output(); err != nil {
-		t.Fatalf("node --version: %v", err)
-	} else if v := strings.TrimSpace(string(out)); !nodeAtLeast(v, 20, 14) {
-		t.Fatalf("node %s is too old: TestRealClients needs Node.js 20.14 or later (node --test --test-force-exit)", v)
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Fatal("npm is not installed: TestRealClients installs the real client libraries with npm ci (install npm)")
-	}
-	dir, err := filepath.Abs(realClientDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	installRealClients(t, npm, dir)
+	node, dir := realclient.Setup(t)
 
 	// One broker behind two listeners: plain HTTP for aws-appsync (ws://) and TLS for Amplify
 	// v6, which always derives wss:// for its realtime URL. The broker's clock stands at the
@@ -121,58 +99,6 @@ func TestRealClients(t *testing.T) {
 	case err != nil:
 		t.Fatalf("node --test: %v (the real client libraries failed against meshd; see the log above)", err)
 	}
-}
-
-// nodeAtLeast reports whether a "vMAJOR.MINOR.PATCH" version is at least major.minor.
-func nodeAtLeast(version string, major, minor int) bool {
-	var ma, mi, pa int
-	if _, err := fmt.Sscanf(version, "v%d.%d.%d", &ma, &mi, &pa); err != nil {
-		return false
-	}
-	return ma > major || ma == major && mi >= minor
-}
-
-// installRealClients runs npm ci when node_modules is missing or older than package-lock.json.
-// npm writes node_modules/.package-lock.json at the end of every install, so its time says when
-// the tree was last installed.
-func installRealClients(t *testing.T, npm, dir string) {
-	t.Helper()
-	// cmd/meshd's console test installs the same tree; the lock keeps the two npm ci apart.
-	lockFile, err := os.OpenFile(filepath.Join(dir, ".npm-install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lockFile.Close()
-	if err := syscall.Flock(int(lockFile.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lockFile.Fd()), syscall.LOCK_UN)
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		t.Fatalf("%s/package-lock.json: %v", realClientDir, err)
-	}
-	// cmd/meshd's tests install the same project; go test runs packages in parallel.
-	lockDir, err := os.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lockDir.Close()
-	if err := syscall.Flock(int(lockDir.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("lock %s: %v", dir, err)
-	}
-	defer syscall.Flock(int(lockDir.Fd()), syscall.LOCK_UN)
-	if stamp, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !stamp.ModTime().Before(lock.ModTime()) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	start := time.Now()
-	if err := runLogged(t, cmd); err != nil {
-		t.Fatalf("npm ci in %s: %v", realClientDir, err)
-	}
-	t.Logf("npm ci took %s", time.Since(start).Round(time.Millisecond))
 }
 
 // testLog writes the server's log lines into the test log until stop, so that a realtime

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,13 +24,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/smalruby/meshd/gql/console"
+	"github.com/smalruby/meshd/gql/realclient"
 )
 
 var updateScreenshots = flag.Bool("update-screenshots", false, "write the console's screenshots into gql/console/screenshots/")
 
 const (
-	// nodeClientsDir is the Node project of the real client libraries (shared with gql's tests).
-	nodeClientsDir = "../../gql/testdata/node"
 	// screenshotDir is where -update-screenshots puts the README's pictures.
 	screenshotDir = "../../gql/console/screenshots"
 	// chromiumPath is Debian's chromium package.
@@ -53,12 +51,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Skip("starts Chromium, Node and the real client library; not with -short")
 	}
 	chromium := ensureChromium(t)
-	node, npm := nodeTools(t)
-	dir, err := filepath.Abs(nodeClientsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	installNodeClients(t, npm, dir)
+	node, dir := realclient.Setup(t)
 
 	data := t.TempDir()
 	p := startMeshd(t, "-store", "memory", "-data-dir", data, "-api-keys", consolePupilKey)
@@ -502,47 +495,4 @@ func tail(b []byte, n int) []byte {
 		return b[len(b)-n:]
 	}
 	return b
-}
-
-// nodeTools finds node (20.14 or later, for the harness) and npm.
-func nodeTools(t *testing.T) (node, npm string) {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is not installed: the console test plays its lesson with the editor's SDK from Node (install Node.js 20 or later and npm)")
-	}
-	if npm, err = exec.LookPath("npm"); err != nil {
-		t.Fatal("npm is not installed: the console test installs the real client library with npm ci")
-	}
-	return node, npm
-}
-
-// installNodeClients runs npm ci in dir when node_modules is missing or older than
-// package-lock.json, holding a lock on the directory so that gql's real-client test, which
-// installs the same tree, never runs npm ci at the same time.
-func installNodeClients(t *testing.T, npm, dir string) {
-	t.Helper()
-	lockFile, err := os.OpenFile(filepath.Join(dir, ".npm-install.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lockFile.Close()
-	if err := syscall.Flock(int(lockFile.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	defer syscall.Flock(int(lockFile.Fd()), syscall.LOCK_UN)
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stamp, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !stamp.ModTime().Before(lock.ModTime()) {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", dir, err, tail(out, 4000))
-	}
 }

@@ -16,9 +16,10 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smalruby/meshd/gql/realclient"
 )
 
 // awsEndpoint is an endpoint as an editor build compiles it in.
@@ -477,7 +478,7 @@ func TestPrebuiltEditorWithTheRealClient(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts meshd and Node; not with -short")
 	}
-	node, dir := realClients(t)
+	node, dir := realclient.Setup(t)
 	editor := editorDir(t)
 	p := startMeshd(t, "-store", "memory", "-static", editor)
 	base := strings.TrimSuffix(p.URL, "/graphql")
@@ -496,47 +497,6 @@ func TestPrebuiltEditorWithTheRealClient(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), `msg="editor endpoint rewritten"`) {
 		t.Fatalf("no rewrite logged:\n%s", p.stderr)
 	}
-}
-
-// realClients returns node and the Node project of gql/testdata/node (aws-appsync 4.1.10, the
-// editor's SDK), installing its packages with npm ci when they are missing or older than the
-// lock file. The install holds a lock on the directory, because gql's tests install the same
-// project and go test runs packages in parallel.
-func realClients(t *testing.T) (node, dir string) {
-	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is not installed: this test drives the editor's SDK from Node (install Node.js 20.14 or later and npm)")
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		t.Fatal("npm is not installed: this test installs the editor's SDK with npm ci")
-	}
-	if dir, err = filepath.Abs(filepath.Join("..", "..", "gql", "testdata", "node")); err != nil {
-		t.Fatal(err)
-	}
-	lockDir, err := os.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lockDir.Close()
-	if err := syscall.Flock(int(lockDir.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("lock %s: %v", dir, err)
-	}
-	defer syscall.Flock(int(lockDir.Fd()), syscall.LOCK_UN)
-	lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stamp, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err == nil && !stamp.ModTime().Before(lock.ModTime()) {
-		return node, dir
-	}
-	cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-	}
-	return node, dir
 }
 
 // BenchmarkRewriteEndpoints rewrites a bundle of the newest editor's size (about 20 MB).
