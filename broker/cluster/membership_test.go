@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/brokertest"
@@ -67,6 +68,8 @@ func TestAddAndReplaceNodes(t *testing.T) {
 	if got := members(replacement); got != joins {
 		t.Fatalf("the replacement lists %d members, want %d", got, joins)
 	}
+	// The replacement counts toward a majority once it has caught up as a replica of the log.
+	waitCurrentReplica(t, nodes[0], "n2")
 	// With n1 gone too, n0 and the replacement are the majority of the log's three replicas.
 	nodes[1].Close()
 	if _, _, err := added.JoinGroup(ctx, g.ID, "d", "after"); err != nil {
@@ -76,5 +79,34 @@ func TestAddAndReplaceNodes(t *testing.T) {
 		if got := members(n); got != joins+1 {
 			t.Fatalf("node %s lists %d members, want %d", n.opts.NodeName, got, joins+1)
 		}
+	}
+}
+
+// waitCurrentReplica waits, at most a minute, until the log's leader (asked through n) counts
+// the node named name as a replica of the log that is online and caught up.
+func waitCurrentReplica(t *testing.T, n *Node, name string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		n.mu.Lock()
+		stream := n.stream
+		n.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		info, err := stream.Info(ctx)
+		cancel()
+		if err == nil && info.Cluster != nil {
+			if info.Cluster.Leader == name {
+				return
+			}
+			for _, p := range info.Cluster.Replicas {
+				if p.Name == name && p.Current && !p.Offline {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is not a current replica of the log after a minute (last info: %+v, err %v)", name, info, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
