@@ -108,3 +108,30 @@ func BenchmarkJoinGroupBolt40(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "joins/s")
 	b.ReportMetric(float64(b.N)/float64(max(1, commits.Load())), "joins/commit")
 }
+
+// BenchmarkReportDataGroupsOfOneDomain reports from many goroutines into the groups of one
+// domain, as a classroom in the fixed domain mode does: what contends is the groups' locks.
+func BenchmarkReportDataGroupsOfOneDomain(b *testing.B) {
+	tb := brokertest.New(b, brokertest.Options{})
+	groups := make([]broker.Group, 16)
+	for i := range groups {
+		host := fmt.Sprintf("host%d", i)
+		g, err := tb.CreateGroup(context.Background(), broker.CreateGroupInput{Name: host, HostID: host, Domain: "d", UseWebSocket: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		groups[i] = g
+	}
+	data := variables(10)
+	var next atomic.Uint32
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		g := groups[int(next.Add(1))%len(groups)]
+		for pb.Next() {
+			if _, err := tb.ReportData(g.ID, g.Domain, "n", data); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

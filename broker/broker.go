@@ -46,6 +46,7 @@ type Broker struct {
 	newID  func() string
 	log    *slog.Logger
 	shards [numShards]shard
+	index  domainIndex
 	nodes  nodeIndex
 	commit *committer
 	fan    fanout
@@ -83,8 +84,9 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 		b.log = slog.Default()
 	}
 	for i := range b.shards {
-		b.shards[i].domains = make(map[string]*domainState)
+		b.shards[i].groups = make(map[groupKey]*group)
 	}
+	b.index.domains = make(map[string]*domainState)
 	b.nodes.init()
 	b.fan.init(b)
 	b.commit = newCommitter(opts.Store, b.log, opts.OnCommit, b.lockState)
@@ -137,17 +139,44 @@ func (b *Broker) Now() time.Time { return b.clock().UTC().Truncate(time.Millisec
 
 type groupKey struct{ domain, id string }
 
+// Locking. A group is the unit of locking: everything of one group (its fields, members,
+// statuses and events) is read and changed under the lock of its shard, chosen by the hash of
+// (domain, group id), so two groups of one domain never contend. What concerns a domain as a
+// whole — which groups it has and each host's latest group — lives in the domain index,
+// under its own lock. The lock order is: the index first, then group shards (several only in
+// increasing shard order), then the node index. Nothing holding a shard lock takes the index
+// lock. Adding or removing a group holds the index and the group's shard, so the two always
+// agree.
+
+// shard holds the groups whose (domain, id) hash to it.
 type shard struct {
-	mu      sync.Mutex
-	domains map[string]*domainState
+	mu     sync.Mutex
+	groups map[groupKey]*group
 	// dirty holds groups whose statuses or event sequence changed since the last flush.
 	dirty map[*group]struct{}
 }
 
+// domainIndex holds every domain's groups and host index, under its own lock.
+type domainIndex struct {
+	mu      sync.Mutex
+	domains map[string]*domainState
+}
+
+// domainState is one domain in the index. Its groups' fields are guarded by their shards.
 type domainState struct {
 	groups map[string]*group
 	// hosts maps a host id to the id of the latest group it created in this domain.
 	hosts map[string]string
+}
+
+// domain returns the domain's entry, creating it; the index must be locked.
+func (x *domainIndex) domain(name string) *domainState {
+	ds := x.domains[name]
+	if ds == nil {
+		ds = &domainState{groups: make(map[string]*group), hosts: make(map[string]string)}
+		x.domains[name] = ds
+	}
+	return ds
 }
 
 type group struct {
@@ -160,18 +189,26 @@ type group struct {
 	events      []Event
 }
 
-func (b *Broker) shardFor(domain string) *shard {
+// shardFor returns the shard of the group id in domain.
+func (b *Broker) shardFor(domain, id string) *shard {
 	h := fnv.New32a()
 	h.Write([]byte(domain))
+	h.Write([]byte{0})
+	h.Write([]byte(id))
 	return &b.shards[h.Sum32()%numShards]
 }
 
 // lookup returns the group, or nil; the shard must be locked.
 func (s *shard) lookup(domain, id string) *group {
-	if ds := s.domains[domain]; ds != nil {
-		return ds.groups[id]
-	}
-	return nil
+	return s.groups[groupKey{domain, id}]
+}
+
+// add puts a new group in the index and its shard; both must be locked.
+func (b *Broker) add(s *shard, g *group) *domainState {
+	ds := b.index.domain(g.Domain)
+	ds.groups[g.ID] = g
+	s.groups[groupKey{g.Domain, g.ID}] = g
+	return ds
 }
 
 func (s *shard) markDirty(g *group) {
@@ -181,18 +218,20 @@ func (s *shard) markDirty(g *group) {
 	s.dirty[g] = struct{}{}
 }
 
-// remove deletes a group and everything that points at it; the shard must be locked.
+// remove deletes a group and everything that points at it; the index and the group's shard
+// must be locked.
 func (b *Broker) remove(s *shard, g *group) {
-	ds := s.domains[g.Domain]
+	key := groupKey{g.Domain, g.ID}
+	ds := b.index.domains[g.Domain]
 	delete(ds.groups, g.ID)
 	if ds.hosts[g.HostID] == g.ID {
 		delete(ds.hosts, g.HostID)
 	}
 	if len(ds.groups) == 0 {
-		delete(s.domains, g.Domain)
+		delete(b.index.domains, g.Domain)
 	}
+	delete(s.groups, key)
 	delete(s.dirty, g)
-	key := groupKey{g.Domain, g.ID}
 	b.nodes.unset(g.HostID, key)
 	for id := range g.members {
 		b.nodes.unset(id, key)

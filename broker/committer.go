@@ -17,7 +17,7 @@ type committer struct {
 	store    store.Store
 	log      *slog.Logger
 	onCommit func(d time.Duration, ops int, err error)
-	// lockState locks every shard and returns their unlock, for a rollback.
+	// lockState locks the domain index and every shard and returns their unlock, for a rollback.
 	lockState func() (unlock func())
 	mu        sync.Mutex
 	ops       []store.Op
@@ -40,7 +40,7 @@ func newCommitter(s store.Store, log *slog.Logger, onCommit func(time.Duration, 
 // enqueue queues ops behind everything enqueued before and returns a channel that receives
 // the commit's outcome. Callers hold the lock that ordered the change, so the store sees
 // changes in the order they were applied in memory. undo, when not nil, takes the change
-// back out of memory if its commit fails; it runs with every shard locked.
+// back out of memory if its commit fails; it runs with the domain index and every shard locked.
 func (c *committer) enqueue(undo func(), ops ...store.Op) chan error {
 	done := make(chan error, 1)
 	c.mu.Lock()

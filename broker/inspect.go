@@ -52,10 +52,8 @@ func (b *Broker) Snapshot() Snapshot {
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()
-		for _, ds := range s.domains {
-			for _, g := range ds.groups {
-				snap.Groups = append(snap.Groups, b.snapshotGroup(g, now))
-			}
+		for _, g := range s.groups {
+			snap.Groups = append(snap.Groups, b.snapshotGroup(g, now))
 		}
 		s.mu.Unlock()
 	}

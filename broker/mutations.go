@@ -25,33 +25,28 @@ func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, e
 	if err := checkArgs(in.Domain, "hostId", in.HostID, "name", in.Name); err != nil {
 		return Group{}, err
 	}
-	now := b.Now()
-	s := b.shardFor(in.Domain)
-	s.mu.Lock()
-	ds := s.domains[in.Domain]
-	if ds != nil {
-		if g := ds.groups[ds.hosts[in.HostID]]; b.live(g, now) {
-			// The group may still be on its way to the store: answer once it is there.
-			done := b.commit.enqueue(nil)
-			s.mu.Unlock()
-			return g.Group, b.commit.wait(ctx, done)
-		}
-	}
 	lifetime := b.cfg.MaxConnectionTime
+	var lifetimeErr error
 	if m := in.MaxConnectionTimeSeconds; m != nil {
 		switch limit := int(b.cfg.MaxConnectionTime / time.Second); {
 		case *m < 1:
-			s.mu.Unlock()
-			return Group{}, errorf(ValidationError, "maxConnectionTimeSeconds must be at least 1")
+			lifetimeErr = errorf(ValidationError, "maxConnectionTimeSeconds must be at least 1")
 		case *m > limit:
-			s.mu.Unlock()
-			return Group{}, errorf(ValidationError, "maxConnectionTimeSeconds cannot exceed %d", limit)
+			lifetimeErr = errorf(ValidationError, "maxConnectionTimeSeconds cannot exceed %d", limit)
+		default:
+			lifetime = time.Duration(*m) * time.Second
 		}
-		lifetime = time.Duration(*m) * time.Second
 	}
-	if ds == nil {
-		ds = &domainState{groups: make(map[string]*group), hosts: make(map[string]string)}
-		s.domains[in.Domain] = ds
+	now := b.Now()
+	b.index.mu.Lock()
+	if g, done, ok := b.liveHostGroup(in.Domain, in.HostID, now); ok {
+		b.index.mu.Unlock()
+		// The group may still be on its way to the store: answer once it is there.
+		return g, b.commit.wait(ctx, done)
+	}
+	if lifetimeErr != nil {
+		b.index.mu.Unlock()
+		return Group{}, lifetimeErr
 	}
 	g := &group{
 		Group: Group{
@@ -72,25 +67,50 @@ func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, e
 	if !in.UseWebSocket {
 		g.PollingIntervalSeconds = int(b.cfg.PollingInterval / time.Second)
 	}
+	s := b.shardFor(g.Domain, g.ID)
+	s.mu.Lock()
+	ds := b.add(s, g)
 	prevHost := ds.hosts[g.HostID]
-	ds.groups[g.ID] = g
 	ds.hosts[g.HostID] = g.ID
-	b.nodes.set(g.HostID, groupKey{g.Domain, g.ID})
+	key := groupKey{g.Domain, g.ID}
+	b.nodes.set(g.HostID, key)
 	done := b.commit.enqueue(func() {
-		if ds := s.domains[g.Domain]; ds != nil && ds.groups[g.ID] == g {
-			b.remove(s, g)
-			if ds.groups[prevHost] != nil {
-				ds.hosts[g.HostID] = prevHost
-			}
+		if s.groups[key] != g {
+			return
+		}
+		b.remove(s, g)
+		if ds := b.index.domains[g.Domain]; ds != nil && ds.groups[prevHost] != nil {
+			ds.hosts[g.HostID] = prevHost
 		}
 	}, putGroup(g))
 	out := g.Group
 	s.mu.Unlock()
+	b.index.mu.Unlock()
 	if err := b.commit.wait(ctx, done); err != nil {
 		return out, err
 	}
 	b.groupCreated(out)
 	return out, nil
+}
+
+// liveHostGroup returns the host's latest group in the domain if it is live, with the commit
+// it may still wait for; the index must be locked.
+func (b *Broker) liveHostGroup(domain, hostID string, now time.Time) (Group, chan error, bool) {
+	ds := b.index.domains[domain]
+	if ds == nil {
+		return Group{}, nil, false
+	}
+	g := ds.groups[ds.hosts[hostID]]
+	if g == nil {
+		return Group{}, nil, false
+	}
+	s := b.shardFor(g.Domain, g.ID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !b.live(g, now) {
+		return Group{}, nil, false
+	}
+	return g.Group, b.commit.enqueue(nil), true
 }
 
 // JoinGroup makes nodeID a member of a live group, or refreshes its membership.
@@ -134,7 +154,7 @@ func (b *Broker) LeaveGroup(ctx context.Context, groupID, domain, nodeID string)
 	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
 		return err
 	}
-	s := b.shardFor(domain)
+	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
 	g := s.lookup(domain, groupID)
 	if g == nil {
@@ -190,22 +210,28 @@ func (b *Broker) DissolveGroup(ctx context.Context, groupID, domain, hostID stri
 	if err := checkArgs(domain, "groupId", groupID, "hostId", hostID); err != nil {
 		return Dissolve{}, err
 	}
-	s := b.shardFor(domain)
+	// Removal changes the domain's index: it is locked before the group's shard.
+	b.index.mu.Lock()
+	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
+	unlock := func() {
+		s.mu.Unlock()
+		b.index.mu.Unlock()
+	}
 	g := s.lookup(domain, groupID)
 	if g == nil {
-		s.mu.Unlock()
+		unlock()
 		return Dissolve{}, groupNotFound(groupID, domain)
 	}
 	if g.HostID != hostID {
-		s.mu.Unlock()
+		unlock()
 		return Dissolve{}, errorf(Unauthorized, "Only the host can dissolve the group")
 	}
-	host := s.domains[domain].hosts[g.HostID]
+	host := b.index.domains[domain].hosts[g.HostID]
 	b.remove(s, g)
 	ended := endOf(g, b.Now())
 	done := b.commit.enqueue(func() { b.restore(s, g, host) }, store.Op{Kind: store.DeleteGroup, Domain: domain, GroupID: groupID})
-	s.mu.Unlock()
+	unlock()
 	if err := b.commit.wait(ctx, done); err != nil {
 		return Dissolve{}, err
 	}
@@ -317,7 +343,7 @@ func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, recor
 	}
 	events = inOrderKeyOrder(events)
 	now := b.Now()
-	s := b.shardFor(domain)
+	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.lookup(domain, groupID)
@@ -398,7 +424,7 @@ func (b *Broker) lockLive(groupID, domain, idName, id string) (*shard, *group, t
 		return nil, nil, time.Time{}, err
 	}
 	now := b.Now()
-	s := b.shardFor(domain)
+	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
 	g := s.lookup(domain, groupID)
 	if err := b.check(g, groupID, domain, now); err != nil {

@@ -32,20 +32,14 @@ func (b *Broker) load(ctx context.Context) error {
 			drop = append(drop, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
 			continue
 		}
-		s := b.shardFor(g.Domain)
-		ds := s.domains[g.Domain]
-		if ds == nil {
-			ds = &domainState{groups: make(map[string]*group), hosts: make(map[string]string)}
-			s.domains[g.Domain] = ds
-		}
-		ds.groups[g.ID] = g
+		ds := b.add(b.shardFor(g.Domain, g.ID), g)
 		if prev := ds.groups[ds.hosts[g.HostID]]; prev == nil || prev.CreatedAt.Before(g.CreatedAt) {
 			ds.hosts[g.HostID] = g.ID
 		}
 		b.nodes.set(g.HostID, groupKey{g.Domain, g.ID})
 	}
 	for _, sm := range snap.Members {
-		g := b.shardFor(sm.Domain).lookup(sm.Domain, sm.GroupID)
+		g := b.shardFor(sm.Domain, sm.GroupID).lookup(sm.Domain, sm.GroupID)
 		m := &Member{NodeID: sm.NodeID, GroupID: sm.GroupID, Domain: sm.Domain, JoinedAt: sm.JoinedAt.UTC(), ExpiresAt: sm.ExpiresAt.UTC()}
 		if g == nil || !memberLive(m, now) {
 			drop = append(drop, store.Op{Kind: store.DeleteMember, Domain: sm.Domain, GroupID: sm.GroupID, NodeID: sm.NodeID})
@@ -55,7 +49,7 @@ func (b *Broker) load(ctx context.Context) error {
 		b.nodes.set(m.NodeID, groupKey{m.Domain, m.GroupID})
 	}
 	for _, ss := range snap.Statuses {
-		g := b.shardFor(ss.Domain).lookup(ss.Domain, ss.GroupID)
+		g := b.shardFor(ss.Domain, ss.GroupID).lookup(ss.Domain, ss.GroupID)
 		st := &NodeStatus{NodeID: ss.NodeID, GroupID: ss.GroupID, Domain: ss.Domain, Timestamp: ss.Timestamp.UTC(), Data: make([]Pair, len(ss.Data)), Memo: new(Memo)}
 		for i, p := range ss.Data {
 			st.Data[i] = Pair(p)
@@ -85,32 +79,32 @@ func (b *Broker) Sweep() {
 	now := b.Now()
 	for i := range b.shards {
 		s := &b.shards[i]
+		// Removing a group changes its domain's index: the index is locked first.
+		b.index.mu.Lock()
 		s.mu.Lock()
 		var ops []store.Op
-		for _, ds := range s.domains {
-			for _, g := range ds.groups {
-				if !b.live(g, now) {
-					b.remove(s, g)
-					b.groupExpired(endOf(g, now))
-					ops = append(ops, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
-					continue
-				}
-				for id, m := range g.members {
-					if !memberLive(m, now) {
-						delete(g.members, id)
-						ops = append(ops, store.Op{Kind: store.DeleteMember, Domain: g.Domain, GroupID: g.ID, NodeID: id})
-					}
-				}
-				for id, st := range g.statuses {
-					if !b.statusLive(g, st, now) {
-						delete(g.statuses, id)
-						delete(g.dirtyStatus, id)
-						b.nodes.unset(id, groupKey{g.Domain, g.ID})
-						ops = append(ops, store.Op{Kind: store.DeleteStatus, Domain: g.Domain, GroupID: g.ID, NodeID: id})
-					}
-				}
-				b.pruneEvents(g, now)
+		for _, g := range s.groups {
+			if !b.live(g, now) {
+				b.remove(s, g)
+				b.groupExpired(endOf(g, now))
+				ops = append(ops, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
+				continue
 			}
+			for id, m := range g.members {
+				if !memberLive(m, now) {
+					delete(g.members, id)
+					ops = append(ops, store.Op{Kind: store.DeleteMember, Domain: g.Domain, GroupID: g.ID, NodeID: id})
+				}
+			}
+			for id, st := range g.statuses {
+				if !b.statusLive(g, st, now) {
+					delete(g.statuses, id)
+					delete(g.dirtyStatus, id)
+					b.nodes.unset(id, groupKey{g.Domain, g.ID})
+					ops = append(ops, store.Op{Kind: store.DeleteStatus, Domain: g.Domain, GroupID: g.ID, NodeID: id})
+				}
+			}
+			b.pruneEvents(g, now)
 		}
 		if len(ops) > 0 {
 			// What expired stays gone from memory; a failed delete only leaves it on disk,
@@ -118,6 +112,7 @@ func (b *Broker) Sweep() {
 			b.commit.enqueue(nil, ops...)
 		}
 		s.mu.Unlock()
+		b.index.mu.Unlock()
 	}
 }
 
@@ -168,7 +163,7 @@ type flushedStatus struct {
 // it; a status replaced or removed since is left to its own change.
 func (s *shard) redirty(flushed []flushedStatus) {
 	for _, f := range flushed {
-		if ds := s.domains[f.g.Domain]; ds == nil || ds.groups[f.g.ID] != f.g {
+		if s.groups[groupKey{f.g.Domain, f.g.ID}] != f.g {
 			continue // removed since: nothing of it may be written again
 		}
 		switch {

@@ -14,17 +14,19 @@ func (b *Broker) ListGroups(domain string) ([]Group, error) {
 		return nil, err
 	}
 	now := b.Now()
-	s := b.shardFor(domain)
-	s.mu.Lock()
 	var out []Group
-	if ds := s.domains[domain]; ds != nil {
+	b.index.mu.Lock()
+	if ds := b.index.domains[domain]; ds != nil {
 		for _, g := range ds.groups {
+			s := b.shardFor(g.Domain, g.ID)
+			s.mu.Lock()
 			if b.live(g, now) {
 				out = append(out, g.Group)
 			}
+			s.mu.Unlock()
 		}
 	}
-	s.mu.Unlock()
+	b.index.mu.Unlock()
 	slices.SortFunc(out, func(a, b Group) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
@@ -57,11 +59,9 @@ func (b *Broker) SearchGroups(prefix string, limit *int) ([]Group, error) {
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()
-		for _, ds := range s.domains {
-			for _, g := range ds.groups {
-				if strings.HasPrefix(g.Name, prefix) && b.live(g, now) {
-					out = append(out, g.Group)
-				}
+		for _, g := range s.groups {
+			if strings.HasPrefix(g.Name, prefix) && b.live(g, now) {
+				out = append(out, g.Group)
 			}
 		}
 		s.mu.Unlock()
@@ -82,7 +82,7 @@ func (b *Broker) GetGroup(groupID, domain string) (*Group, error) {
 		return nil, err
 	}
 	now := b.Now()
-	s := b.shardFor(domain)
+	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if g := s.lookup(domain, groupID); b.live(g, now) {
@@ -103,7 +103,7 @@ func (b *Broker) GetNodeStatus(nodeID string) (*NodeStatus, error) {
 		return nil, nil
 	}
 	now := b.Now()
-	s := b.shardFor(key.domain)
+	s := b.shardFor(key.domain, key.id)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.lookup(key.domain, key.id)
@@ -127,7 +127,7 @@ func (b *Broker) ListStatuses(groupID, domain string) ([]NodeStatus, error) {
 		return nil, err
 	}
 	now := b.Now()
-	s := b.shardFor(domain)
+	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
 	var live []*NodeStatus
 	if g := s.lookup(domain, groupID); b.live(g, now) {
@@ -156,7 +156,7 @@ func (b *Broker) ListMembers(groupID, domain string) ([]Member, *Group, error) {
 		return nil, nil, err
 	}
 	now := b.Now()
-	s := b.shardFor(domain)
+	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
 	g := s.lookup(domain, groupID)
 	if !b.live(g, now) {
@@ -186,7 +186,7 @@ func (b *Broker) EventsSince(groupID, domain, sinceArg string) ([]Event, error) 
 		return nil, err
 	}
 	now := b.Now()
-	s := b.shardFor(domain)
+	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []Event{}

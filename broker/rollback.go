@@ -13,8 +13,8 @@ import (
 // memory, so that nothing the store refused stays live: a group whose creation failed is not
 // listed, not joinable, and the editor's retry creates and writes it anew instead of finding
 // it. Every change queued behind a failed commit was applied on top of the failed ones, so it
-// is failed and taken back too. The rollback runs newest first with every shard locked: no
-// request sees the state half undone.
+// is failed and taken back too. The rollback runs newest first with the domain index and every
+// shard locked: no request sees the state half undone.
 
 // rollback undoes a failed commit's changes and every change queued behind it, newest first,
 // and tells their callers.
@@ -40,8 +40,10 @@ func (c *committer) rollback(undos []func(), waiters []chan error, err error) {
 	}
 }
 
-// lockState locks every shard, in order, and returns the function that unlocks them.
+// lockState locks the domain index and then every shard, in order, and returns the function
+// that unlocks them.
 func (b *Broker) lockState() func() {
+	b.index.mu.Lock()
 	for i := range b.shards {
 		b.shards[i].mu.Lock()
 	}
@@ -49,6 +51,7 @@ func (b *Broker) lockState() func() {
 		for i := range b.shards {
 			b.shards[i].mu.Unlock()
 		}
+		b.index.mu.Unlock()
 	}
 }
 
@@ -94,21 +97,17 @@ func (b *Broker) probe() {
 		store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
 }
 
-// restore puts a removed group back, with its members and statuses, as remove found it.
+// restore puts a removed group back, with its members and statuses, as remove found it; the
+// index and the group's shard must be locked.
 func (b *Broker) restore(s *shard, g *group, host string) {
-	ds := s.domains[g.Domain]
-	if ds == nil {
-		ds = &domainState{groups: make(map[string]*group), hosts: make(map[string]string)}
-		s.domains[g.Domain] = ds
-	}
-	if ds.groups[g.ID] != nil {
+	key := groupKey{g.Domain, g.ID}
+	if s.groups[key] != nil {
 		return
 	}
-	ds.groups[g.ID] = g
+	ds := b.add(s, g)
 	if host == g.ID {
 		ds.hosts[g.HostID] = g.ID
 	}
-	key := groupKey{g.Domain, g.ID}
 	b.nodes.set(g.HostID, key)
 	for id := range g.members {
 		b.nodes.set(id, key)

@@ -32,12 +32,10 @@ func (b *Broker) Stats() Stats {
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()
-		for _, ds := range s.domains {
-			st.Groups += len(ds.groups)
-			for _, g := range ds.groups {
-				st.Members += len(g.members)
-				st.Statuses += len(g.statuses)
-			}
+		st.Groups += len(s.groups)
+		for _, g := range s.groups {
+			st.Members += len(g.members)
+			st.Statuses += len(g.statuses)
 		}
 		s.mu.Unlock()
 	}
