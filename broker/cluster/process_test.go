@@ -49,11 +49,32 @@ func create(t *testing.T, n *clustertest.Node, domain, host string) string {
 
 func nodesIn(t *testing.T, n *clustertest.Node, domain, group string) map[string]bool {
 	t.Helper()
-	out := map[string]bool{}
-	for _, v := range n.MustPost(t, listNodes, vars("g", group, "d", domain))["listNodesInGroup"].([]any) {
-		out[v.(map[string]any)["id"].(string)] = true
+	return nodesInWithin(t, n, domain, group, 0)
+}
+
+// nodesInWithin is nodesIn for a node that has just come back (killed and restarted, or
+// frozen and resumed): its answers may fail while it resumes reading the log, for at most
+// within, after which a failure fails the test (at once for a within of 0).
+func nodesInWithin(t *testing.T, n *clustertest.Node, domain, group string, within time.Duration) map[string]bool {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		data, err := n.Post(ctx, listNodes, vars("g", group, "d", domain))
+		cancel()
+		if err == nil {
+			out := map[string]bool{}
+			for _, v := range data["listNodesInGroup"].([]any) {
+				out[v.(map[string]any)["id"].(string)] = true
+			}
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s still fails to list the group %s after it came back: %v", n.Name, within, err)
+		}
+		t.Logf("node %s, back from a failure, does not answer yet: %v", n.Name, err)
+		time.Sleep(500 * time.Millisecond)
 	}
-	return out
 }
 
 // TestProcessCluster runs three meshd processes as one cluster and checks that they answer as
@@ -348,7 +369,7 @@ func (l *load) check(t *testing.T, nodes []*clustertest.Node, domain, group stri
 		t.Fatalf("only %d joins acknowledged under load", len(acked))
 	}
 	for _, n := range nodes {
-		got := nodesIn(t, n, domain, group)
+		got := nodesInWithin(t, n, domain, group, failover)
 		for _, m := range acked {
 			if !got[m] {
 				t.Fatalf("node %s lost the acknowledged join of %s (%d acknowledged, %d listed)", n.Name, m, len(acked), len(got))
