@@ -72,8 +72,17 @@ func TestAddAndReplaceNodes(t *testing.T) {
 	waitCurrentReplica(t, nodes[0], "n2")
 	// With n1 gone too, n0 and the replacement are the majority of the log's three replicas.
 	nodes[1].Close()
-	if _, _, err := added.JoinGroup(ctx, g.ID, "d", "after"); err != nil {
-		t.Fatalf("join with n0 and the replacement as the replicas: %v", err)
+	// The log elects a new leader among the two if n1 led it; on a loaded machine that can
+	// outlast one proposal's timeout, so the join is tried for at most a minute.
+	for deadline := time.Now().Add(time.Minute); ; {
+		_, _, err := added.JoinGroup(ctx, g.ID, "d", "after")
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("join with n0 and the replacement as the replicas: %v", err)
+		}
+		t.Logf("join with n0 and the replacement as the replicas, retried: %v", err)
 	}
 	for _, n := range []*Node{nodes[0], replacement, added} {
 		if got := members(n); got != joins+1 {
