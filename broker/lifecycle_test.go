@@ -1,10 +1,8 @@
 package broker_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,28 +10,10 @@ import (
 	"github.com/smalruby/meshd/broker/brokertest"
 )
 
-// lockedBuffer is a log destination for a broker whose sweeper may write concurrently.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestGroupLifecycleCountsAndLogs follows groups through their three ends: each is counted
 // once and logged once at info, and messages are never logged.
 func TestGroupLifecycleCountsAndLogs(t *testing.T) {
-	var log lockedBuffer
+	var log brokertest.Logs
 	tb := brokertest.New(t, brokertest.Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	create := func(host string) broker.Group {
 		g, err := tb.CreateGroup(ctx, broker.CreateGroupInput{Name: "lesson", HostID: host, Domain: "school", UseWebSocket: true})

@@ -1,7 +1,6 @@
 package gql_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/smalruby/meshd/broker/brokertest"
 	"github.com/smalruby/meshd/gql"
 )
 
@@ -20,24 +20,14 @@ type hooks struct {
 	opened   int
 	closes   chan int
 	failures []string
-	log      bytes.Buffer
+	log      brokertest.Logs
 }
 
-func (h *hooks) Write(p []byte) (int, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.log.Write(p)
-}
-
-func (h *hooks) logged() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.log.String()
-}
+func (h *hooks) logged() string { return h.log.String() }
 
 func (h *hooks) configure(c *gql.Config) {
 	c.APIKeys = []string{"k"}
-	c.Logger = slog.New(slog.NewTextHandler(h, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c.Logger = slog.New(slog.NewTextHandler(&h.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c.Realtime.OnSocketOpen = func() { h.mu.Lock(); h.opened++; h.mu.Unlock() }
 	c.Realtime.OnSocketClose = func(code int) { h.closes <- code }
 	c.OnAuthFailure = func(transport, ip string) {
