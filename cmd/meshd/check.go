@@ -36,6 +36,13 @@ func check(args, environ []string, stdout io.Writer) error {
 			r.ok("TLS certificate " + cfg.tlsCert + " loads")
 		}
 	}
+	if c := cfg.cluster; c.tlsCert != "" {
+		if _, err := routeTLS(c.tlsCert, c.tlsKey, c.tlsCA); err != nil {
+			r.problem(err.Error())
+		} else {
+			r.ok("cluster route certificate " + c.tlsCert + " loads")
+		}
+	}
 	checkDataDir(r, cfg)
 	if r.problems > 0 {
 		return fmt.Errorf("check: %d problem(s)", r.problems)

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,10 +37,25 @@ type clusterConfig struct {
 
 func (c *clusterConfig) enabled() bool { return c.listen != "" }
 
-// prepare checks the cluster settings, fills in the node name, and gives the nodes one
-// createDomain secret when none is set: every node must hand a caller the same domain.
-func (c *clusterConfig) prepare(cfg *config) error {
+// validate checks the cluster settings on their own and with each other. It is part of
+// config.validate, so `meshd check` and a start refuse the same settings.
+func (c *clusterConfig) validate() []error {
 	if !c.enabled() {
+		var set []string
+		for _, s := range []struct{ flag, value string }{
+			{"cluster-routes", strings.Join(c.routes, ",")},
+			{"cluster-secret", c.secret},
+			{"cluster-tls-cert", c.tlsCert},
+			{"cluster-tls-key", c.tlsKey},
+			{"cluster-tls-ca", c.tlsCA},
+		} {
+			if s.value != "" {
+				set = append(set, "-"+s.flag)
+			}
+		}
+		if len(set) > 0 {
+			return []error{fmt.Errorf("%s set without -cluster-listen: meshd would run as one process on its own; set -cluster-listen to join the cluster, or unset %s", strings.Join(set, ", "), strings.Join(set, ", "))}
+		}
 		return nil
 	}
 	var errs []error
@@ -51,15 +68,24 @@ func (c *clusterConfig) prepare(cfg *config) error {
 	if (c.tlsCert == "") != (c.tlsKey == "") || (c.tlsCert == "") != (c.tlsCA == "") {
 		errs = append(errs, errors.New("-cluster-tls-cert, -cluster-tls-key and -cluster-tls-ca go together"))
 	}
+	if _, _, err := net.SplitHostPort(c.listen); err != nil {
+		errs = append(errs, fmt.Errorf("-cluster-listen: %w", err))
+	}
+	return errs
+}
+
+// prepare fills in the node name, and gives the nodes one createDomain secret when none is
+// set: every node must hand a caller the same domain. The settings were validated already.
+func (c *clusterConfig) prepare(cfg *config) error {
+	if !c.enabled() {
+		return nil
+	}
 	if c.nodeName == "" {
 		host, err := os.Hostname()
 		if err != nil {
-			errs = append(errs, fmt.Errorf("-node-name is empty and the host name is unknown: %w", err))
+			return fmt.Errorf("-node-name is empty and the host name is unknown: %w", err)
 		}
 		c.nodeName = host
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
 	}
 	if cfg.secret == "" {
 		cfg.secret = domainSecret(c.secret)

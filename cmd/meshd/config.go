@@ -297,6 +297,8 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// validate checks every setting, alone and with the others. It is the one validation of
+// settings: parseConfig runs it, so a start and `meshd check` refuse the same settings.
 func (c *config) validate() error {
 	var errs []error
 	positive := map[string]int{
@@ -379,6 +381,7 @@ func (c *config) validate() error {
 		}
 	}
 	errs = append(errs, c.validateAdminKeys()...)
+	errs = append(errs, c.cluster.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +131,46 @@ func TestNearest(t *testing.T) {
 		if got := nearest(in, names); got != want {
 			t.Errorf("nearest(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCheckAndStartRefuseTheSameSettings gives `meshd check` and a start the same mistaken
+// settings: both refuse them with the same words, as a usage error, before a start touches
+// anything.
+func TestCheckAndStartRefuseTheSameSettings(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"more replicas than a cluster may have", []string{"-cluster-listen", "127.0.0.1:0", "-cluster-secret", "s3cret-of-the-cluster", "-cluster-replicas", "9",
+			"-cluster-routes", "nats://127.0.0.1:6222,nats://127.0.0.1:6223,nats://127.0.0.1:6224"}, "-cluster-replicas must be between 1 and 5, got 9"},
+		{"routes without a listen address", []string{"-cluster-routes", "nats://127.0.0.1:6222"}, "-cluster-routes set without -cluster-listen"},
+		{"a secret without a listen address", []string{"-cluster-secret", "s3cret-of-the-cluster"}, "-cluster-secret set without -cluster-listen"},
+		{"a listen address without a secret", []string{"-cluster-listen", "127.0.0.1:0"}, "-cluster-secret is required with -cluster-listen"},
+		{"half of the route TLS", []string{"-cluster-listen", "127.0.0.1:0", "-cluster-secret", "s3cret-of-the-cluster", "-cluster-tls-cert", "c.pem"},
+			"-cluster-tls-cert, -cluster-tls-key and -cluster-tls-ca go together"},
+		{"a listen address without a port", []string{"-cluster-listen", "localhost", "-cluster-secret", "s3cret-of-the-cluster"}, "-cluster-listen: address localhost: missing port"},
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			args := append([]string{"-listen-addr", "127.0.0.1:0", "-data-dir", dir, "-api-keys", "k"}, tt.args...)
+			var out bytes.Buffer
+			checked := check(args, nil, &out)
+			started := run(ended, args, nil, io.Discard, io.Discard)
+			for what, err := range map[string]error{"meshd check": checked, "meshd": started} {
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("%s: error = %v, want %q", what, err, tt.want)
+				} else if !errors.As(err, new(usageError)) {
+					t.Errorf("%s: %v is not a usage error (exit status 2)", what, err)
+				}
+			}
+			if _, err := os.Stat(dir); !os.IsNotExist(err) {
+				t.Errorf("the start touched the data directory: %v", err)
+			}
+		})
 	}
 }
