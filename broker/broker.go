@@ -34,6 +34,9 @@ type Options struct {
 	// OnCommit, when set, is told of every store commit: how long it took, how many changes it
 	// carried and whether it failed.
 	OnCommit func(d time.Duration, ops int, err error)
+	// OnGroupEnd, when set, is told of every group that ends — dissolved, its host gone or
+	// expired — once, after its subscribers were told. It must not block.
+	OnGroupEnd func(GroupEnd)
 }
 
 // Broker owns all Mesh v2 state and applies the API's rules to it. Its methods are safe for
@@ -53,6 +56,7 @@ type Broker struct {
 
 	published atomic.Uint64
 	lifecycle lifecycle
+	onEnd     func(GroupEnd)
 
 	stop      chan struct{}
 	loops     sync.WaitGroup
@@ -72,6 +76,7 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 		clock: opts.Clock,
 		newID: opts.NewID,
 		log:   opts.Logger,
+		onEnd: opts.OnGroupEnd,
 		stop:  make(chan struct{}),
 	}
 	if b.clock == nil {

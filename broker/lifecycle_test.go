@@ -3,6 +3,7 @@ package broker_test
 import (
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,10 +12,20 @@ import (
 )
 
 // TestGroupLifecycleCountsAndLogs follows groups through their three ends: each is counted
-// once and logged once at info, and messages are never logged.
+// once, logged once at info and told once to the lifecycle hook with its reason, and messages
+// are never logged.
 func TestGroupLifecycleCountsAndLogs(t *testing.T) {
 	var log brokertest.Logs
-	tb := brokertest.New(t, brokertest.Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	var mu sync.Mutex
+	var ends []broker.GroupEnd
+	tb := brokertest.New(t, brokertest.Options{
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		OnGroupEnd: func(e broker.GroupEnd) {
+			mu.Lock()
+			ends = append(ends, e)
+			mu.Unlock()
+		},
+	})
 	create := func(host string) broker.Group {
 		g, err := tb.CreateGroup(ctx, broker.CreateGroupInput{Name: "lesson", HostID: host, Domain: "school", UseWebSocket: true})
 		if err != nil {
@@ -56,11 +67,26 @@ func TestGroupLifecycleCountsAndLogs(t *testing.T) {
 	for _, want := range []string{
 		`level=INFO msg="group created" domain=school group=` + dissolved.ID + ` websocket=true`,
 		`level=INFO msg="group dissolved" domain=school group=` + dissolved.ID + ` members=1 lived=0s`,
-		`level=INFO msg="group expired" domain=school group=` + lapsed.ID + ` reason="host heartbeat" members=0 lived=2m31s`,
-		`level=INFO msg="group expired" domain=school group=` + outlived.ID + ` reason=lifetime members=0 lived=35m1s`,
+		`level=INFO msg="group expired" domain=school group=` + lapsed.ID + ` reason="host gone" members=0 lived=2m31s`,
+		`level=INFO msg="group expired" domain=school group=` + outlived.ID + ` reason=expired members=0 lived=35m1s`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the log lacks %s:\n%s", want, text)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := []struct {
+		id      string
+		reason  broker.EndReason
+		members int
+	}{{dissolved.ID, broker.EndDissolved, 1}, {lapsed.ID, broker.EndHostGone, 0}, {outlived.ID, broker.EndExpired, 0}}
+	if len(ends) != len(want) {
+		t.Fatalf("the hook was told of %d ends, want %d: %+v", len(ends), len(want), ends)
+	}
+	for i, w := range want {
+		if e := ends[i]; e.Group.ID != w.id || e.Reason != w.reason || e.Members != w.members || e.At.Before(e.Group.CreatedAt) {
+			t.Errorf("end %d = %+v, want group %s, reason %q, %d members", i, e, w.id, w.reason, w.members)
 		}
 	}
 	if n := strings.Count(text, `msg="group `); n != 6 {

@@ -229,13 +229,13 @@ func (b *Broker) DissolveGroup(ctx context.Context, groupID, domain, hostID stri
 	}
 	host := b.index.domains[domain].hosts[g.HostID]
 	b.remove(s, g)
-	ended := endOf(g, b.Now())
+	ended := endOf(g, b.Now(), true)
 	done := b.commit.enqueue(func() { b.restore(s, g, host) }, store.Op{Kind: store.DeleteGroup, Domain: domain, GroupID: groupID})
 	unlock()
 	if err := b.commit.wait(ctx, done); err != nil {
 		return Dissolve{}, err
 	}
-	b.groupDissolved(ended)
+	b.groupEnded(ended)
 	d := Dissolve{GroupID: groupID, Domain: domain, Message: "Group " + groupID + "@" + domain + " has been dissolved successfully."}
 	// Published after the group is gone, so nothing of the group can follow it.
 	b.publish(&Message{GroupID: groupID, Domain: domain, Dissolve: &d})

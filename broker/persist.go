@@ -83,10 +83,11 @@ func (b *Broker) Sweep() {
 		b.index.mu.Lock()
 		s.mu.Lock()
 		var ops []store.Op
+		var ended []GroupEnd
 		for _, g := range s.groups {
 			if !b.live(g, now) {
 				b.remove(s, g)
-				b.groupExpired(endOf(g, now))
+				ended = append(ended, endOf(g, now, false))
 				ops = append(ops, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
 				continue
 			}
@@ -113,6 +114,9 @@ func (b *Broker) Sweep() {
 		}
 		s.mu.Unlock()
 		b.index.mu.Unlock()
+		for _, e := range ended {
+			b.groupEnded(e)
+		}
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
-	"time"
 )
 
 // Stats counts the live state, for monitoring.
@@ -56,43 +54,4 @@ func (b *Broker) Ready(ctx context.Context) error {
 		return fmt.Errorf("store: the last commit failed: %w", err)
 	}
 	return nil
-}
-
-// lifecycle counts the groups that began and ended since start.
-type lifecycle struct {
-	created, dissolved, expired atomic.Uint64
-}
-
-// groupCreated counts and logs a new group: one line per group, never per message.
-func (b *Broker) groupCreated(g Group) {
-	b.lifecycle.created.Add(1)
-	b.log.Info("group created", "domain", g.Domain, "group", g.ID, "websocket", g.UseWebSocket, "expires_at", FormatTime(g.ExpiresAt))
-}
-
-// groupEnd is what the log says of a group that ended, taken while its shard is locked.
-type groupEnd struct {
-	domain, id string
-	members    int
-	lived      time.Duration
-	reason     string
-}
-
-func endOf(g *group, now time.Time) groupEnd {
-	reason := "host heartbeat"
-	if now.After(g.ExpiresAt) {
-		reason = "lifetime"
-	}
-	return groupEnd{g.Domain, g.ID, len(g.members), now.Sub(g.CreatedAt).Round(time.Second), reason}
-}
-
-// groupDissolved counts and logs a group its host ended.
-func (b *Broker) groupDissolved(e groupEnd) {
-	b.lifecycle.dissolved.Add(1)
-	b.log.Info("group dissolved", "domain", e.domain, "group", e.id, "members", e.members, "lived", e.lived.String())
-}
-
-// groupExpired counts and logs a group the sweeper removed, with what ran out.
-func (b *Broker) groupExpired(e groupEnd) {
-	b.lifecycle.expired.Add(1)
-	b.log.Info("group expired", "domain", e.domain, "group", e.id, "reason", e.reason, "members", e.members, "lived", e.lived.String())
 }

@@ -51,6 +51,8 @@ type Options struct {
 	Logger *slog.Logger
 	// OnCommit, when set, is told of every store commit, as broker.Options.OnCommit.
 	OnCommit func(d time.Duration, ops int, err error)
+	// OnGroupEnd, when set, is told of every group that ends, as broker.Options.OnGroupEnd.
+	OnGroupEnd func(broker.GroupEnd)
 }
 
 // Broker is a running test broker with its parts.
@@ -93,12 +95,13 @@ func New(t testing.TB, opts Options) *Broker {
 	var mu sync.Mutex
 	ids := 0
 	b, err := broker.New(context.Background(), broker.Options{
-		Config:   cfg,
-		Store:    opts.Store,
-		Bus:      bs,
-		Clock:    opts.Clock.Now,
-		Logger:   opts.Logger,
-		OnCommit: opts.OnCommit,
+		Config:     cfg,
+		Store:      opts.Store,
+		Bus:        bs,
+		Clock:      opts.Clock.Now,
+		Logger:     opts.Logger,
+		OnCommit:   opts.OnCommit,
+		OnGroupEnd: opts.OnGroupEnd,
 		NewID: func() string {
 			mu.Lock()
 			defer mu.Unlock()
