@@ -16,6 +16,7 @@ import (
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/cluster"
+	"github.com/smalruby/meshd/cmd/meshd/editor"
 	"github.com/smalruby/meshd/gql"
 )
 
@@ -371,7 +372,7 @@ func (c *config) validate() error {
 		}
 	}
 	if c.publicURL != "" {
-		if err := checkPublicURL(c.publicURL); err != nil {
+		if err := editor.CheckPublicURL(c.publicURL); err != nil {
 			errs = append(errs, fmt.Errorf("-public-url: %w", err))
 		}
 	}

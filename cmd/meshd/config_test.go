@@ -67,6 +67,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"origin in capitals", nil, map[string]string{"MESH_ALLOWED_ORIGINS": "https://Smalruby.APP"}, "write https://smalruby.app (no path, lower case)"},
 		{"missing static directory", []string{"-static", "/nonexistent/editor"}, nil, "-static: stat /nonexistent/editor: no such file or directory"},
 		{"static file", []string{"-static", "config_test.go"}, nil, "-static: config_test.go is not a directory"},
+		{"public URL without a scheme", []string{"-public-url", "meshd.lan:8080"}, nil, "-public-url: "},
 		{"domain mode", []string{"-domain-mode", "ipv6"}, nil, `-domain-mode: domain mode "ipv6": want fixed, ip or subnet`},
 		{"log level", []string{"-log-level", "loud"}, nil, `-log-level must be debug, info, warn or error, got "loud"`},
 		{"address without a port", []string{"-pprof-addr", "localhost"}, nil, "-pprof-addr: address localhost: missing port in address"},

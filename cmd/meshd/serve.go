@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/cmd/meshd/editor"
 )
 
 // routes puts meshd's endpoints together: the API, health, metrics and an optional editor
@@ -47,9 +48,9 @@ func routes(cfg *config, api http.Handler, brk broker.Service, m *metrics, log *
 		mux.Handle("/", api)
 		return mux, nil
 	}
-	ed, err := newEditor(cfg.staticDir, cfg.publicURL, cfg.trustedProxies, log)
+	ed, err := editor.New(cfg.staticDir, editor.Config{PublicURL: cfg.publicURL, TrustedProxies: cfg.trustedProxies, Log: log})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("-static: %w", err)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/graphql" || strings.HasPrefix(r.URL.Path, "/graphql/") || r.Method == http.MethodOptions {

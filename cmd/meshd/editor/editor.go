@@ -1,4 +1,8 @@
-package main
+// Package editor serves a built Smalruby editor from a directory on meshd's own origin. The
+// JavaScript that carries the AppSync endpoint the build compiled in is served with meshd's
+// endpoint instead, so a downloaded editor works unchanged; every file is served compressed
+// where the browser allows, and content-hashed files are cached by browsers for a year.
+package editor
 
 import (
 	"bytes"
@@ -30,32 +34,44 @@ const minCompressBytes = 1024
 // immutableAge is how long browsers keep a content-hashed file without asking again.
 const immutableAge = 365 * 24 * time.Hour
 
-// editor serves a built Smalruby editor from a directory on meshd's own origin. JavaScript that
-// carries the AppSync endpoint the build compiled in is served with meshd's endpoint instead,
-// so a downloaded editor works unchanged.
+// Config is what the editor's file server needs besides its directory.
+type Config struct {
+	// PublicURL is meshd's URL as browsers reach it (it must pass CheckPublicURL); empty derives
+	// it from each request.
+	PublicURL string
+	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host are believed.
+	TrustedProxies []netip.Prefix
+	// Log receives the rewrites and a warning when dir has no index.html; nil is slog.Default().
+	Log *slog.Logger
+}
+
+// editor is the file server New returns.
 type editor struct {
 	root *os.Root
-	// publicURL is meshd's URL as browsers reach it, without a trailing slash; empty derives it
-	// from each request.
+	// publicURL is Config.PublicURL without a trailing slash.
 	publicURL string
 	trusted   []netip.Prefix
 	log       *slog.Logger
 	cache     *blobCache
 }
 
-// newEditor serves dir. publicURL must have passed checkPublicURL.
-func newEditor(dir, publicURL string, trusted []netip.Prefix, log *slog.Logger) (*editor, error) {
+// New serves the editor built into dir.
+func New(dir string, cfg Config) (http.Handler, error) {
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, fmt.Errorf("-static: %w", err)
+		return nil, err
 	}
 	if _, err := root.Stat("index.html"); err != nil {
 		log.Warn("the -static directory has no index.html: pupils opening meshd's address get 404", "dir", dir, "hint", indexHint(dir))
 	}
 	return &editor{
 		root:      root,
-		publicURL: strings.TrimSuffix(publicURL, "/"),
-		trusted:   trusted,
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
+		trusted:   cfg.TrustedProxies,
 		log:       log,
 		cache:     newBlobCache(editorCacheBytes),
 	}, nil
@@ -75,9 +91,9 @@ func indexHint(dir string) string {
 	return "no folder below it has one either"
 }
 
-// checkPublicURL accepts an absolute http or https URL with a host and at most a path, and
+// CheckPublicURL accepts an absolute http or https URL with a host and at most a path, and
 // nothing that could end the JavaScript string it is written into.
-func checkPublicURL(s string) error {
+func CheckPublicURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
 		return err

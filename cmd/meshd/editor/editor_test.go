@@ -1,4 +1,4 @@
-package main
+package editor
 
 import (
 	"bytes"
@@ -11,15 +11,12 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/smalruby/meshd/gql/realclient"
 )
 
 // awsEndpoint is an endpoint as an editor build compiles it in.
@@ -174,7 +171,7 @@ func startEditor(t *testing.T, dir, publicURL string, trusted ...string) (*httpt
 		prefixes = append(prefixes, netip.MustParsePrefix(p))
 	}
 	logs := &logCounter{msgs: map[string]int{}}
-	ed, err := newEditor(dir, publicURL, prefixes, slog.New(logs))
+	ed, err := New(dir, Config{PublicURL: publicURL, TrustedProxies: prefixes, Log: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,17 +420,14 @@ func TestAccepts(t *testing.T) {
 
 func TestCheckPublicURL(t *testing.T) {
 	for _, good := range []string{"http://meshd.school.lan:8080", "https://mesh.example/meshd/", "http://192.168.1.20"} {
-		if err := checkPublicURL(good); err != nil {
+		if err := CheckPublicURL(good); err != nil {
 			t.Errorf("%s: %v", good, err)
 		}
 	}
 	for _, bad := range []string{"meshd.lan:8080", "ftp://x", "http://", "http://a/?x=1", "http://a/#f", `http://a/"`, "http://u:p@a/"} {
-		if err := checkPublicURL(bad); err == nil {
+		if err := CheckPublicURL(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
-	}
-	if _, err := parseConfig([]string{"-public-url", "meshd.lan:8080"}, env(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "-public-url") {
-		t.Fatalf("parseConfig = %v, want a -public-url error", err)
 	}
 }
 
@@ -471,34 +465,6 @@ func TestBlobCache(t *testing.T) {
 	}
 }
 
-// TestPrebuiltEditorWithTheRealClient serves a prebuilt editor from the real binary and lets
-// the editor's SDK, configured with the endpoint found in the served bundle, run a lesson:
-// create, subscribe, join, report, receive.
-func TestPrebuiltEditorWithTheRealClient(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts meshd and Node; not with -short")
-	}
-	node, dir := realclient.Setup(t)
-	editor := editorDir(t)
-	p := startMeshd(t, "-store", "memory", "-static", editor)
-	base := strings.TrimSuffix(p.URL, "/graphql")
-	if code, body := get(t, http.DefaultClient, base+"/"); code != 200 || !strings.Contains(body, "<title>Smalruby</title>") {
-		t.Fatalf("/ = %d %q", code, body)
-	}
-	cmd := exec.Command(node, "--test", "--test-force-exit", "--test-reporter=spec", "editor.test.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MESHD_EDITOR_BUNDLE_URL="+base+bundle, "NO_COLOR=1")
-	cmd.WaitDelay = 10 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("node --test editor.test.mjs:\n%s", out)
-	if err != nil {
-		t.Fatalf("the real client against the served editor: %v\nmeshd log:\n%s", err, p.stderr)
-	}
-	if !strings.Contains(p.stderr.String(), `msg="editor endpoint rewritten"`) {
-		t.Fatalf("no rewrite logged:\n%s", p.stderr)
-	}
-}
-
 // BenchmarkRewriteEndpoints rewrites a bundle of the newest editor's size (about 20 MB).
 func BenchmarkRewriteEndpoints(b *testing.B) {
 	src := []byte(strings.Repeat(prebuilt(awsEndpoint), 20<<20/len(prebuilt(awsEndpoint))))
@@ -523,14 +489,14 @@ func TestEditorWarnsWithoutIndex(t *testing.T) {
 	os.MkdirAll(nested, 0o755)
 	os.WriteFile(filepath.Join(nested, "index.html"), []byte("<title>Smalruby</title>"), 0o644)
 	var buf bytes.Buffer
-	if _, err := newEditor(parent, "", nil, slog.New(slog.NewTextHandler(&buf, nil))); err != nil {
+	if _, err := New(parent, Config{Log: slog.New(slog.NewTextHandler(&buf, nil))}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "has no index.html") || !strings.Contains(buf.String(), "use "+nested) {
 		t.Fatalf("log = %s", buf.String())
 	}
 	buf.Reset()
-	if _, err := newEditor(nested, "", nil, slog.New(slog.NewTextHandler(&buf, nil))); err != nil || buf.Len() != 0 {
+	if _, err := New(nested, Config{Log: slog.New(slog.NewTextHandler(&buf, nil))}); err != nil || buf.Len() != 0 {
 		t.Fatalf("a directory with index.html: %v, log %q", err, buf.String())
 	}
 }
@@ -559,7 +525,7 @@ func FuzzEditorPath(f *testing.F) {
 	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<title>Smalruby</title>"), 0o644)
 	os.Symlink(filepath.Join(outside, "secret"), filepath.Join(dir, "link"))
 	os.Symlink(outside, filepath.Join(dir, "out"))
-	ed, err := newEditor(dir, "", nil, slog.New(slog.DiscardHandler))
+	ed, err := New(dir, Config{Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -578,4 +544,13 @@ func FuzzEditorPath(f *testing.F) {
 			t.Fatalf("%q: %d %s", p, rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestPrebuiltFixture keeps testdata/prebuilt, the editor cmd/meshd's real-client test serves,
+// the same as the bundle these tests build.
+func TestPrebuiltFixture(t *testing.T) {
+	got, err := os.ReadFile(filepath.Join("testdata", "prebuilt", bundle[1:]))
+	if err != nil || string(got) != prebuilt(awsEndpoint) {
+		t.Fatalf("testdata/prebuilt%s differs from prebuilt(awsEndpoint): %v", bundle, err)
+	}
 }
