@@ -4,7 +4,7 @@
 # a page does, each stream read and discarded as a browser would), and prints meshd's CPU of
 # every run. Usage: bash bench/console-cost.sh [consoles=2] [rounds=3] [extra bench flags…]
 # With PROFILE=FILE it also writes meshd's CPU profile of the last run with consoles (20 s of
-# the window), whose share under gql/console is the consoles' cost without the machine's noise.
+# the window), whose share under cmd/meshd/console is the consoles' cost without the machine's noise.
 # Loopback only; every run is bounded by the bench's own -duration.
 set -euo pipefail
 cd "$(dirname "$0")/.."

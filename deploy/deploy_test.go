@@ -415,7 +415,7 @@ func TestDockerignore(t *testing.T) {
 		}
 		return nil
 	})
-	for _, need := range []string{"go.mod", "go.sum", "cmd/meshd/main.go", "gql/schema.graphql", "gql/console/assets"} {
+	for _, need := range []string{"go.mod", "go.sum", "cmd/meshd/main.go", "gql/schema.graphql", "cmd/meshd/console/assets"} {
 		found := false
 		for _, f := range context {
 			if f == need || strings.HasPrefix(f, need+"/") {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/cluster"
+	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/cmd/meshd/editor"
 	"github.com/smalruby/meshd/gql"
 )
@@ -381,7 +382,7 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("-%s: %w", a.flag, err))
 		}
 	}
-	errs = append(errs, c.validateAdminKeys()...)
+	errs = append(errs, console.ValidateAdminKeys(c.adminKeys, c.apiKeys)...)
 	errs = append(errs, c.cluster.validate()...)
 	return errors.Join(errs...)
 }

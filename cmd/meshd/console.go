@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	runtimemetrics "runtime/metrics"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,23 +17,17 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/gql"
-	"github.com/smalruby/meshd/gql/console"
 )
-
-// adminKeyFile is where a generated admin key is kept, in the data directory.
-const adminKeyFile = "admin-key"
-
-// minAdminKeyLen keeps configured admin keys out of guessing range.
-const minAdminKeyLen = 16
 
 // consoleServer is the teacher's console as meshd runs it: on the main listener, or on its
 // own (-console-addr).
 type consoleServer struct {
 	c         *console.Console
 	log       *slog.Logger
-	generated string // the file of a generated key, "" when keys are configured
-	own       net.Listener
+	generated string   // the file of a generated key, "" when keys are configured
+	own       net.Addr // the console's own listener (-console-addr), nil on the main one
 }
 
 // commitLog remembers the store's commit failures for the console.
@@ -85,7 +75,7 @@ func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.
 	cs := &consoleServer{log: log}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
-		key, path, err := loadAdminKey(cfg.dataDir)
+		key, path, err := console.LoadAdminKey(cfg.dataDir)
 		if err != nil {
 			return nil, err
 		}
@@ -124,22 +114,10 @@ func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.
 	// Live views end when shutdown begins, so that they do not hold the HTTP server open.
 	context.AfterFunc(ctx, c.Close)
 	if cfg.consoleAddr != "" {
-		ln, err := net.Listen("tcp", cfg.consoleAddr)
-		if err != nil {
+		if cs.own, err = c.Listen(ctx, cfg.consoleAddr); err != nil {
 			c.Close()
-			return nil, fmt.Errorf("console: listen on %s: %w", cfg.consoleAddr, err)
+			return nil, err
 		}
-		cs.own = ln
-		srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() {
-			<-ctx.Done()
-			srv.Close()
-		}()
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("console server failed", "addr", ln.Addr().String(), "err", err)
-			}
-		}()
 	}
 	return cs, nil
 }
@@ -149,21 +127,14 @@ func (cs *consoleServer) wrap(next http.Handler) http.Handler {
 	if cs.own != nil {
 		return next
 	}
-	h := cs.c.Handler()
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.Path; p == "/statusz" || p == "/console" || strings.HasPrefix(p, "/console/") {
-			h.ServeHTTP(w, r)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return cs.c.Wrap(next)
 }
 
 // announce logs where the console is; with a generated key it logs a one-time login link.
 func (cs *consoleServer) announce(scheme string, mainAddr net.Addr) {
 	addr := mainAddr
 	if cs.own != nil {
-		addr, scheme = cs.own.Addr(), "http"
+		addr, scheme = cs.own, "http"
 	}
 	base := scheme + "://" + dialable(addr.String())
 	if cs.generated == "" {
@@ -187,38 +158,6 @@ func dialable(addr string) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// loadAdminKeyFile reads the admin key kept in dir; "" when there is none.
-func loadAdminKeyFile(dir string) (key, path string, err error) {
-	path = filepath.Join(dir, adminKeyFile)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", path, nil
-	}
-	if err != nil {
-		return "", path, fmt.Errorf("read admin key: %w", err)
-	}
-	return strings.TrimSpace(string(b)), path, nil
-}
-
-// loadAdminKey returns the admin key kept in dir and its file, generating it on first start.
-func loadAdminKey(dir string) (key, path string, err error) {
-	if key, path, err = loadAdminKeyFile(dir); err != nil || key != "" {
-		return key, path, err
-	}
-	buf := make([]byte, 24)
-	if _, err := rand.Read(buf); err != nil {
-		return "", "", fmt.Errorf("generate admin key: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", "", fmt.Errorf("create data directory: %w", err)
-	}
-	key = "meshd-admin-" + hex.EncodeToString(buf)
-	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
-		return "", "", fmt.Errorf("write admin key: %w", err)
-	}
-	return key, path, nil
 }
 
 // memorySamples are the runtime metrics the console shows.
@@ -266,20 +205,4 @@ func serverHealth(m *metrics, api *gql.Server, started time.Time) console.Health
 		}
 	}
 	return h
-}
-
-// validateAdminKeys checks that admin keys are long enough and never a pupils' API key.
-func (c *config) validateAdminKeys() []error {
-	var errs []error
-	for _, k := range c.adminKeys {
-		if len(k) < minAdminKeyLen {
-			errs = append(errs, fmt.Errorf("-admin-keys: every admin key needs at least %d characters", minAdminKeyLen))
-		}
-		for _, a := range c.apiKeys {
-			if k == a {
-				errs = append(errs, errors.New("-admin-keys: an admin key must not be an API key (the pupils' key is compiled into the editor and public)"))
-			}
-		}
-	}
-	return errs
 }

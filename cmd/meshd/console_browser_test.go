@@ -23,15 +23,15 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/smalruby/meshd/gql/console"
+	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/gql/realclient"
 )
 
-var updateScreenshots = flag.Bool("update-screenshots", false, "write the console's screenshots into gql/console/screenshots/")
+var updateScreenshots = flag.Bool("update-screenshots", false, "write the console's screenshots into cmd/meshd/console/screenshots/")
 
 const (
 	// screenshotDir is where -update-screenshots puts the README's pictures.
-	screenshotDir = "../../gql/console/screenshots"
+	screenshotDir = "console/screenshots"
 	// chromiumPath is Debian's chromium package.
 	chromiumPath = "/usr/bin/chromium"
 	// consolePupilKey is the pupils' API key of the lesson; the console must refuse it.

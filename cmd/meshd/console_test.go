@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smalruby/meshd/cmd/meshd/console"
 )
 
 var loginLink = regexp.MustCompile(`msg="console listening" login="(http://[^"]+/console/login\?ticket=[0-9a-f]+)" admin_key_file=(\S+)`)
@@ -36,7 +38,7 @@ func TestConsoleAdminKeyIsGeneratedAndKept(t *testing.T) {
 	p := startMeshd(t, "-store", "memory", "-data-dir", dir)
 	m := logLine(t, p, loginLink)
 	link, keyFile := m[1], m[2]
-	if keyFile != filepath.Join(dir, adminKeyFile) {
+	if keyFile != filepath.Join(dir, console.AdminKeyFile) {
 		t.Errorf("key file %s, want it in the data directory", keyFile)
 	}
 	fi, err := os.Stat(keyFile)
@@ -45,7 +47,7 @@ func TestConsoleAdminKeyIsGeneratedAndKept(t *testing.T) {
 	}
 	raw, _ := os.ReadFile(keyFile)
 	key := strings.TrimSpace(string(raw))
-	if len(key) < minAdminKeyLen || strings.Contains(p.stderr.String(), key) {
+	if len(key) < console.MinAdminKeyLen || strings.Contains(p.stderr.String(), key) {
 		t.Fatalf("key %q: too short, or written to the log", key)
 	}
 
@@ -168,12 +170,12 @@ func TestAdminKeySettings(t *testing.T) {
 		})
 	}
 	dir := t.TempDir()
-	k1, _, err := loadAdminKey(dir)
+	k1, _, err := console.LoadAdminKey(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, _, err := loadAdminKey(dir)
-	if err != nil || k1 != k2 || len(k1) < minAdminKeyLen {
+	k2, _, err := console.LoadAdminKey(dir)
+	if err != nil || k1 != k2 || len(k1) < console.MinAdminKeyLen {
 		t.Fatalf("keys %q then %q (%v)", k1, k2, err)
 	}
 }

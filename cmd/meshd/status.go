@@ -14,7 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/smalruby/meshd/gql/console"
+	"github.com/smalruby/meshd/cmd/meshd/console"
 )
 
 // statusGroupLines is how many groups `meshd status` lists before it summarises the rest, so
@@ -205,7 +205,7 @@ func printStatus(w io.Writer, st *console.Status) {
 
 // readAdminKey reads the admin key kept in dir, without creating one.
 func readAdminKey(dir string) (key, path string, err error) {
-	key, path, err = loadAdminKeyFile(dir)
+	key, path, err = console.LoadAdminKeyFile(dir)
 	if err == nil && key == "" {
 		err = errors.New("no admin key: pass -key, set MESH_ADMIN_KEYS, or point -data-dir at meshd's data directory")
 	}

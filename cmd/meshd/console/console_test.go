@@ -18,8 +18,8 @@ import (
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/brokertest"
+	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/gql"
-	"github.com/smalruby/meshd/gql/console"
 )
 
 const (
