@@ -40,8 +40,9 @@ type Options struct {
 }
 
 // Broker owns all Mesh v2 state and applies the API's rules to it. Its methods are safe for
-// concurrent use.
+// concurrent use. Its mutations are Changes it applies at once (see Apply).
 type Broker struct {
+	mutator
 	cfg    Config
 	store  store.Store
 	bus    *bus.Bus
@@ -88,6 +89,7 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 	if b.log == nil {
 		b.log = slog.Default()
 	}
+	b.mutator = NewMutator(b.Apply)
 	for i := range b.shards {
 		b.shards[i].groups = make(map[groupKey]*group)
 	}
@@ -141,6 +143,10 @@ func (b *Broker) every(d time.Duration, f func()) {
 
 // Now is the broker's clock at millisecond precision, the precision of every stored instant.
 func (b *Broker) Now() time.Time { return b.clock().UTC().Truncate(time.Millisecond) }
+
+// mutator embeds Mutator in Broker under an unexported name: its methods are the broker's
+// mutations, the field is nobody else's to replace.
+type mutator = Mutator
 
 type groupKey struct{ domain, id string }
 

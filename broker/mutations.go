@@ -19,9 +19,9 @@ type CreateGroupInput struct {
 	UseWebSocket             bool
 }
 
-// CreateGroup returns the host's live group in the domain unchanged if it has one, and
-// otherwise creates a group.
-func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, error) {
+// createGroup returns the host's live group in the domain unchanged if it has one, and
+// otherwise creates a group with the given id (a new one when empty).
+func (b *Broker) createGroup(ctx context.Context, in CreateGroupInput, now time.Time, id string) (Group, error) {
 	if err := checkArgs(in.Domain, "hostId", in.HostID, "name", in.Name); err != nil {
 		return Group{}, err
 	}
@@ -37,7 +37,6 @@ func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, e
 			lifetime = time.Duration(*m) * time.Second
 		}
 	}
-	now := b.Now()
 	b.index.mu.Lock()
 	if g, done, ok := b.liveHostGroup(in.Domain, in.HostID, now); ok {
 		b.index.mu.Unlock()
@@ -48,9 +47,12 @@ func (b *Broker) CreateGroup(ctx context.Context, in CreateGroupInput) (Group, e
 		b.index.mu.Unlock()
 		return Group{}, lifetimeErr
 	}
+	if id == "" {
+		id = b.newID()
+	}
 	g := &group{
 		Group: Group{
-			ID:           b.newID(),
+			ID:           id,
 			Domain:       in.Domain,
 			Name:         in.Name,
 			HostID:       in.HostID,
@@ -113,9 +115,8 @@ func (b *Broker) liveHostGroup(domain, hostID string, now time.Time) (Group, cha
 	return g.Group, b.commit.enqueue(nil), true
 }
 
-// JoinGroup makes nodeID a member of a live group, or refreshes its membership.
-func (b *Broker) JoinGroup(ctx context.Context, groupID, domain, nodeID string) (Group, Member, error) {
-	s, g, now, err := b.lockLive(groupID, domain, "nodeId", nodeID)
+func (b *Broker) joinGroup(ctx context.Context, groupID, domain, nodeID string, now time.Time) (Group, Member, error) {
+	s, g, err := b.lockLive(groupID, domain, "nodeId", nodeID, now)
 	if err != nil {
 		return Group{}, Member{}, err
 	}
@@ -148,9 +149,7 @@ func (b *Broker) JoinGroup(ctx context.Context, groupID, domain, nodeID string) 
 	return gv, mv, b.commit.wait(ctx, done)
 }
 
-// LeaveGroup removes nodeID's membership and status from the group. Leaving a group one is
-// not in, or one that does not exist, succeeds.
-func (b *Broker) LeaveGroup(ctx context.Context, groupID, domain, nodeID string) error {
+func (b *Broker) leaveGroup(ctx context.Context, groupID, domain, nodeID string) error {
 	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
 		return err
 	}
@@ -198,10 +197,9 @@ func (b *Broker) LeaveGroup(ctx context.Context, groupID, domain, nodeID string)
 	return b.commit.wait(ctx, done)
 }
 
-// DissolveGroup lets the host end its group: everything of the group is deleted and
-// subscribers are told. Unlike other operations it also accepts a group that has expired but
-// has not been swept yet.
-func (b *Broker) DissolveGroup(ctx context.Context, groupID, domain, hostID string) (Dissolve, error) {
+// dissolveGroup, unlike other operations, also accepts a group that has expired but has not
+// been swept yet.
+func (b *Broker) dissolveGroup(ctx context.Context, groupID, domain, hostID string, now time.Time) (Dissolve, error) {
 	for _, arg := range [][2]string{{"groupId", groupID}, {"domain", domain}, {"hostId", hostID}} {
 		if arg[1] == "" {
 			return Dissolve{}, errorf(ValidationError, "%s is required", arg[0])
@@ -229,7 +227,7 @@ func (b *Broker) DissolveGroup(ctx context.Context, groupID, domain, hostID stri
 	}
 	host := b.index.domains[domain].hosts[g.HostID]
 	b.remove(s, g)
-	ended := endOf(g, b.Now(), true)
+	ended := endOf(g, now, true)
 	done := b.commit.enqueue(func() { b.restore(s, g, host) }, store.Op{Kind: store.DeleteGroup, Domain: domain, GroupID: groupID})
 	unlock()
 	if err := b.commit.wait(ctx, done); err != nil {
@@ -242,9 +240,8 @@ func (b *Broker) DissolveGroup(ctx context.Context, groupID, domain, hostID stri
 	return d, nil
 }
 
-// RenewHeartbeat records that the host is still there. It never moves expiresAt.
-func (b *Broker) RenewHeartbeat(ctx context.Context, groupID, domain, hostID string) (Group, error) {
-	s, g, now, err := b.lockLive(groupID, domain, "hostId", hostID)
+func (b *Broker) renewHeartbeat(ctx context.Context, groupID, domain, hostID string, now time.Time) (Group, error) {
+	s, g, err := b.lockLive(groupID, domain, "hostId", hostID, now)
 	if err != nil {
 		return Group{}, err
 	}
@@ -267,9 +264,8 @@ func (b *Broker) RenewHeartbeat(ctx context.Context, groupID, domain, hostID str
 	return out, nil
 }
 
-// SendMemberHeartbeat refreshes a live membership and returns it with its new expiry.
-func (b *Broker) SendMemberHeartbeat(ctx context.Context, groupID, domain, nodeID string) (Member, error) {
-	s, g, now, err := b.lockLive(groupID, domain, "nodeId", nodeID)
+func (b *Broker) sendMemberHeartbeat(ctx context.Context, groupID, domain, nodeID string, now time.Time) (Member, error) {
+	s, g, err := b.lockLive(groupID, domain, "nodeId", nodeID, now)
 	if err != nil {
 		return Member{}, err
 	}
@@ -290,16 +286,14 @@ func (b *Broker) SendMemberHeartbeat(ctx context.Context, groupID, domain, nodeI
 	return refreshed, b.commit.wait(ctx, done)
 }
 
-// ReportData replaces nodeID's status in the group with data and publishes it. It takes
-// ownership of data.
-func (b *Broker) ReportData(groupID, domain, nodeID string, data []Pair) (NodeStatus, error) {
+func (b *Broker) reportData(groupID, domain, nodeID string, data []Pair, now time.Time) (NodeStatus, error) {
 	if err := checkData(data); err != nil {
 		return NodeStatus{}, err
 	}
 	if data == nil {
 		data = []Pair{}
 	}
-	s, g, now, err := b.lockLive(groupID, domain, "nodeId", nodeID)
+	s, g, err := b.lockLive(groupID, domain, "nodeId", nodeID, now)
 	if err != nil {
 		return NodeStatus{}, err
 	}
@@ -313,28 +307,14 @@ func (b *Broker) ReportData(groupID, domain, nodeID string, data []Pair) (NodeSt
 	return *st, nil
 }
 
-// FireEvents publishes a batch of events to the group and appends them to its polling log.
-func (b *Broker) FireEvents(groupID, domain, nodeID string, events []EventInput) (BatchEvent, error) {
-	batch, err := b.fire(groupID, domain, nodeID, events, false)
-	return batch.BatchEvent, err
-}
-
-// RecordEvents appends events to the group's polling log with the server's time and
-// publishes them to subscribers too.
-func (b *Broker) RecordEvents(groupID, domain, nodeID string, events []EventInput) (RecordResult, error) {
-	batch, err := b.fire(groupID, domain, nodeID, events, true)
-	if err != nil {
-		return RecordResult{}, err
-	}
-	return RecordResult{Count: len(events), NextSince: batch.nextSince}, nil
-}
-
 type firedBatch struct {
 	BatchEvent
 	nextSince string
 }
 
-func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, record bool) (firedBatch, error) {
+// fire publishes a batch of events to the group and appends them to its polling log; a
+// recorded batch carries the server's time instead of the firing time.
+func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, record bool, now time.Time) (firedBatch, error) {
 	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
 		return firedBatch{}, err
 	}
@@ -342,7 +322,6 @@ func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, recor
 		return firedBatch{}, err
 	}
 	events = inOrderKeyOrder(events)
-	now := b.Now()
 	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -418,20 +397,19 @@ func byOrderKey(a, b EventInput) int {
 }
 
 // lockLive checks the arguments, locks the group's shard and checks that the group is live
-// (upstream's checkGroupExists). On success the caller holds the shard's lock.
-func (b *Broker) lockLive(groupID, domain, idName, id string) (*shard, *group, time.Time, error) {
+// at now (upstream's checkGroupExists). On success the caller holds the shard's lock.
+func (b *Broker) lockLive(groupID, domain, idName, id string, now time.Time) (*shard, *group, error) {
 	if err := checkArgs(domain, "groupId", groupID, idName, id); err != nil {
-		return nil, nil, time.Time{}, err
+		return nil, nil, err
 	}
-	now := b.Now()
 	s := b.shardFor(domain, groupID)
 	s.mu.Lock()
 	g := s.lookup(domain, groupID)
 	if err := b.check(g, groupID, domain, now); err != nil {
 		s.mu.Unlock()
-		return nil, nil, time.Time{}, err
+		return nil, nil, err
 	}
-	return s, g, now, nil
+	return s, g, nil
 }
 
 func putGroup(g *group) store.Op {

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/smalruby/meshd/store"
 )
@@ -73,10 +74,14 @@ func (b *Broker) load(ctx context.Context) error {
 }
 
 // Sweep removes dead groups, expired members, dead statuses and old events, and tells the
-// store. It runs in the background every SweepInterval; tests call it directly.
+// store: the change OpSweep at the broker's time. It runs in the background every
+// SweepInterval; tests call it directly.
 func (b *Broker) Sweep() {
+	b.Apply(context.Background(), Change{Op: OpSweep})
+}
+
+func (b *Broker) sweep(now time.Time) {
 	defer b.probe()
-	now := b.Now()
 	for i := range b.shards {
 		s := &b.shards[i]
 		// Removing a group changes its domain's index: the index is locked first.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/smalruby/meshd/broker"
 )
@@ -13,10 +14,10 @@ func TestEntryRoundTrip(t *testing.T) {
 		name string
 		e    entry
 	}{
-		{"create", entry{Op: opCreate, Origin: "a/1", Proposal: 1, At: 1, NewID: "id", Create: &broker.CreateGroupInput{Name: "n", HostID: "h", Domain: "教室", UseWebSocket: true}}},
-		{"report", entry{Op: opReport, Origin: "a/1", Proposal: 2, At: 2, GroupID: "g", Domain: "d", NodeID: "n", Data: []broker.Pair{{Key: "k", Value: "v"}}}},
-		{"fire", entry{Op: opFire, Origin: "a/1", Proposal: 3, At: 3, GroupID: "g", Domain: "d", NodeID: "n", Events: []broker.EventInput{{Name: "e", Payload: &payload}}}},
-		{"sweep", entry{Op: opSweep, Origin: "b/2", Proposal: 4, At: 4}},
+		{"create", entry{Origin: "a/1", Proposal: 1, At: 1, Change: broker.Change{Op: broker.OpCreate, At: time.UnixMilli(1), NewID: "id", Create: &broker.CreateGroupInput{Name: "n", HostID: "h", Domain: "教室", UseWebSocket: true}}}},
+		{"report", entry{Origin: "a/1", Proposal: 2, At: 2, Change: broker.Change{Op: broker.OpReport, At: time.UnixMilli(2), GroupID: "g", Domain: "d", NodeID: "n", Data: []broker.Pair{{Key: "k", Value: "v"}}}}},
+		{"fire", entry{Origin: "a/1", Proposal: 3, At: 3, Change: broker.Change{Op: broker.OpFire, At: time.UnixMilli(3), GroupID: "g", Domain: "d", NodeID: "n", Events: []broker.EventInput{{Name: "e", Payload: &payload}}}}},
+		{"sweep", entry{Origin: "b/2", Proposal: 4, At: 4, Change: broker.Change{Op: broker.OpSweep, At: time.UnixMilli(4)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,7 +41,8 @@ func TestDecodeEntryRejects(t *testing.T) {
 		"not json":              `{`,
 		"no origin":             `{"op":"join"}`,
 		"unknown op":            `{"op":"drop","origin":"a"}`,
-		"create without input":  `{"op":"create","origin":"a"}`,
+		"create without input":  `{"op":"create","origin":"a","newId":"x"}`,
+		"create without new id": `{"op":"create","origin":"a","create":{}}`,
 		"join with create args": `{"op":"join","origin":"a","create":{}}`,
 	} {
 		t.Run(name, func(t *testing.T) {

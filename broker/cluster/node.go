@@ -53,6 +53,7 @@ const (
 
 // Node is one meshd of a cluster. It implements broker.Service.
 type Node struct {
+	mutator
 	opts   Options
 	log    *slog.Logger
 	clock  func() time.Time
@@ -63,8 +64,6 @@ type Node struct {
 	origin string
 
 	proposals atomic.Uint64
-	// applyAt is the log time of the entry being applied, in Unix milliseconds, or 0.
-	applyAt atomic.Int64
 
 	mu        sync.Mutex
 	pending   map[uint64]chan result
@@ -74,10 +73,9 @@ type Node struct {
 	consume   jetstream.ConsumeContext
 	up        chan struct{}
 
-	// Owned by the applier: the time of the last entry applied and the id a create gives.
+	// Owned by the applier: the time of the last entry applied.
 	applyMu sync.Mutex
 	logTime int64
-	newID   string
 
 	stop      chan struct{}
 	bg        context.Context
@@ -86,15 +84,14 @@ type Node struct {
 	closeOnce sync.Once
 }
 
+// mutator embeds broker.Mutator in Node under an unexported name: its methods are the node's
+// mutations.
+type mutator = broker.Mutator
+
 // result is what applying one entry returned.
 type result struct {
-	group    broker.Group
-	member   broker.Member
-	dissolve broker.Dissolve
-	status   broker.NodeStatus
-	batch    broker.BatchEvent
-	record   broker.RecordResult
-	err      error
+	out broker.Outcome
+	err error
 }
 
 var _ broker.Service = (*Node)(nil)
@@ -117,6 +114,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		up:        make(chan struct{}),
 		stop:      make(chan struct{}),
 	}
+	n.mutator = broker.NewMutator(n.propose)
 	n.bg, n.cancel = context.WithCancel(context.Background())
 	if n.log == nil {
 		n.log = slog.Default()
@@ -147,8 +145,9 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	}
 	bopts := opts.Broker
 	bopts.Store = store.NewMemory()
-	bopts.Clock = n.brokerClock
-	bopts.NewID = func() string { return n.newID }
+	// Changes carry their time and new ids; the broker's clock serves queries.
+	bopts.Clock = n.clock
+	bopts.NewID = nil
 	bopts.OnCommit = nil
 	// The log drives sweeping; the memory store needs no status flushes.
 	bopts.Config.SweepInterval, bopts.Config.StatusFlushInterval = 0, 0
@@ -189,13 +188,6 @@ func (n *Node) RouteAddr() string {
 		return a.String()
 	}
 	return ""
-}
-
-func (n *Node) brokerClock() time.Time {
-	if at := n.applyAt.Load(); at != 0 {
-		return time.UnixMilli(at)
-	}
-	return n.clock()
 }
 
 // join creates the replicated log (every node asks for the same one; the first request that
@@ -263,7 +255,7 @@ func (n *Node) join() {
 		case <-n.stop:
 			return
 		case <-t.C:
-			if _, err := n.propose(n.bg, &entry{Op: opSweep}); err != nil && n.bg.Err() == nil {
+			if _, err := n.propose(n.bg, broker.Change{Op: broker.OpSweep}); err != nil && n.bg.Err() == nil {
 				n.log.Warn("sweep not proposed", "err", err)
 			}
 		}
@@ -310,7 +302,7 @@ func (n *Node) handle(msg jetstream.Msg) {
 	if err != nil {
 		n.log.Error("undecodable log entry skipped", "seq", seq, "err", err)
 	} else {
-		res = n.apply(e)
+		res.out, res.err = n.apply(e)
 	}
 	n.mu.Lock()
 	n.applied = seq
@@ -327,47 +319,27 @@ func (n *Node) handle(msg jetstream.Msg) {
 	}
 }
 
-// apply runs one entry through the broker's rules at the entry's log time: its proposer's
-// time, but never before the entry ahead of it, so that log time only moves forward.
-func (n *Node) apply(e *entry) result {
+// apply runs one entry's change through the broker's rules at the entry's log time: its
+// proposer's time, but never before the entry ahead of it, so that log time only moves
+// forward.
+func (n *Node) apply(e *entry) (broker.Outcome, error) {
 	n.logTime = max(n.logTime, e.At)
-	n.applyAt.Store(n.logTime)
-	defer n.applyAt.Store(0)
-	ctx := context.Background()
-	var r result
-	switch e.Op {
-	case opCreate:
-		n.newID = e.NewID
-		r.group, r.err = n.b.CreateGroup(ctx, *e.Create)
-	case opJoin:
-		r.group, r.member, r.err = n.b.JoinGroup(ctx, e.GroupID, e.Domain, e.NodeID)
-	case opLeave:
-		r.err = n.b.LeaveGroup(ctx, e.GroupID, e.Domain, e.NodeID)
-	case opDissolve:
-		r.dissolve, r.err = n.b.DissolveGroup(ctx, e.GroupID, e.Domain, e.NodeID)
-	case opRenew:
-		r.group, r.err = n.b.RenewHeartbeat(ctx, e.GroupID, e.Domain, e.NodeID)
-	case opMemberHeartbeat:
-		r.member, r.err = n.b.SendMemberHeartbeat(ctx, e.GroupID, e.Domain, e.NodeID)
-	case opReport:
-		r.status, r.err = n.b.ReportData(e.GroupID, e.Domain, e.NodeID, e.Data)
-	case opFire:
-		r.batch, r.err = n.b.FireEvents(e.GroupID, e.Domain, e.NodeID, e.Events)
-	case opRecord:
-		r.record, r.err = n.b.RecordEvents(e.GroupID, e.Domain, e.NodeID, e.Events)
-	case opSweep:
-		n.b.Sweep()
-	}
-	return r
+	c := e.Change
+	c.At = time.UnixMilli(n.logTime)
+	return n.b.Apply(context.Background(), c)
 }
 
-// propose appends e to the log and waits until this node has applied it, returning what the
+// propose appends the change to the log, stamped with this node's time and, for a create,
+// the id a new group gets, and waits until this node has applied it, returning what the
 // broker's rules answered.
-func (n *Node) propose(ctx context.Context, e *entry) (result, error) {
-	e.Origin, e.Proposal, e.At = n.origin, n.proposals.Add(1), n.clock().UnixMilli()
+func (n *Node) propose(ctx context.Context, c broker.Change) (broker.Outcome, error) {
+	if c.Op == broker.OpCreate {
+		c.NewID = newGroupID()
+	}
+	e := &entry{Change: c, Origin: n.origin, Proposal: n.proposals.Add(1), At: n.clock().UnixMilli()}
 	data, err := e.encode()
 	if err != nil {
-		return result{}, internal(err)
+		return broker.Outcome{}, internal(err)
 	}
 	start := time.Now()
 	ch := make(chan result, 1)
@@ -381,10 +353,13 @@ func (n *Node) propose(ctx context.Context, e *entry) (result, error) {
 		n.mu.Unlock()
 		err = internal(fmt.Errorf("propose %s: %w", e.Op, err))
 	}
-	if n.opts.OnCommit != nil && e.Op != opReport && e.Op != opFire && e.Op != opRecord && e.Op != opSweep {
+	if n.opts.OnCommit != nil && e.Op != broker.OpReport && e.Op != broker.OpFire && e.Op != broker.OpRecord && e.Op != broker.OpSweep {
 		n.opts.OnCommit(time.Since(start), 1, err)
 	}
-	return r, err
+	if err != nil {
+		return broker.Outcome{}, err
+	}
+	return r.out, r.err
 }
 
 func (n *Node) await(ctx context.Context, e *entry, data []byte, ch chan result) (result, error) {

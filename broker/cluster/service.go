@@ -1,95 +1,13 @@
 package cluster
 
 import (
-	"context"
 	"time"
 
 	"github.com/smalruby/meshd/broker"
 )
 
-// The mutations of broker.Service: each is one log entry, answered with what applying it on
-// this node returned.
-
-// CreateGroup implements broker.Service.
-func (n *Node) CreateGroup(ctx context.Context, in broker.CreateGroupInput) (broker.Group, error) {
-	r, err := n.propose(ctx, &entry{Op: opCreate, Create: &in, NewID: newGroupID()})
-	if err != nil {
-		return broker.Group{}, err
-	}
-	return r.group, r.err
-}
-
-// JoinGroup implements broker.Service.
-func (n *Node) JoinGroup(ctx context.Context, groupID, domain, nodeID string) (broker.Group, broker.Member, error) {
-	r, err := n.propose(ctx, &entry{Op: opJoin, GroupID: groupID, Domain: domain, NodeID: nodeID})
-	if err != nil {
-		return broker.Group{}, broker.Member{}, err
-	}
-	return r.group, r.member, r.err
-}
-
-// LeaveGroup implements broker.Service.
-func (n *Node) LeaveGroup(ctx context.Context, groupID, domain, nodeID string) error {
-	r, err := n.propose(ctx, &entry{Op: opLeave, GroupID: groupID, Domain: domain, NodeID: nodeID})
-	if err != nil {
-		return err
-	}
-	return r.err
-}
-
-// DissolveGroup implements broker.Service.
-func (n *Node) DissolveGroup(ctx context.Context, groupID, domain, hostID string) (broker.Dissolve, error) {
-	r, err := n.propose(ctx, &entry{Op: opDissolve, GroupID: groupID, Domain: domain, NodeID: hostID})
-	if err != nil {
-		return broker.Dissolve{}, err
-	}
-	return r.dissolve, r.err
-}
-
-// RenewHeartbeat implements broker.Service.
-func (n *Node) RenewHeartbeat(ctx context.Context, groupID, domain, hostID string) (broker.Group, error) {
-	r, err := n.propose(ctx, &entry{Op: opRenew, GroupID: groupID, Domain: domain, NodeID: hostID})
-	if err != nil {
-		return broker.Group{}, err
-	}
-	return r.group, r.err
-}
-
-// SendMemberHeartbeat implements broker.Service.
-func (n *Node) SendMemberHeartbeat(ctx context.Context, groupID, domain, nodeID string) (broker.Member, error) {
-	r, err := n.propose(ctx, &entry{Op: opMemberHeartbeat, GroupID: groupID, Domain: domain, NodeID: nodeID})
-	if err != nil {
-		return broker.Member{}, err
-	}
-	return r.member, r.err
-}
-
-// ReportData implements broker.Service.
-func (n *Node) ReportData(groupID, domain, nodeID string, data []broker.Pair) (broker.NodeStatus, error) {
-	r, err := n.propose(context.Background(), &entry{Op: opReport, GroupID: groupID, Domain: domain, NodeID: nodeID, Data: data})
-	if err != nil {
-		return broker.NodeStatus{}, err
-	}
-	return r.status, r.err
-}
-
-// FireEvents implements broker.Service.
-func (n *Node) FireEvents(groupID, domain, nodeID string, events []broker.EventInput) (broker.BatchEvent, error) {
-	r, err := n.propose(context.Background(), &entry{Op: opFire, GroupID: groupID, Domain: domain, NodeID: nodeID, Events: events})
-	if err != nil {
-		return broker.BatchEvent{}, err
-	}
-	return r.batch, r.err
-}
-
-// RecordEvents implements broker.Service.
-func (n *Node) RecordEvents(groupID, domain, nodeID string, events []broker.EventInput) (broker.RecordResult, error) {
-	r, err := n.propose(context.Background(), &entry{Op: opRecord, GroupID: groupID, Domain: domain, NodeID: nodeID, Events: events})
-	if err != nil {
-		return broker.RecordResult{}, err
-	}
-	return r.record, r.err
-}
+// The mutations of broker.Service are the embedded broker.Mutator's: each is one log entry
+// (see propose), answered with what applying it on this node returned.
 
 // The queries of broker.Service: each first waits until this node has applied the whole log,
 // so that it answers as the cluster's latest state.
