@@ -22,7 +22,8 @@ type Options struct {
 	// processes; empty keeps the server in-process only.
 	ListenAddr string
 	// Token is the secret NATS clients of ListenAddr must present; New refuses a ListenAddr
-	// without one, because the port carries every group's messages.
+	// without one of at least MinTokenLength characters, because the port carries every
+	// group's messages.
 	Token string
 	// MaxPending bounds the bytes buffered for one subscription before NATS drops its messages
 	// as a slow consumer; 0 means 64 MiB.
@@ -31,6 +32,9 @@ type Options struct {
 	// dropLogInterval; slog.Default() when nil.
 	Logger *slog.Logger
 }
+
+// MinTokenLength is the shortest Token New accepts: a short one is guessed.
+const MinTokenLength = 16
 
 // maxPayload is the largest message the bus carries: far above the biggest allowed mutation.
 const maxPayload = 8 << 20
@@ -65,8 +69,8 @@ func New(opts Options) (*Bus, error) {
 		MaxPending: 4 * maxPayload,
 	}
 	if opts.ListenAddr != "" {
-		if opts.Token == "" {
-			return nil, errors.New("start embedded nats: a listen address needs a token")
+		if len(opts.Token) < MinTokenLength {
+			return nil, fmt.Errorf("start embedded nats: a listen address needs a token of at least %d characters", MinTokenLength)
 		}
 		sopts.Authorization = opts.Token
 		host, port, err := net.SplitHostPort(opts.ListenAddr)

@@ -157,17 +157,21 @@ func TestUnsubscribeAndClose(t *testing.T) {
 }
 
 func TestListenAddr(t *testing.T) {
-	if _, err := bus.New(bus.Options{ListenAddr: "127.0.0.1:0"}); err == nil {
-		t.Fatal("a NATS port without a token was opened")
+	for _, token := range []string{"", "s3cret", strings.Repeat("x", bus.MinTokenLength-1)} {
+		if b, err := bus.New(bus.Options{ListenAddr: "127.0.0.1:0", Token: token}); err == nil {
+			b.Close()
+			t.Fatalf("a NATS port with the token %q was opened", token)
+		}
 	}
-	b := newBus(t, bus.Options{ListenAddr: "127.0.0.1:0", Token: "s3cret"})
+	const token = "bus-test-token-0123"
+	b := newBus(t, bus.Options{ListenAddr: "127.0.0.1:0", Token: token})
 	for _, opts := range [][]nats.Option{nil, {nats.Token("wrong")}} {
 		if nc, err := nats.Connect(b.ClientURL(), append(opts, nats.NoReconnect())...); err == nil {
 			nc.Close()
 			t.Fatalf("a client with %d options connected without the token", len(opts))
 		}
 	}
-	nc, err := nats.Connect(b.ClientURL(), nats.Token("s3cret"))
+	nc, err := nats.Connect(b.ClientURL(), nats.Token(token))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func startNode(t testing.TB, name, listen string, routes []string) *Node {
 	}
 	t.Cleanup(bs.Close)
 	n, err := Start(context.Background(), Options{
-		Name: "test", NodeName: name, Listen: listen, Routes: routes, Secret: "s3cret", DataDir: t.TempDir(),
+		Name: "test", NodeName: name, Listen: listen, Routes: routes, Secret: testSecret, DataDir: t.TempDir(),
 		Broker: broker.Options{Config: brokertest.Config(), Bus: bs, Logger: testLogger()}, Logger: testLogger(),
 	})
 	if err != nil {

@@ -14,6 +14,9 @@ import (
 	"github.com/smalruby/meshd/broker/bus"
 )
 
+// testSecret is the cluster secret of the test nodes.
+const testSecret = "test-cluster-secret"
+
 // freePorts reserves n loopback ports and releases them for the nodes to listen on.
 func freePorts(t testing.TB, n int) []string {
 	t.Helper()
@@ -57,7 +60,7 @@ func startNodes(t testing.TB, n int, clock *brokertest.Clock, mutate func(*Optio
 			NodeName: fmt.Sprint("n", i),
 			Listen:   addrs[i],
 			Routes:   routes,
-			Secret:   "s3cret",
+			Secret:   testSecret,
 			Replicas: min(n, DefaultReplicas),
 			DataDir:  t.TempDir(),
 			Broker:   broker.Options{Config: brokertest.Config(), Bus: bs, Logger: testLogger()},

@@ -32,10 +32,12 @@ type Options struct {
 	// Routes are the nats://host:port route addresses of the peers; this node's own address
 	// may be among them.
 	Routes []string
-	// Secret authenticates routes: a node accepts and opens routes only with it. Required.
+	// Secret authenticates routes: a node accepts and opens routes only with it. Required,
+	// at least MinSecretLength characters.
 	Secret string
-	// TLS, when set, encrypts routes; it should name a client CA and require client
-	// certificates so that nodes verify each other.
+	// TLS, when set, is the routes' TLS; it should name a client CA and require client
+	// certificates so that nodes verify each other. When nil, routes use mutual TLS with a
+	// certificate derived from Secret.
 	TLS *tls.Config
 	// Replicas is how many nodes store every log entry; DefaultReplicas when 0.
 	Replicas int
@@ -61,8 +63,8 @@ func (o *Options) check() error {
 	if o.NodeName == "" {
 		errs = append(errs, errors.New("node name is empty"))
 	}
-	if o.Secret == "" {
-		errs = append(errs, errors.New("cluster secret is empty: routes must authenticate"))
+	if len(o.Secret) < MinSecretLength {
+		errs = append(errs, fmt.Errorf("cluster secret has %d characters, fewer than %d: routes must authenticate with a secret no one guesses", len(o.Secret), MinSecretLength))
 	}
 	if _, _, err := splitHostPort(o.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("cluster listen address: %w", err))

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"math/big"
 	"net"
 	"strings"
@@ -16,6 +18,8 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/broker/brokertest"
+	"github.com/smalruby/meshd/broker/bus"
 )
 
 // testCA is a certificate authority that signs loopback certificates for tests.
@@ -74,45 +78,91 @@ func (ca *testCA) config(t *testing.T) *tls.Config {
 	}
 }
 
-// routeAnswer connects to a route port as a peer would, presents user and password, and
-// returns the server's first answer after CONNECT.
-func routeAnswer(t *testing.T, addr, user, pass string) string {
+// routeAnswer connects to a route port as a peer would, over TLS with cfg or in plain text
+// when cfg is nil, presents user and password, and returns what the server answered until a
+// PONG, an error or the end of the connection; from is the address it connected from.
+func routeAnswer(t *testing.T, addr string, cfg *tls.Config, user, pass string) (answer, from string) {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	from = conn.LocalAddr().String()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(conn)
-	if info, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(info, "INFO ") {
-		t.Fatalf("route port greeting %q, %v", info, err)
+	if cfg != nil {
+		tc := tls.Client(conn, cfg)
+		if err := tc.Handshake(); err != nil {
+			return "TLS handshake: " + err.Error(), from
+		}
+		conn = tc
 	}
 	creds := ""
 	if user != "" {
 		creds = `"user":"` + user + `","pass":"` + pass + `",`
 	}
 	conn.Write([]byte(`CONNECT {` + creds + `"verbose":false,"pedantic":false,"name":"intruder","cluster":"test"}` + "\r\nPING\r\n"))
-	line, _ := r.ReadString('\n')
-	return strings.TrimSpace(line)
+	r := bufio.NewReader(conn)
+	var got strings.Builder
+	for got.Len() < 1<<16 {
+		line, err := r.ReadString('\n')
+		got.WriteString(line)
+		if err != nil || strings.HasPrefix(line, "PONG") || strings.HasPrefix(line, "-ERR") {
+			break
+		}
+	}
+	return got.String(), from
 }
 
+// Routes take only a peer that holds the secret: in plain text nothing, over TLS only with
+// the certificate the secret derives and then only with the secret itself. Each refusal is
+// logged with the peer's address.
 func TestRoutesRequireTheSecret(t *testing.T) {
-	nodes := startNodes(t, 3, nil, nil)
+	var logs brokertest.Logs
+	nodes := startNodes(t, 3, nil, func(o *Options) {
+		if o.NodeName == "n0" {
+			o.Logger = logs.Logger()
+		}
+	})
 	addr := nodes[0].RouteAddr()
-	for name, creds := range map[string][2]string{
-		"no credentials": {"", ""},
-		"wrong secret":   {routeUser, "guess"},
-		"other user":     {"admin", "s3cret"},
+	right, err := secretTLS(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := secretTLS("another-cluster-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name       string
+		cfg        *tls.Config
+		user, pass string
+		want       string
+		logged     bool
+	}{
+		{"plain text with the secret", nil, routeUser, testSecret, "", true},
+		{"certificate of another secret", other, routeUser, testSecret, "TLS handshake", true},
+		{"no credentials", right, "", "", "Authorization Violation", true},
+		{"wrong secret", right, routeUser, "guess", "Authorization Violation", true},
+		{"other user", right, "admin", testSecret, "Authorization Violation", true},
+		{"the secret", right, routeUser, testSecret, "PONG", false},
 	} {
-		t.Run(name, func(t *testing.T) {
-			if got := routeAnswer(t, addr, creds[0], creds[1]); !strings.Contains(got, "Authorization Violation") {
-				t.Fatalf("route port answered %q, want an authorization violation", got)
+		t.Run(tt.name, func(t *testing.T) {
+			got, from := routeAnswer(t, addr, tt.cfg, tt.user, tt.pass)
+			if !strings.Contains(got, tt.want) || (tt.want == "" && got != "") {
+				t.Fatalf("route port answered %q, want %q", got, tt.want)
+			}
+			if !tt.logged {
+				return
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(logs.String(), "peer="+from) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the refused peer %s is not in the log:\n%s", from, logs.String())
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
 		})
-	}
-	if got := routeAnswer(t, addr, routeUser, "s3cret"); strings.Contains(got, "Authorization Violation") {
-		t.Fatalf("the right secret was refused: %q", got)
 	}
 }
 
@@ -150,4 +200,75 @@ func tlsRouteGreeting(t *testing.T, addr string, cfg *tls.Config) (string, error
 		return "", err
 	}
 	return bufio.NewReader(tc).ReadString('\n')
+}
+
+// impostor listens where a peer's route should be and records what each connection sends
+// it: what a process on a stopped node's address would receive.
+type impostor struct {
+	l     net.Listener
+	conns chan []byte
+}
+
+func newImpostor(t *testing.T) *impostor {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	im := &impostor{l: l, conns: make(chan []byte, 16)}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				// A route's greeting, as a real node's would be, inviting credentials.
+				c.Write([]byte(`INFO {"server_id":"NIMPOSTOR","name":"n9","host":"127.0.0.1","port":1,"cluster":"test","auth_required":true}` + "\r\n"))
+				got, _ := io.ReadAll(io.LimitReader(c, 1<<16))
+				im.conns <- got
+			}()
+		}
+	}()
+	return im
+}
+
+// A process that answers on a peer's route address never receives the cluster secret in a
+// form it could reuse (today's routes send it in CONNECT), and the node logs the refusal.
+func TestRouteSecretNeverReachesAnImpostor(t *testing.T) {
+	im := newImpostor(t)
+	var logs brokertest.Logs
+	const secret = "a-cluster-secret-0123456789"
+	bs, err := bus.New(bus.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(bs.Close)
+	// The node need not become ready: it dials its routes from the start.
+	node, err := Start(context.Background(), Options{
+		Name: "test", NodeName: "n0", Listen: freePorts(t, 1)[0], Secret: secret,
+		Routes: []string{"nats://" + im.l.Addr().String()}, Replicas: 1, DataDir: t.TempDir(),
+		Broker: broker.Options{Config: brokertest.Config(), Bus: bs, Logger: testLogger()},
+		Logger: logs.Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close() })
+	for i := range 2 {
+		select {
+		case got := <-im.conns:
+			if bytes.Contains(got, []byte(secret)) || bytes.Contains(got, []byte("CONNECT")) {
+				t.Fatalf("connection %d: the impostor received %q", i, got)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("the node dialled the impostor's route address %d times in a minute, want 2", i)
+		}
+	}
+	if !strings.Contains(logs.String(), "peer="+im.l.Addr().String()) {
+		t.Fatalf("the refused route peer %s is not in the log:\n%s", im.l.Addr(), logs.String())
+	}
 }

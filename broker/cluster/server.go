@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -21,8 +22,8 @@ const clientUser = "meshd"
 // startupTimeout bounds how long the embedded server may take to accept connections.
 const startupTimeout = 30 * time.Second
 
-// startServer runs this node's embedded NATS server: a route port that only peers with the
-// secret may use, JetStream with its files in the data directory, and a client port that
+// startServer runs this node's embedded NATS server: a route port, always over mutual TLS,
+// that only peers with the secret may use, JetStream with its files in the data directory, and a client port that
 // meshd itself does not use (it connects in-process) but the server needs before it routes:
 // that port listens on loopback only and takes only clientPassword, which never leaves the
 // process.
@@ -42,6 +43,10 @@ func startServer(o *Options, clientPassword string, log *slog.Logger) (*server.S
 		}
 		routes = append(routes, u)
 	}
+	tc, err := routeTLS(o)
+	if err != nil {
+		return nil, err
+	}
 	sopts := &server.Options{
 		ServerName: o.NodeName,
 		Host:       "127.0.0.1",
@@ -60,7 +65,7 @@ func startServer(o *Options, clientPassword string, log *slog.Logger) (*server.S
 			Username:       routeUser,
 			Password:       o.Secret,
 			AuthTimeout:    5,
-			TLSConfig:      o.TLS,
+			TLSConfig:      tc,
 			TLSTimeout:     5,
 			ConnectRetries: -1,
 		},
@@ -98,8 +103,19 @@ func (l natsLogger) Fatalf(format string, v ...any) {
 	l.log.Error("nats: " + fmt.Sprintf(format, v...))
 }
 func (l natsLogger) Errorf(format string, v ...any) {
-	l.log.Error("nats: " + fmt.Sprintf(format, v...))
+	msg := fmt.Sprintf(format, v...)
+	if m := refusedPeer.FindStringSubmatch(msg); m != nil {
+		l.log.Warn("cluster route peer refused", "peer", m[1], "reason", m[2])
+		return
+	}
+	l.log.Error("nats: " + msg)
 }
+
+// refusedPeer matches the embedded server's report of a route connection it refused, in
+// either direction: a failed TLS handshake or a failed authentication. It captures the
+// peer's address and the reason.
+var refusedPeer = regexp.MustCompile(`^(\S+) - rid:\d+ - ((?:TLS route handshake error|authentication error).*)$`)
+
 func (l natsLogger) Debugf(format string, v ...any) {
 	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/broker/bus"
 	"github.com/smalruby/meshd/broker/cluster"
 	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/cmd/meshd/editor"
@@ -184,13 +185,13 @@ func (c *config) settings() []setting {
 		{topicCluster, "MESH_CLUSTER_ROUTES", "comma-separated nats://host:port route addresses of the cluster's nodes (listing this node too is harmless)", listVar(&c.cluster.routes, ""), ""},
 		{topicCluster, "MESH_CLUSTER_NAME", "name of the cluster, the same on every node", stringVar(&c.cluster.name, "meshd"), ""},
 		{topicCluster, "MESH_NODE_NAME", "this node's name, unique in the cluster and stable across restarts; empty is the host name", stringVar(&c.cluster.nodeName, ""), ""},
-		{topicCluster, "MESH_CLUSTER_SECRET", "shared secret the nodes' routes authenticate with; required with -cluster-listen", stringVar(&c.cluster.secret, ""), ""},
-		{topicCluster, "MESH_CLUSTER_TLS_CERT", "PEM certificate this node presents on routes; with it routes use mutual TLS", stringVar(&c.cluster.tlsCert, ""), ""},
+		{topicCluster, "MESH_CLUSTER_SECRET", "shared secret the nodes' routes authenticate with, at least 16 characters; required with -cluster-listen", stringVar(&c.cluster.secret, ""), ""},
+		{topicCluster, "MESH_CLUSTER_TLS_CERT", "PEM certificate this node presents on routes; empty uses one derived from -cluster-secret (routes always use mutual TLS)", stringVar(&c.cluster.tlsCert, ""), ""},
 		{topicCluster, "MESH_CLUSTER_TLS_KEY", "PEM private key of -cluster-tls-cert", stringVar(&c.cluster.tlsKey, ""), ""},
 		{topicCluster, "MESH_CLUSTER_TLS_CA", "PEM CA certificate that signed every node's route certificate", stringVar(&c.cluster.tlsCA, ""), ""},
 		{topicCluster, "MESH_CLUSTER_REPLICAS", "how many nodes store every change; a majority of them must be up to change anything", intVar(&c.cluster.replicas, cluster.DefaultReplicas), ""},
 		{topicCluster, "MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222) for clients with -nats-token; empty keeps it in-process", stringVar(&c.natsListen, ""), ""},
-		{topicCluster, "MESH_NATS_TOKEN", "token NATS clients of -nats-listen must present (required with it: the port carries every group's messages)", stringVar(&c.natsToken, ""), ""},
+		{topicCluster, "MESH_NATS_TOKEN", "token NATS clients of -nats-listen must present, at least 16 characters (required with it: the port carries every group's messages)", stringVar(&c.natsToken, ""), ""},
 		{topicLogging, "MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info"), ""},
 		{topicLogging, "MESH_LOG_FORMAT", "log format: text or json", stringVar(&c.logFormat, "text"), ""},
 		{topicLogging, "MESH_METRICS_ADDR", "serve /metrics on this separate address; empty serves it on the main listener", stringVar(&c.metricsAddr, ""), ""},
@@ -348,6 +349,12 @@ func (c *config) validate() error {
 	if c.natsListen != "" && c.natsToken == "" {
 		errs = append(errs, errors.New("-nats-listen needs -nats-token (MESH_NATS_TOKEN): without it anyone who reaches the port reads every group's messages"))
 	}
+	if err := strongSecret("nats-token", c.natsToken, bus.MinTokenLength); err != nil {
+		errs = append(errs, err)
+	}
+	if err := strongSecret("cluster-secret", c.cluster.secret, cluster.MinSecretLength); err != nil {
+		errs = append(errs, err)
+	}
 	if (c.tlsCert == "") != (c.tlsKey == "") {
 		errs = append(errs, errors.New("-tls-cert and -tls-key go together"))
 	}
@@ -385,6 +392,15 @@ func (c *config) validate() error {
 	errs = append(errs, console.ValidateAdminKeys(c.adminKeys, c.apiKeys)...)
 	errs = append(errs, c.cluster.validate()...)
 	return errors.Join(errs...)
+}
+
+// strongSecret refuses a set secret shorter than min characters, naming the flag but never
+// the secret.
+func strongSecret(flag, secret string, min int) error {
+	if secret == "" || len(secret) >= min {
+		return nil
+	}
+	return fmt.Errorf("-%s must be at least %d characters long, not %d: generate one with openssl rand -hex 32", flag, min, len(secret))
 }
 
 // parseLevel reads -log-level.

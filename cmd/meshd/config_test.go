@@ -71,6 +71,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"domain mode", []string{"-domain-mode", "ipv6"}, nil, `-domain-mode: domain mode "ipv6": want fixed, ip or subnet`},
 		{"log level", []string{"-log-level", "loud"}, nil, `-log-level must be debug, info, warn or error, got "loud"`},
 		{"address without a port", []string{"-pprof-addr", "localhost"}, nil, "-pprof-addr: address localhost: missing port in address"},
+		{"one-character cluster secret", []string{"-cluster-secret", "s"}, nil, "-cluster-secret must be at least 16 characters long, not 1"},
+		{"short cluster secret in the environment", nil, map[string]string{"MESH_CLUSTER_SECRET": "fifteen-chars-x"}, "-cluster-secret must be at least 16 characters long, not 15"},
+		{"one-character NATS token", []string{"-nats-listen", "127.0.0.1:4222", "-nats-token", "t"}, nil, "-nats-token must be at least 16 characters long, not 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,11 +108,11 @@ func TestWarnings(t *testing.T) {
 		{"a variable like none", []string{"-api-keys", "k"}, []string{"MESH_GRAPHQL_ENDPOINT=http://x"},
 			[]string{"MESH_GRAPHQL_ENDPOINT is set but is not a meshd setting: it is ignored"}},
 		{"no API key", nil, nil, []string{"no API key is set (-api-keys, MESH_API_KEYS): meshd accepts requests with any key or none"}},
-		{"private listeners beyond loopback", []string{"-api-keys", "k", "-pprof-addr", ":6060", "-nats-listen", "0.0.0.0:4222", "-nats-token", "t", "-console-addr", "192.168.1.2:8081"}, nil, []string{
+		{"private listeners beyond loopback", []string{"-api-keys", "k", "-pprof-addr", ":6060", "-nats-listen", "0.0.0.0:4222", "-nats-token", "nats-token-0123456789", "-console-addr", "192.168.1.2:8081"}, nil, []string{
 			"-pprof-addr :6060 listens beyond loopback: anyone on the network can reach it; bind it to 127.0.0.1 unless that is meant",
 			"-nats-listen 0.0.0.0:4222 listens beyond loopback: anyone on the network can reach it; bind it to 127.0.0.1 unless that is meant",
 			"-console-addr 192.168.1.2:8081 listens beyond loopback: anyone on the network can reach it; bind it to 127.0.0.1 unless that is meant"}},
-		{"private listeners on loopback", []string{"-api-keys", "k", "-pprof-addr", "127.0.0.1:6060", "-nats-listen", "[::1]:4222", "-nats-token", "t", "-metrics-addr", ":9090"},
+		{"private listeners on loopback", []string{"-api-keys", "k", "-pprof-addr", "127.0.0.1:6060", "-nats-listen", "[::1]:4222", "-nats-token", "nats-token-0123456789", "-metrics-addr", ":9090"},
 			[]string{"MESH_API_KEYS=k"}, nil},
 		{"loopback by name", []string{"-api-keys", "k", "-pprof-addr", "localhost:6060"}, nil, nil},
 	}

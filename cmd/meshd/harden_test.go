@@ -198,7 +198,7 @@ func TestNATSListenNeedsAToken(t *testing.T) {
 	if !regexp.MustCompile(`(?s)-nats-token.*required`).Match(help) {
 		t.Fatalf("-h does not say that -nats-listen needs a token:\n%s", help)
 	}
-	p := startMeshd(t, "-store", "memory", "-nats-listen", "127.0.0.1:0", "-nats-token", "s3cret")
+	p := startMeshd(t, "-store", "memory", "-nats-listen", "127.0.0.1:0", "-nats-token", "nats-token-0123456789")
 	p.post(t, `mutation { createDomain }`, nil)
 }
 
