@@ -11,6 +11,8 @@ import (
 	"github.com/graph-gophers/graphql-go/introspection"
 	"github.com/graph-gophers/graphql-go/trace/noop"
 	"github.com/graph-gophers/graphql-go/trace/tracer"
+
+	"github.com/smalruby/meshd/gql/plan"
 )
 
 // A budget bounds the bytes one answer may grow to while graphql-go builds it: every field
@@ -39,8 +41,8 @@ type budgetKey struct{}
 var errTooLarge = errors.New("mesh: response budget spent")
 
 // withBudget makes ctx carry a budget of limit bytes for a document of shape sh.
-func withBudget(ctx context.Context, limit int, sh shape) (context.Context, *budget) {
-	b := &budget{limit: int64(limit), perField: int64(sh.longestName) + 8, multiplier: int64(sh.aliases) + 1}
+func withBudget(ctx context.Context, limit int, sh plan.Shape) (context.Context, *budget) {
+	b := &budget{limit: int64(limit), perField: int64(sh.LongestName) + 8, multiplier: int64(sh.Aliases) + 1}
 	return context.WithValue(ctx, budgetKey{}, b), b
 }
 

@@ -7,6 +7,8 @@ import (
 
 	graphql "github.com/graph-gophers/graphql-go"
 	qerrors "github.com/graph-gophers/graphql-go/errors"
+
+	"github.com/smalruby/meshd/gql/plan"
 )
 
 // Views of the schema a document is run against; a document's verdict is kept per view.
@@ -93,13 +95,13 @@ func (s *Server) validate(req request) []Error {
 
 // precheck measures a document before graphql-go parses it and refuses one beyond the
 // limits that need no parse.
-func (s *Server) precheck(query string) (shape, []Error) {
+func (s *Server) precheck(query string) (plan.Shape, []Error) {
 	if len(query) > s.limits.MaxQueryBytes {
-		return shape{}, []Error{documentError("QueryComplexity", "the document is "+strconv.Itoa(len(query))+" bytes long; at most "+strconv.Itoa(s.limits.MaxQueryBytes)+" are allowed (MESH_MAX_QUERY_BYTES)")}
+		return plan.Shape{}, []Error{documentError("QueryComplexity", "the document is "+strconv.Itoa(len(query))+" bytes long; at most "+strconv.Itoa(s.limits.MaxQueryBytes)+" are allowed (MESH_MAX_QUERY_BYTES)")}
 	}
-	sh := scanShape(query)
-	if sh.aliases > s.limits.MaxAliases {
-		return sh, []Error{tooManyAliases(sh.aliases, s.limits.MaxAliases)}
+	sh := s.scans.get(query).doc.Shape()
+	if sh.Aliases > s.limits.MaxAliases {
+		return sh, []Error{tooManyAliases(sh.Aliases, s.limits.MaxAliases)}
 	}
 	return sh, nil
 }

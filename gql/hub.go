@@ -67,7 +67,7 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) bool {
 	if e == nil {
 		f := newFeed()
 		ctx, cancel := context.WithCancel(context.WithValue(context.Background(), feedKey{}, f))
-		ctx, _ = withBudget(ctx, s.limits.MaxFrameBytes, scanShape(req.Query))
+		ctx, _ = withBudget(ctx, s.limits.MaxFrameBytes, s.scans.get(req.Query).doc.Shape())
 		e = &execution{key: key, group: groupOf(req), cancel: cancel, feed: f}
 		e.subs.Store(&[]*subscriber{})
 		refused := new(startRefusal)

@@ -29,50 +29,6 @@ type Limits struct {
 	DocumentCache int
 }
 
-// shape is what a cheap scan of a document tells before graphql-go parses it.
-type shape struct {
-	// aliases counts the ":" outside parentheses: in a selection set only an alias has one.
-	aliases int
-	// longestName is the longest name or alias (non-ASCII bytes count as name bytes), the
-	// most one response key can cost.
-	longestName int
-}
-
-// scanShape measures a document in one pass; strings and comments are skipped.
-func scanShape(doc string) shape {
-	var sh shape
-	lx := lexer{src: doc}
-	depth := 0
-	for lx.pos < len(doc) {
-		c := doc[lx.pos]
-		switch {
-		case c == '"':
-			lx.skipString()
-		case c == '#':
-			for lx.pos < len(doc) && doc[lx.pos] != '\n' && doc[lx.pos] != '\r' {
-				lx.pos++
-			}
-		case c == '(':
-			depth++
-			lx.pos++
-		case c == ')':
-			depth--
-			lx.pos++
-		case c == ':':
-			if depth <= 0 {
-				sh.aliases++
-			}
-			lx.pos++
-		case isNameByte(c) || c >= 0x80:
-			n := len(lx.run(func(c byte) bool { return isNameByte(c) || c >= 0x80 }))
-			sh.longestName = max(sh.longestName, n)
-		default:
-			lx.pos++
-		}
-	}
-	return sh
-}
-
 // tooManyAliases is the document error of a document over MaxAliases.
 func tooManyAliases(n, limit int) Error {
 	return documentError("QueryComplexity", "the document has "+strconv.Itoa(n)+" aliases; at most "+strconv.Itoa(limit)+" are allowed (MESH_MAX_ALIASES)")

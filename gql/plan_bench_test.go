@@ -2,6 +2,7 @@ package gql
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -86,12 +87,11 @@ func BenchmarkReportDataRoundTrip(b *testing.B) {
 	s, c := benchClassroom(b)
 	sub := request{Query: g4Document(b, "OnMessageInGroup"), OperationName: "OnMessageInGroup",
 		Variables: map[string]any{"groupId": c.group, "domain": c.domain}}
-	p := s.plans.get(s, sub)
+	p := s.planOf(sub)
 	frames := make(chan []byte, 16)
 	prefix := newDialect(protoAppSync).resultPrefix("1")
 	cancel, err := s.b.Subscribe(c.domain, c.group, func(m *broker.Message) {
-		p.render(m, func(write func(*enc)) {
-			payload, _ := p.payload(write)
+		p.Render(m, func(payload []byte, _ bool) {
 			frames <- append(append(append([]byte(nil), prefix...), payload...), '}')
 		})
 	})
@@ -118,4 +118,7 @@ func BenchmarkReportDataRoundTrip(b *testing.B) {
 	}
 }
 
-func quoteJSON(s string) string { return string(appendString(nil, s)) }
+func quoteJSON(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/brokertest"
+	"github.com/smalruby/meshd/gql/plan"
 )
 
 // twin is two identical meshd API layers over two brokers that receive the same calls at the
@@ -147,11 +148,7 @@ func (tw *twin) run(t testing.TB, doc, opName string, vars map[string]any) {
 	ra := tw.a.schema.Exec(ctx, doc, opName, decode())
 	data, errs, ok := tw.b.execPlanned(ctx, request{Query: doc, Variables: decode(), OperationName: opName}, false)
 	if ok {
-		if ops, err := parseDocument(doc); err == nil {
-			for _, op := range ops {
-				tw.planned[op.sels[0].name]++
-			}
-		}
+		tw.planned[plan.Scan(doc).Plan(opName).Field()]++
 	} else {
 		rb := tw.b.schema.Exec(ctx, doc, opName, decode())
 		data, errs = rb.Data, rb.Errors
@@ -366,19 +363,19 @@ func TestPlannedSubscriptionsMatchGraphqlGo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := tw.b.plans.get(tw.b, request{Query: doc, OperationName: d.opName(), Variables: vars})
-		if p == nil || p.render == nil {
+		p := tw.b.planOf(request{Query: doc, OperationName: d.opName(), Variables: vars})
+		if p == nil || !p.Subscription() {
 			t.Fatalf("%s: no plan", d.File)
 		}
-		a, ok := p.bind(vars)
+		a, ok := p.Bind(vars)
 		if !ok {
 			t.Fatalf("%s: variables refused", d.File)
 		}
 		planned := make(chan []byte, 64)
-		cancel, err := tw.bb.Subscribe(a.domain, a.groupID, func(m *broker.Message) {
-			p.render(m, func(write func(*enc)) {
-				payload, _ := p.payload(write)
-				planned <- payload
+		domain, group := a.Group()
+		cancel, err := tw.bb.Subscribe(domain, group, func(m *broker.Message) {
+			p.Render(m, func(payload []byte, _ bool) {
+				planned <- append([]byte(nil), payload...)
 			})
 		})
 		if err != nil {
@@ -402,7 +399,7 @@ func TestPlannedSubscriptionsMatchGraphqlGo(t *testing.T) {
 			_, err := b.DissolveGroup(ctx, c.group, c.domain, c.host)
 			return err
 		})
-		expect := map[string]int{"onMessageInGroup": 7, "onDataUpdateInGroup": 3, "onBatchEventInGroup": 3, "onGroupDissolve": 1, "onEventInGroup": events}[p.field]
+		expect := map[string]int{"onMessageInGroup": 7, "onDataUpdateInGroup": 3, "onBatchEventInGroup": 3, "onGroupDissolve": 1, "onEventInGroup": events}[p.Field()]
 		var want, got []string
 		timeout := time.After(10 * time.Second)
 		for len(want) < expect || len(got) < expect {
@@ -441,45 +438,4 @@ func FuzzPlan(f *testing.F) {
 		vars, _ = fill(vars, c, "node1-0").(map[string]any)
 		tw.run(t, doc, opName, vars)
 	})
-}
-
-// TestStatusEncodedOncePerShape checks that a status reported through a plan keeps its
-// encoding for the selection shape, and that listGroupStatuses answers with those bytes.
-func TestStatusEncodedOncePerShape(t *testing.T) {
-	tw := newTwin(t)
-	c := tw.classroom(t, rand.New(rand.NewPCG(7, 7)), 1, true)
-	var list, report manifestDoc
-	for _, d := range manifest(t) {
-		switch d.File {
-		case "g4_ListGroupStatuses_typename.graphql":
-			list = d
-		case "g4_ReportDataByNode_typename.graphql":
-			report = d
-		}
-	}
-	vars := map[string]any{"groupId": c.group, "domain": c.domain, "nodeId": "node1-0",
-		"data": []any{map[string]any{"key": "x", "value": "<1>"}}}
-	if _, errs, ok := tw.b.execPlanned(t.Context(), request{Query: report.text(t), OperationName: "ReportDataByNode", Variables: vars}, false); !ok || len(errs) > 0 {
-		t.Fatalf("report not planned: %v", errs)
-	}
-	st, err := tw.bb.GetNodeStatus("node1-0")
-	if err != nil || st == nil {
-		t.Fatal(st, err)
-	}
-	ops, err := parseDocument(list.text(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, shape, err := nodeStatusType.compile(ops[0].sels[0].sels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := st.Memo.Get(shapeID(shape))
-	if enc == nil {
-		t.Fatal("the report did not keep the status's encoding")
-	}
-	data, errs, ok := tw.b.execPlanned(t.Context(), request{Query: list.text(t), OperationName: "ListGroupStatuses", Variables: vars}, false)
-	if !ok || len(errs) > 0 || !strings.Contains(string(data), string(enc)) {
-		t.Fatalf("listGroupStatuses %s does not contain the kept encoding %s", data, enc)
-	}
 }

@@ -74,7 +74,7 @@ type Server struct {
 	keys        [][sha256.Size]byte
 	log         *slog.Logger
 	rt          realtime
-	plans       plans
+	scans       scans
 }
 
 // New parses the schema and binds it to the broker.

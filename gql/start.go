@@ -11,7 +11,7 @@ func (c *conn) check(id string, req request) (kind string, roots int, ok bool) {
 		c.sendError(id, errs)
 		return "", 0, false
 	}
-	kind, roots, err := operation(req.Query, req.OperationName)
+	kind, roots, err := c.s.scans.get(req.Query).doc.Operation(req.OperationName)
 	if err != nil {
 		c.operationError(id, "ValidationError", err.Error())
 		return "", 0, false

@@ -1,4 +1,4 @@
-package gql
+package plan
 
 import (
 	"errors"
@@ -62,8 +62,8 @@ const maxPlanDepth = 32
 
 // parseDocument reads the executable subset the plan compiler supports from a document that
 // graphql-go has already validated; anything else is errUnsupported.
-func parseDocument(src string) ([]*pOp, error) {
-	p := &parser{lx: planLexer{src: src}}
+func parseDocument(toks []token) ([]*pOp, error) {
+	p := &parser{toks: toks}
 	p.advance()
 	var ops []*pOp
 	for p.tok.kind != tEOF {
@@ -79,12 +79,26 @@ func parseDocument(src string) ([]*pOp, error) {
 	return ops, nil
 }
 
+// tBad is the parser's token for what plans never accept.
+const tBad = -1
+
 type parser struct {
-	lx  planLexer
-	tok token
+	toks []token
+	tok  token
 }
 
-func (p *parser) advance() { p.tok = p.lx.next() }
+// advance moves to the next token; tokens the plans never accept (spreads, non-ASCII bytes,
+// strings with escapes) end the document there.
+func (p *parser) advance() {
+	if len(p.toks) == 0 {
+		p.tok = token{kind: tEOF}
+		return
+	}
+	p.tok, p.toks = p.toks[0], p.toks[1:]
+	if p.tok.kind == tSpread || p.tok.kind == tOther || p.tok.kind == tString && !p.tok.plain {
+		p.tok, p.toks = token{kind: tBad}, nil
+	}
+}
 
 func (p *parser) expect(kind int, text string) error {
 	if p.tok.kind != kind || text != "" && p.tok.text != text {
@@ -306,91 +320,4 @@ func (p *parser) value(depth int) (pValue, error) {
 		return v, nil
 	}
 	return pValue{}, errUnsupported
-}
-
-// Token kinds of planLexer.
-const (
-	tEOF = iota
-	tName
-	tPunct
-	tString
-	tNumber
-	tBad
-)
-
-type token struct {
-	kind int
-	text string
-}
-
-// planLexer splits GraphQL source into tokens. Strings with escapes and block strings are
-// tBad: the plan compiler leaves them to graphql-go.
-type planLexer struct {
-	src string
-	pos int
-}
-
-func (l *planLexer) next() token {
-	for l.pos < len(l.src) {
-		c := l.src[l.pos]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ',':
-			l.pos++
-		case c == 0xEF && len(l.src) >= l.pos+3 && l.src[l.pos:l.pos+3] == "\uFEFF":
-			l.pos += 3
-		case c == '#':
-			for l.pos < len(l.src) && l.src[l.pos] != '\n' && l.src[l.pos] != '\r' {
-				l.pos++
-			}
-		case c == '"':
-			return l.str()
-		case isNameStart(c):
-			start := l.pos
-			for l.pos < len(l.src) && isNameByte(l.src[l.pos]) {
-				l.pos++
-			}
-			return token{tName, l.src[start:l.pos]}
-		case c == '-' || c >= '0' && c <= '9':
-			start := l.pos
-			l.pos++
-			for l.pos < len(l.src) {
-				d := l.src[l.pos]
-				if !(d >= '0' && d <= '9' || d == '.' || d == '-' || d == '+' || d == 'e' || d == 'E') {
-					break
-				}
-				l.pos++
-			}
-			return token{tNumber, l.src[start:l.pos]}
-		case c == '.':
-			return token{kind: tBad} // "..." spreads
-		case c == '{' || c == '}' || c == '(' || c == ')' || c == '[' || c == ']' || c == ':' || c == '$' || c == '!' || c == '=' || c == '@' || c == '|' || c == '&':
-			l.pos++
-			return token{tPunct, string(c)}
-		default:
-			return token{kind: tBad}
-		}
-	}
-	return token{kind: tEOF}
-}
-
-func isNameStart(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-}
-
-// str reads a plain string literal without escapes.
-func (l *planLexer) str() token {
-	if len(l.src) >= l.pos+3 && l.src[l.pos:l.pos+3] == `"""` {
-		return token{kind: tBad}
-	}
-	start := l.pos + 1
-	for i := start; i < len(l.src); i++ {
-		switch c := l.src[i]; {
-		case c == '"':
-			l.pos = i + 1
-			return token{tString, l.src[start:i]}
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return token{kind: tBad}
-		}
-	}
-	return token{kind: tBad}
 }

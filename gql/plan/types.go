@@ -1,4 +1,4 @@
-package gql
+package plan
 
 import (
 	"strings"
@@ -313,7 +313,7 @@ var heartbeatType = &objType[heartbeatView]{name: "HeartbeatPayload", fields: ma
 	"groupId":                  leaf(func(e *enc, v *heartbeatView) { e.id(v.g.ID) }),
 	"domain":                   leaf(func(e *enc, v *heartbeatView) { e.str(v.g.Domain) }),
 	"expiresAt":                leaf(func(e *enc, v *heartbeatView) { e.b = appendTime(e.b, v.g.ExpiresAt) }),
-	"heartbeatIntervalSeconds": leaf(func(e *enc, v *heartbeatView) { e.b = appendInt(e.b, *seconds(v.interval)) }),
+	"heartbeatIntervalSeconds": leaf(func(e *enc, v *heartbeatView) { e.b = appendInt(e.b, seconds(v.interval)) }),
 }}
 
 var memberHeartbeatType = &objType[memberHeartbeatView]{name: "MemberHeartbeatPayload", fields: map[string]fieldDef[memberHeartbeatView]{
@@ -321,7 +321,7 @@ var memberHeartbeatType = &objType[memberHeartbeatView]{name: "MemberHeartbeatPa
 	"groupId":                  leaf(func(e *enc, v *memberHeartbeatView) { e.id(v.m.GroupID) }),
 	"domain":                   leaf(func(e *enc, v *memberHeartbeatView) { e.str(v.m.Domain) }),
 	"expiresAt":                leaf(func(e *enc, v *memberHeartbeatView) { e.b = appendTime(e.b, v.m.ExpiresAt) }),
-	"heartbeatIntervalSeconds": leaf(func(e *enc, v *memberHeartbeatView) { e.b = appendInt(e.b, *seconds(v.interval)) }),
+	"heartbeatIntervalSeconds": leaf(func(e *enc, v *memberHeartbeatView) { e.b = appendInt(e.b, seconds(v.interval)) }),
 }}
 
 var recordType = &objType[recordView]{name: "RecordEventsPayload", fields: map[string]fieldDef[recordView]{

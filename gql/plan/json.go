@@ -1,4 +1,4 @@
-package gql
+package plan
 
 import (
 	"encoding/json"

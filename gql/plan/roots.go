@@ -1,4 +1,4 @@
-package gql
+package plan
 
 import (
 	"context"
@@ -6,27 +6,27 @@ import (
 	"github.com/smalruby/meshd/broker"
 )
 
-// rootArgs are the coerced arguments of a planned root field.
-type rootArgs struct {
+// Args are the coerced arguments of a planned root field.
+type Args struct {
 	groupID, domain, nodeID, hostID, since string
 	data                                   []broker.Pair
 	events                                 []broker.EventInput
 }
 
 // argKinds are the arguments planned root fields take: how each is read and where it goes.
-var argKinds = map[string]func(a *rootArgs, v any) bool{
-	"groupId": func(a *rootArgs, v any) (ok bool) { a.groupID, ok = stringArg(v, true); return },
-	"nodeId":  func(a *rootArgs, v any) (ok bool) { a.nodeID, ok = stringArg(v, true); return },
-	"hostId":  func(a *rootArgs, v any) (ok bool) { a.hostID, ok = stringArg(v, true); return },
-	"domain":  func(a *rootArgs, v any) (ok bool) { a.domain, ok = stringArg(v, false); return },
-	"since":   func(a *rootArgs, v any) (ok bool) { a.since, ok = stringArg(v, false); return },
-	"data":    func(a *rootArgs, v any) (ok bool) { a.data, ok = sensorData(v); return },
-	"events":  func(a *rootArgs, v any) (ok bool) { a.events, ok = eventInputs(v); return },
+var argKinds = map[string]func(a *Args, v any) bool{
+	"groupId": func(a *Args, v any) (ok bool) { a.groupID, ok = stringArg(v, true); return },
+	"nodeId":  func(a *Args, v any) (ok bool) { a.nodeID, ok = stringArg(v, true); return },
+	"hostId":  func(a *Args, v any) (ok bool) { a.hostID, ok = stringArg(v, true); return },
+	"domain":  func(a *Args, v any) (ok bool) { a.domain, ok = stringArg(v, false); return },
+	"since":   func(a *Args, v any) (ok bool) { a.since, ok = stringArg(v, false); return },
+	"data":    func(a *Args, v any) (ok bool) { a.data, ok = sensorData(v); return },
+	"events":  func(a *Args, v any) (ok bool) { a.events, ok = eventInputs(v); return },
 }
 
 // runner executes a planned query or mutation field: one broker call, then its value written
 // to e, or the broker's error.
-type runner func(ctx context.Context, r *resolver, a *rootArgs, e *enc) error
+type runner func(ctx context.Context, b broker.Service, a *Args, e *enc) error
 
 // renderer writes the values a planned subscription field emits for one message.
 type renderer func(m *broker.Message, emit func(write func(e *enc)))
@@ -41,14 +41,14 @@ type rootDef struct {
 }
 
 // listRunner is a query whose value is a list read from the broker.
-func listRunner[C any](t *objType[C], read func(r *resolver, a *rootArgs) ([]C, error)) func([]*pField) (runner, error) {
+func listRunner[C any](t *objType[C], read func(b broker.Service, a *Args) ([]C, error)) func([]*pField) (runner, error) {
 	return func(sels []*pField) (runner, error) {
 		w, _, err := t.compile(sels)
 		if err != nil {
 			return nil, err
 		}
-		return func(_ context.Context, r *resolver, a *rootArgs, e *enc) error {
-			items, err := read(r, a)
+		return func(_ context.Context, b broker.Service, a *Args, e *enc) error {
+			items, err := read(b, a)
 			if err != nil {
 				return err
 			}
@@ -59,14 +59,14 @@ func listRunner[C any](t *objType[C], read func(r *resolver, a *rootArgs) ([]C, 
 }
 
 // valueRunner is a field whose value is one object made by a broker call.
-func valueRunner[C any](t *objType[C], call func(ctx context.Context, r *resolver, a *rootArgs) (C, error)) func([]*pField) (runner, error) {
+func valueRunner[C any](t *objType[C], call func(ctx context.Context, b broker.Service, a *Args) (C, error)) func([]*pField) (runner, error) {
 	return func(sels []*pField) (runner, error) {
 		w, _, err := t.compile(sels)
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, r *resolver, a *rootArgs, e *enc) error {
-			v, err := call(ctx, r, a)
+		return func(ctx context.Context, b broker.Service, a *Args, e *enc) error {
+			v, err := call(ctx, b, a)
 			if err != nil {
 				return err
 			}
@@ -98,47 +98,45 @@ var (
 // roots are the root fields plans execute; every other root field goes through graphql-go.
 var roots = map[string]*rootDef{
 	"listGroupStatuses": {kind: "query", args: groupArgNames, nonNull: true,
-		run: listRunner(nodeStatusType, func(r *resolver, a *rootArgs) ([]broker.NodeStatus, error) {
-			return r.b.ListStatuses(a.groupID, a.domain)
+		run: listRunner(nodeStatusType, func(b broker.Service, a *Args) ([]broker.NodeStatus, error) {
+			return b.ListStatuses(a.groupID, a.domain)
 		})},
 	"getEventsSince": {kind: "query", args: sinceArgNames, nonNull: true,
-		run: listRunner(eventType, func(r *resolver, a *rootArgs) ([]broker.Event, error) {
-			return r.b.EventsSince(a.groupID, a.domain, a.since)
+		run: listRunner(eventType, func(b broker.Service, a *Args) ([]broker.Event, error) {
+			return b.EventsSince(a.groupID, a.domain, a.since)
 		})},
 	"pollGroupData": {kind: "query", args: sinceArgNames, nonNull: true,
-		run: valueRunner(pollType, func(_ context.Context, r *resolver, a *rootArgs) (pollView, error) {
-			sts, err := r.b.ListStatuses(a.groupID, a.domain)
+		run: valueRunner(pollType, func(_ context.Context, b broker.Service, a *Args) (pollView, error) {
+			sts, err := b.ListStatuses(a.groupID, a.domain)
 			if err != nil {
 				return pollView{}, err
 			}
-			evs, err := r.b.EventsSince(a.groupID, a.domain, a.since)
+			evs, err := b.EventsSince(a.groupID, a.domain, a.since)
 			return pollView{events: evs, statuses: sts}, err
 		})},
 	"renewHeartbeat": {kind: "mutation", args: []string{"groupId", "domain", "hostId"}, nonNull: true,
-		run: valueRunner(heartbeatType, func(ctx context.Context, r *resolver, a *rootArgs) (heartbeatView, error) {
-			g, err := r.b.RenewHeartbeat(ctx, a.groupID, a.domain, a.hostID)
-			return heartbeatView{g: g, interval: r.b.Config().HostHeartbeatInterval}, err
+		run: valueRunner(heartbeatType, func(ctx context.Context, b broker.Service, a *Args) (heartbeatView, error) {
+			g, err := b.RenewHeartbeat(ctx, a.groupID, a.domain, a.hostID)
+			return heartbeatView{g: g, interval: b.Config().HostHeartbeatInterval}, err
 		})},
 	"sendMemberHeartbeat": {kind: "mutation", args: nodeArgNames, nonNull: true,
-		run: valueRunner(memberHeartbeatType, func(ctx context.Context, r *resolver, a *rootArgs) (memberHeartbeatView, error) {
-			m, err := r.b.SendMemberHeartbeat(ctx, a.groupID, a.domain, a.nodeID)
-			return memberHeartbeatView{m: m, interval: r.b.Config().MemberHeartbeatInterval}, err
+		run: valueRunner(memberHeartbeatType, func(ctx context.Context, b broker.Service, a *Args) (memberHeartbeatView, error) {
+			m, err := b.SendMemberHeartbeat(ctx, a.groupID, a.domain, a.nodeID)
+			return memberHeartbeatView{m: m, interval: b.Config().MemberHeartbeatInterval}, err
 		})},
 	"reportDataByNode": {kind: "mutation", args: []string{"groupId", "domain", "nodeId", "data"},
-		run: valueRunner(meshMessageType, func(_ context.Context, r *resolver, a *rootArgs) (broker.Message, error) {
-			st, err := r.b.ReportData(a.groupID, a.domain, a.nodeID, a.data)
+		run: valueRunner(meshMessageType, func(_ context.Context, b broker.Service, a *Args) (broker.Message, error) {
+			st, err := b.ReportData(a.groupID, a.domain, a.nodeID, a.data)
 			return broker.Message{GroupID: st.GroupID, Domain: st.Domain, Status: &st}, err
 		})},
 	"fireEventsByNode": {kind: "mutation", args: []string{"groupId", "domain", "nodeId", "events"},
-		run: valueRunner(meshMessageType, func(_ context.Context, r *resolver, a *rootArgs) (broker.Message, error) {
-			r.checkSkew(a.nodeID, a.events)
-			batch, err := r.b.FireEvents(a.groupID, a.domain, a.nodeID, a.events)
+		run: valueRunner(meshMessageType, func(_ context.Context, b broker.Service, a *Args) (broker.Message, error) {
+			batch, err := b.FireEvents(a.groupID, a.domain, a.nodeID, a.events)
 			return broker.Message{GroupID: batch.GroupID, Domain: batch.Domain, Batch: &batch}, err
 		})},
 	"recordEventsByNode": {kind: "mutation", args: []string{"groupId", "domain", "nodeId", "events"}, nonNull: true,
-		run: valueRunner(recordType, func(_ context.Context, r *resolver, a *rootArgs) (recordView, error) {
-			r.checkSkew(a.nodeID, a.events)
-			res, err := r.b.RecordEvents(a.groupID, a.domain, a.nodeID, a.events)
+		run: valueRunner(recordType, func(_ context.Context, b broker.Service, a *Args) (recordView, error) {
+			res, err := b.RecordEvents(a.groupID, a.domain, a.nodeID, a.events)
 			return recordView{groupID: a.groupID, domain: a.domain, r: res}, err
 		})},
 	"onMessageInGroup": {kind: "subscription", args: groupArgNames,

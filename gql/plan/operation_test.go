@@ -1,4 +1,4 @@
-package gql
+package plan
 
 import "testing"
 
@@ -22,14 +22,14 @@ func TestOperation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			kind, roots, err := operation(tt.doc, tt.op)
+			kind, roots, err := Scan(tt.doc).Operation(tt.op)
 			if err != nil || kind != tt.kind || roots != tt.roots {
 				t.Fatalf("operation = %q %d %v; want %q %d", kind, roots, err, tt.kind, tt.roots)
 			}
 		})
 	}
 	for _, bad := range [][2]string{{`query A { a } query B { b }`, ""}, {`query A { a }`, "Z"}, {``, ""}} {
-		if _, _, err := operation(bad[0], bad[1]); err == nil {
+		if _, _, err := Scan(bad[0]).Operation(bad[1]); err == nil {
 			t.Errorf("operation(%q, %q) found an operation", bad[0], bad[1])
 		}
 	}
@@ -40,7 +40,7 @@ func FuzzOperation(f *testing.F) {
 		f.Add(seed, "")
 	}
 	f.Fuzz(func(t *testing.T, doc, name string) {
-		kind, roots, err := operation(doc, name)
+		kind, roots, err := Scan(doc).Operation(name)
 		if err == nil && (roots < 0 || (kind != "query" && kind != "mutation" && kind != "subscription")) {
 			t.Fatalf("operation(%q) = %q %d", doc, kind, roots)
 		}

@@ -1,4 +1,4 @@
-package gql
+package plan
 
 import (
 	"strings"
@@ -20,21 +20,21 @@ func FuzzScanShape(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, doc string) {
-		sh := scanShape(doc)
-		if sh.aliases > strings.Count(doc, ":") || sh.longestName > len(doc) || sh.aliases < 0 {
+		sh := Scan(doc).Shape()
+		if sh.Aliases > strings.Count(doc, ":") || sh.LongestName > len(doc) || sh.Aliases < 0 {
 			t.Fatalf("%q: %+v", doc, sh)
 		}
 	})
 }
 
 func TestScanShape(t *testing.T) {
-	for doc, want := range map[string]shape{
-		`{ a: id b: name }`: {aliases: 2, longestName: 4},
-		`query($d: String = "x: y") { listGroupsByDomain(domain: $d) { id } }`: {aliases: 0, longestName: 18},
-		"{ # a: comment\n id }":            {aliases: 0, longestName: 2},
-		`{ f(s: """a: b""") { ñññ: id } }`: {aliases: 1, longestName: 6},
+	for doc, want := range map[string]Shape{
+		`{ a: id b: name }`: {Aliases: 2, LongestName: 4},
+		`query($d: String = "x: y") { listGroupsByDomain(domain: $d) { id } }`: {Aliases: 0, LongestName: 18},
+		"{ # a: comment\n id }":            {Aliases: 0, LongestName: 2},
+		`{ f(s: """a: b""") { ñññ: id } }`: {Aliases: 1, LongestName: 6},
 	} {
-		if got := scanShape(doc); got != want {
+		if got := Scan(doc).Shape(); got != want {
 			t.Errorf("%q: %+v, want %+v", doc, got, want)
 		}
 	}
