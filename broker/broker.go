@@ -96,7 +96,7 @@ func New(ctx context.Context, opts Options) (*Broker, error) {
 	b.index.domains = make(map[string]*domainState)
 	b.nodes.init()
 	b.fan.init(b)
-	b.commit = newCommitter(opts.Store, b.log, opts.OnCommit, b.lockState)
+	b.commit = newCommitter(opts.Store, b.clock, b.log, opts.OnCommit, b.lockState)
 	if err := b.load(ctx); err != nil {
 		b.commit.close()
 		return nil, err

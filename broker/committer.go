@@ -15,6 +15,7 @@ import (
 // costs a few writes, not one per pupil.
 type committer struct {
 	store    store.Store
+	clock    func() time.Time
 	log      *slog.Logger
 	onCommit func(d time.Duration, ops int, err error)
 	// lockState locks the domain index and every shard and returns their unlock, for a rollback.
@@ -29,10 +30,16 @@ type committer struct {
 	done    chan struct{}
 	lastErr error
 	health  health
+	// running is when the commit in progress began; zero between commits.
+	running time.Time
 }
 
-func newCommitter(s store.Store, log *slog.Logger, onCommit func(time.Duration, int, error), lockState func() func()) *committer {
-	c := &committer{store: s, log: log, onCommit: onCommit, lockState: lockState, wake: make(chan struct{}, 1), done: make(chan struct{})}
+// CommitStallAfter is how long one store commit may run before the commit path counts as
+// stalled: every change waits behind it, so Ready fails and Stalled reports it.
+const CommitStallAfter = 10 * time.Second
+
+func newCommitter(s store.Store, clock func() time.Time, log *slog.Logger, onCommit func(time.Duration, int, error), lockState func() func()) *committer {
+	c := &committer{store: s, clock: clock, log: log, onCommit: onCommit, lockState: lockState, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go c.run()
 	return c
 }
@@ -91,7 +98,13 @@ func (c *committer) run() {
 				break
 			}
 			start := time.Now()
+			c.mu.Lock()
+			c.running = c.clock()
+			c.mu.Unlock()
 			err := c.store.Commit(context.Background(), ops)
+			c.mu.Lock()
+			c.running = time.Time{}
+			c.mu.Unlock()
 			if c.onCommit != nil {
 				c.onCommit(time.Since(start), len(ops), err)
 			}
@@ -111,6 +124,20 @@ func (c *committer) run() {
 			}
 		}
 	}
+}
+
+// stalled reports a commit that has run for longer than CommitStallAfter.
+func (c *committer) stalled() error {
+	c.mu.Lock()
+	running := c.running
+	c.mu.Unlock()
+	if running.IsZero() {
+		return nil
+	}
+	if d := c.clock().Sub(running); d > CommitStallAfter {
+		return fmt.Errorf("a store commit has been running for %s: every change waits behind it", d.Round(time.Second))
+	}
+	return nil
 }
 
 // close commits what is queued and stops; it returns the last commit error, if any.

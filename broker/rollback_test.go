@@ -3,8 +3,10 @@ package broker_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/brokertest"
@@ -247,5 +249,43 @@ func TestSweeperProbeFollowsTheStore(t *testing.T) {
 	}
 	if snap := stored(t, st); len(snap.Groups) != 1 || snap.Groups[0].Domain != "x" {
 		t.Fatalf("the probe left a record: %+v", snap.Groups)
+	}
+}
+
+// A commit that hangs (a stalled disk) shows: Ready and Stalled fail once it has run for
+// longer than CommitStallAfter, and recover when it ends.
+func TestStalledCommitShows(t *testing.T) {
+	f, st := newFailing(t)
+	hold := make(chan chan error)
+	st.mu.Lock()
+	st.hold = hold
+	st.mu.Unlock()
+	created := make(chan error, 1)
+	go func() {
+		_, err := f.b.CreateGroup(context.Background(), broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d", UseWebSocket: true})
+		created <- err
+	}()
+	commit := <-hold // the create's commit is in progress
+	if err := f.b.Ready(context.Background()); err != nil {
+		t.Fatalf("Ready while a commit has just begun: %v", err)
+	}
+	f.clock.Advance(broker.CommitStallAfter + time.Second)
+	for _, check := range []func() error{func() error { return f.b.Ready(context.Background()) }, f.b.Stalled} {
+		if err := check(); err == nil || !strings.Contains(err.Error(), "a store commit has been running for 11s") {
+			t.Fatalf("a commit running for %s: %v", broker.CommitStallAfter+time.Second, err)
+		}
+	}
+	st.mu.Lock()
+	st.hold = nil
+	st.mu.Unlock()
+	commit <- nil
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	if err := f.b.Ready(context.Background()); err != nil {
+		t.Fatalf("Ready after the commit ended: %v", err)
+	}
+	if err := f.b.Stalled(); err != nil {
+		t.Fatalf("Stalled after the commit ended: %v", err)
 	}
 }

@@ -53,5 +53,14 @@ func (b *Broker) Ready(ctx context.Context) error {
 	if err := b.commit.health.last(); err != nil {
 		return fmt.Errorf("store: the last commit failed: %w", err)
 	}
+	return b.Stalled()
+}
+
+// Stalled reports a store commit that has run for longer than CommitStallAfter: the disk or
+// the file no longer answers, and restarting the process is the remedy.
+func (b *Broker) Stalled() error {
+	if err := b.commit.stalled(); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
 	return nil
 }

@@ -14,23 +14,47 @@ import (
 )
 
 // Backup writes a consistent copy of the open store to w: the state as of the last commit
-// before it began, a complete bbolt file. Commits go on while it writes.
+// before it began, a complete bbolt file. Commits go on while it writes, however slowly w
+// takes the copy: the copy is taken into a temporary file beside the state file first, so
+// that no read transaction (which would keep bbolt from growing the file) waits on w.
 func (b *Bolt) Backup(w io.Writer) (int64, error) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.closed {
-		return 0, fmt.Errorf("backup: %w", ErrClosed)
+	snap, err := b.snapshot()
+	if err != nil {
+		return 0, err
 	}
-	var n int64
-	err := b.db.View(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
-		return err
-	})
+	defer snap.Close()
+	n, err := io.Copy(w, snap)
 	if err != nil {
 		return n, fmt.Errorf("backup %s: %w", b.path, err)
 	}
 	return n, nil
+}
+
+// snapshot copies the state as of the last commit into an unnamed temporary file beside the
+// state file (unlinked at once, so that nothing is left behind), positioned at its start.
+func (b *Bolt) snapshot() (*os.File, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return nil, fmt.Errorf("backup: %w", ErrClosed)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(b.path), ".backup-*")
+	if err != nil {
+		return nil, fmt.Errorf("backup %s: %w", b.path, err)
+	}
+	os.Remove(tmp.Name())
+	err = b.db.View(func(tx *bolt.Tx) error {
+		_, err := tx.WriteTo(tmp)
+		return err
+	})
+	if err == nil {
+		_, err = tmp.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		tmp.Close()
+		return nil, fmt.Errorf("backup %s: %w", b.path, err)
+	}
+	return tmp, nil
 }
 
 // Size is the size of the state file in bytes, as of the last commit.

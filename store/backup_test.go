@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/smalruby/meshd/store"
 )
@@ -164,5 +165,68 @@ func TestInspect(t *testing.T) {
 	os.WriteFile(garbage, bytes.Repeat([]byte("garbage!"), 4096), 0o600)
 	if _, err := store.Inspect(garbage); err == nil || !strings.Contains(err.Error(), "not a meshd state file") {
 		t.Fatalf("garbage: %v", err)
+	}
+}
+
+// stalledWriter is a backup reader that takes nothing until released, as `meshd backup - |
+// less` or a slow link does; started is closed at the first write.
+type stalledWriter struct {
+	started, release chan struct{}
+	once             sync.Once
+	buf              bytes.Buffer
+}
+
+func (w *stalledWriter) Write(p []byte) (int, error) {
+	w.once.Do(func() { close(w.started) })
+	<-w.release
+	return w.buf.Write(p)
+}
+
+// A backup read slowly never holds commits, even ones that grow the file (which must remap
+// it): it is the state as of its start, and leaves no file behind.
+func TestSlowBackupDoesNotHoldCommits(t *testing.T) {
+	dir := t.TempDir()
+	s := openBolt(t, filepath.Join(dir, "meshd.db"), store.BoltOptions{NoSync: true})
+	commit(t, s, populate("d", "before")...)
+	w := &stalledWriter{started: make(chan struct{}), release: make(chan struct{})}
+	backedUp := make(chan error, 1)
+	go func() {
+		_, err := s.Backup(w)
+		backedUp <- err
+	}()
+	<-w.started
+	committed := make(chan error, 1)
+	go func() {
+		// 4 MiB of statuses: far past the file's mapping, so bbolt must remap it.
+		var ops []store.Op
+		for i := range 64 {
+			ops = append(ops, putStatus(status("d", "after", fmt.Sprint("n", i), store.Pair{Key: "v", Value: strings.Repeat("x", 64<<10)})))
+		}
+		committed <- s.Commit(t.Context(), append([]store.Op{putGroup(group("d", "after"))}, ops...))
+	}()
+	select {
+	case err := <-committed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		close(w.release)
+		t.Fatal("a commit waited 30 s for a backup nobody read")
+	}
+	close(w.release)
+	if err := <-backedUp; err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "backup.db")
+	if err := os.WriteFile(path, w.buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	snap := load(t, openBolt(t, path, store.BoltOptions{}))
+	if len(snap.Groups) != 1 || snap.Groups[0].ID != "before" {
+		t.Fatalf("the backup holds %+v, want the state as of its start", snap.Groups)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("the data directory holds %v, want the state file and the backup only", entries)
 	}
 }

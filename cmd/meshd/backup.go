@@ -139,10 +139,16 @@ func backupEndpoint(st store.Store, log *slog.Logger) map[string]http.Handler {
 	return map[string]http.Handler{"GET " + backupPath: serveBackup(b, log)}
 }
 
+// backupTimeout is how long a backup download may take: one that is read more slowly is cut,
+// so that a stalled reader does not hold its copy of the state file for ever.
+const backupTimeout = 10 * time.Minute
+
 // serveBackup writes a consistent copy of the open state file. A failure after the first byte
-// aborts the response, so that the client sees a broken download, never a short file.
+// aborts the response, so that the client sees a broken download, never a short file. The
+// copy never holds commits, however slowly it is read (see store.Bolt.Backup).
 func serveBackup(st *store.Bolt, log *slog.Logger) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(backupTimeout))
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Disposition", `attachment; filename="meshd-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
 		w.Header().Set("Cache-Control", "no-store")

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -256,6 +260,59 @@ func TestAdminEndpointPinsTheCertificate(t *testing.T) {
 		}
 		if (err == nil) != tt.ok {
 			t.Errorf("-tls-cert %s: %v", filepath.Base(tt.cert), err)
+		}
+	}
+}
+
+// fullStateFile writes a state file whose bbolt mapping is nearly full of live groups, so
+// that a few more commits must grow (and remap) it, and returns its size.
+func fullStateFile(t *testing.T, path string) int64 {
+	t.Helper()
+	s, err := store.OpenBolt(path, store.BoltOptions{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	for i := 0; s.Size() < 15800<<10; i++ {
+		g := fmt.Sprint("g", i)
+		ops := []store.Op{{Kind: store.PutGroup, Group: &store.Group{Domain: "d", ID: g, Name: g, HostID: g,
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour), HeartbeatAt: now, UseWebSocket: true}}}
+		for j := range 16 {
+			ops = append(ops, store.Op{Kind: store.PutStatus, Status: &store.Status{Domain: "d", GroupID: g, NodeID: fmt.Sprint(g, "n", j),
+				Data: []store.Pair{{Key: "v", Value: strings.Repeat("x", 4000)}}, Timestamp: now}})
+		}
+		if err := s.Commit(t.Context(), ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s.Size()
+}
+
+// A backup read slowly (meshd backup - | less, a slow link) never holds commits: while one
+// stalls with most of a 16 MB state file unread, pupils keep creating groups.
+func TestBinarySlowBackupDoesNotHoldCommits(t *testing.T) {
+	dir := t.TempDir()
+	size := fullStateFile(t, filepath.Join(dir, "meshd.db"))
+	const key = "a-long-enough-admin-key"
+	p := startMeshd(t, "-data-dir", dir, "-console-addr", "127.0.0.1:0", "-admin-keys", key, "-request-timeout", "5s", "-write-timeout", "10s")
+	console := logLine(t, p, regexp.MustCompile(`msg="console listening" url=http://(127\.0\.0\.1:\d+)/console/`))[1]
+
+	// A reader that takes the headers and then nothing, through a small receive window.
+	conn, err := net.Dial("tcp", console)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(conn, "GET /console/api/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", key)
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if status, err := bufio.NewReader(io.LimitReader(conn, 64)).ReadString('\n'); err != nil || !strings.Contains(status, "200") {
+		t.Fatalf("backup answered %q, %v", status, err)
+	}
+	for i := range 200 {
+		if _, raw, err := p.send(fmt.Sprintf(`mutation { createGroup(name: "n", hostId: "slow%d", domain: "d") { id } }`, i), nil); err != nil {
+			t.Fatalf("createGroup %d while a backup of %d bytes is read slowly: %v %s", i, size, err, raw)
 		}
 	}
 }

@@ -178,8 +178,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err := sd.notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("could not tell systemd meshd is ready", "err", err)
 	}
-	// A meshd whose broker no longer answers stops pinging the watchdog and is restarted.
-	sd.keepAlive(ctx, log, func() { brk.Stats() })
+	// A meshd whose broker no longer answers, or whose store commits stall, stops pinging the
+	// watchdog and is restarted.
+	sd.keepAlive(ctx, log, func() error {
+		brk.Stats()
+		return local.Stalled()
+	})
 
 	select {
 	case err := <-served:

@@ -56,8 +56,9 @@ func (n *notifier) notify(state string) error {
 }
 
 // keepAlive sends WATCHDOG=1 at half the watchdog interval until ctx ends, as long as alive
-// returns within it; a meshd that hangs stops pinging and systemd restarts it.
-func (n *notifier) keepAlive(ctx context.Context, log *slog.Logger, alive func()) {
+// returns nil within it; a meshd that hangs, or whose alive reports an error, stops pinging
+// and systemd restarts it.
+func (n *notifier) keepAlive(ctx context.Context, log *slog.Logger, alive func() error) {
 	if n.conn == nil || n.watchdog == 0 {
 		return
 	}
@@ -69,7 +70,10 @@ func (n *notifier) keepAlive(ctx context.Context, log *slog.Logger, alive func()
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				alive()
+				if err := alive(); err != nil {
+					log.Error("systemd watchdog not pinged: systemd restarts meshd unless this clears", "err", err)
+					continue
+				}
 				if err := n.notify("WATCHDOG=1"); err != nil && !errors.Is(err, net.ErrClosed) {
 					log.Warn("systemd watchdog", "err", err)
 				}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -107,5 +110,47 @@ func TestBinaryNotifiesSystemd(t *testing.T) {
 		if m != "WATCHDOG=1" {
 			t.Fatalf("unexpected datagram %q", m)
 		}
+	}
+}
+
+// The watchdog is pinged only while alive says the broker is well: a stalled commit path
+// stops the pings, so that systemd restarts meshd.
+func TestWatchdogWaitsForAHealthyBroker(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	n, err := newNotifier(env(map[string]string{"NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "2000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	health := make(chan error)
+	n.keepAlive(ctx, slog.New(slog.DiscardHandler), func() error {
+		select {
+		case err := <-health:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+	// A tick's ping, if any, is sent before the next tick asks alive again.
+	stalled := errors.New("store: a store commit has been running for 11s")
+	health <- stalled
+	health <- stalled
+	buf := make([]byte, 64)
+	conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := conn.Read(buf); err == nil {
+		t.Fatalf("the watchdog was pinged while stalled: %q", buf[:n])
+	}
+	health <- nil
+	health <- nil
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if n, err := conn.Read(buf); err != nil || string(buf[:n]) != "WATCHDOG=1" {
+		t.Fatalf("after the stall cleared: %q, %v", buf[:n], err)
 	}
 }
