@@ -198,6 +198,8 @@ type group struct {
 	statuses    map[string]*NodeStatus
 	dirtyStatus map[string]struct{}
 	events      []Event
+	// published counts the messages published to the group.
+	published uint64
 }
 
 // shardFor returns the shard of the group id in domain.

@@ -113,6 +113,7 @@ func (c *committer) run() {
 			}
 			if err != nil {
 				c.log.Error("store commit failed; its changes are rolled back", "ops", len(ops), "err", err)
+				c.health.failure(err, time.Now())
 				c.mu.Lock()
 				c.lastErr = err
 				c.mu.Unlock()

@@ -34,19 +34,21 @@ func (f *fanout) init(b *Broker) {
 	f.groups = make(map[groupKey]*groupListeners)
 }
 
-// publish sends a message to its group's subscribers; callers serialise publishes of one
-// group (they hold its shard lock), which fixes the delivery order.
-func (b *Broker) publish(m *Message) {
+// publish sends a message to its group's subscribers and reports whether it went out;
+// callers serialise publishes of one group (they hold its shard lock), which fixes the
+// delivery order.
+func (b *Broker) publish(m *Message) bool {
 	m.Published = time.Now()
 	data, err := json.Marshal(m)
 	if err == nil {
 		err = b.bus.Publish(m.Domain, m.GroupID, data)
 	}
-	if err == nil {
-		b.published.Add(1)
-	} else {
+	if err != nil {
 		b.log.Error("publish failed", "group", m.GroupID, "domain", m.Domain, "err", err)
+		return false
 	}
+	b.published.Add(1)
+	return true
 }
 
 // Subscribe calls fn with every message published to the group from now on, in publish order,

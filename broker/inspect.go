@@ -34,6 +34,8 @@ type GroupSnapshot struct {
 	Statuses []NodeStatus
 	// Events are the newest retained polling events, oldest first, at most recentEvents.
 	Events []Event
+	// Published counts the messages published to the group (reports and event batches).
+	Published uint64
 }
 
 // MemberSnapshot is a membership with what the console says about it.
@@ -69,6 +71,7 @@ func (b *Broker) snapshotGroup(g *group, now time.Time) GroupSnapshot {
 		Group:        g.Group,
 		Live:         b.live(g, now),
 		HostDeadline: g.HeartbeatAt.Add(b.cfg.HostHeartbeatTTL),
+		Published:    g.published,
 		Members:      make([]MemberSnapshot, 0, len(g.members)),
 		Statuses:     make([]NodeStatus, 0, len(g.statuses)),
 	}

@@ -34,6 +34,9 @@ func TestSnapshot(t *testing.T) {
 		t.Errorf("published = %d, want 26 (one report, 25 batches)", snap.Published)
 	}
 	g := snap.Groups[1]
+	if g.Published != 26 || snap.Groups[0].Published != 0 {
+		t.Errorf("group messages %d and %d, want 26 and 0", g.Published, snap.Groups[0].Published)
+	}
 	if !g.Live || !g.HostDeadline.Equal(g.HeartbeatAt.Add(broker.DefaultConfig().HostHeartbeatTTL)) {
 		t.Errorf("live %v, host deadline %v (heartbeat %v)", g.Live, g.HostDeadline, g.HeartbeatAt)
 	}

@@ -303,7 +303,9 @@ func (b *Broker) reportData(groupID, domain, nodeID string, data []Pair, now tim
 	g.dirtyStatus[nodeID] = struct{}{}
 	s.markDirty(g)
 	b.nodes.set(nodeID, groupKey{domain, groupID})
-	b.publish(&Message{GroupID: groupID, Domain: domain, Status: st})
+	if b.publish(&Message{GroupID: groupID, Domain: domain, Status: st}) {
+		g.published++
+	}
 	return *st, nil
 }
 
@@ -368,7 +370,9 @@ func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, recor
 		s.markDirty(g)
 	}
 	batch.nextSince = cursor(now, g.seq)
-	b.publish(&Message{GroupID: groupID, Domain: domain, Batch: &batch.BatchEvent})
+	if b.publish(&Message{GroupID: groupID, Domain: domain, Batch: &batch.BatchEvent}) {
+		g.published++
+	}
 	return batch, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/smalruby/meshd/store"
 )
@@ -60,6 +61,19 @@ func (b *Broker) lockState() func() {
 type health struct {
 	mu     sync.Mutex
 	failed error
+	// failures counts failed commits since start; lastFailure is the latest one's error and
+	// lastFailureAt its time.
+	failures      uint64
+	lastFailure   string
+	lastFailureAt time.Time
+}
+
+// failure counts a failed commit.
+func (h *health) failure(err error, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.failures++
+	h.lastFailure, h.lastFailureAt = err.Error(), at
 }
 
 func (h *health) observe(log *slog.Logger, err error) {

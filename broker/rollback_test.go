@@ -78,6 +78,9 @@ func TestFailedCreateLeavesNoTraceAndItsRetryIsWritten(t *testing.T) {
 	if _, _, err := f.b.JoinGroup(ctx, "00000000-0000-4000-8000-000000000001", "d", "n"); err == nil {
 		t.Fatal("a group whose commit failed is joinable")
 	}
+	if st := f.b.Stats(); st.CommitErrors != 1 || st.LastCommitError == "" || st.LastCommitErrorAt.IsZero() {
+		t.Errorf("stats after one failed commit: %d errors, last %q at %v", st.CommitErrors, st.LastCommitError, st.LastCommitErrorAt)
+	}
 	if err := f.b.Ready(ctx); err == nil {
 		t.Fatal("Ready while every commit fails")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Stats counts the live state, for monitoring.
@@ -16,6 +17,11 @@ type Stats struct {
 	// createGroup, dissolved by their host, and removed by the sweeper because their lifetime
 	// or their host's heartbeat ran out.
 	GroupsCreated, GroupsDissolved, GroupsExpired uint64
+	// CommitErrors counts the store commits that failed since start; LastCommitError is the
+	// latest failure's error ("" when none failed) and LastCommitErrorAt its time.
+	CommitErrors      uint64
+	LastCommitError   string
+	LastCommitErrorAt time.Time
 }
 
 // Stats counts groups, members and statuses (expired ones the sweeper has not removed yet
@@ -27,6 +33,10 @@ func (b *Broker) Stats() Stats {
 		GroupsDissolved: b.lifecycle.dissolved.Load(),
 		GroupsExpired:   b.lifecycle.expired.Load(),
 	}
+	h := &b.commit.health
+	h.mu.Lock()
+	st.CommitErrors, st.LastCommitError, st.LastCommitErrorAt = h.failures, h.lastFailure, h.lastFailureAt
+	h.mu.Unlock()
 	for i := range b.shards {
 		s := &b.shards[i]
 		s.mu.Lock()

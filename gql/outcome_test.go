@@ -47,4 +47,9 @@ func TestOperationOutcomeIsTheClientsErrorType(t *testing.T) {
 			}
 		})
 	}
+	// The server counts them too: the group's creation and the four above.
+	st := e.api.OperationStats()
+	if st.Total != 5 || st.Failed["GroupNotFound"] != 2 || st.Failed["ValidationError"] != 1 || len(st.Failed) != 2 {
+		t.Errorf("operation stats %+v, want 5 operations, 2 GroupNotFound and 1 ValidationError", st)
+	}
 }

@@ -43,9 +43,7 @@ func (s *Server) execPlanned(ctx context.Context, req request, readOnly bool) (d
 		}
 		data, errs = p.NullData(), []*qerrors.QueryError{qe}
 	}
-	if s.cfg.OnOperation != nil {
-		s.cfg.OnOperation(p.Field(), outcome(ctx, qe), time.Since(start))
-	}
+	s.cfg.OnOperation(p.Field(), outcome(ctx, qe), time.Since(start))
 	return data, errs, true
 }
 

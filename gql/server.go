@@ -20,7 +20,6 @@ import (
 	"github.com/gorilla/websocket"
 	graphql "github.com/graph-gophers/graphql-go"
 	qerrors "github.com/graph-gophers/graphql-go/errors"
-	"github.com/graph-gophers/graphql-go/trace/tracer"
 
 	"github.com/smalruby/meshd/broker"
 )
@@ -75,20 +74,20 @@ type Server struct {
 	log         *slog.Logger
 	rt          realtime
 	scans       scans
+	ops         opCounts
 }
 
 // New parses the schema and binds it to the broker.
 func New(b broker.Service, cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, b: b, log: cfg.Logger, limits: cfg.Limits}
+	s := &Server{b: b, log: cfg.Logger, limits: cfg.Limits}
+	cfg.OnOperation = s.ops.counting(cfg.OnOperation)
+	s.cfg = cfg
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	s.docs = newDocCache(s.limits.DocumentCache)
-	var trace tracer.Tracer
-	if cfg.OnOperation != nil {
-		trace = operationTracer{cfg.OnOperation}
-	}
+	trace := operationTracer{cfg.OnOperation}
 	opts := []graphql.SchemaOpt{
 		graphql.MaxDepth(s.limits.MaxDepth),
 		graphql.MaxQueryLength(s.limits.MaxQueryBytes),

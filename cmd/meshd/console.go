@@ -10,11 +10,9 @@ import (
 	"path/filepath"
 	"runtime"
 	runtimemetrics "runtime/metrics"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/cmd/meshd/console"
@@ -30,48 +28,26 @@ type consoleServer struct {
 	own       net.Addr // the console's own listener (-console-addr), nil on the main one
 }
 
-// commitLog remembers the store's commit failures for the console.
-type commitLog struct {
-	mu      sync.Mutex
-	errors  uint64
-	lastErr string
-	lastAt  time.Time
-}
-
-// chain returns an OnCommit hook that records failures and then calls next.
-func (l *commitLog) chain(next func(time.Duration, int, error)) func(time.Duration, int, error) {
-	return func(d time.Duration, ops int, err error) {
-		if err != nil {
-			l.mu.Lock()
-			l.errors++
-			l.lastErr, l.lastAt = err.Error(), time.Now()
-			l.mu.Unlock()
-		}
-		next(d, ops, err)
-	}
-}
-
-func (l *commitLog) health(kind, path string) console.StoreHealth {
-	h := console.StoreHealth{Kind: kind}
+// storeHealth describes the store for the console: its kind, file and size, and its
+// failed commits as the broker counts them.
+func storeHealth(kind, path string, st broker.Stats) console.StoreHealth {
+	h := console.StoreHealth{Kind: kind, CommitErrors: st.CommitErrors}
 	if kind == "bbolt" {
 		h.Path = path
 		if fi, err := os.Stat(path); err == nil {
 			h.Bytes = fi.Size()
 		}
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	h.CommitErrors = l.errors
-	if l.lastErr != "" {
-		at := l.lastAt
-		h.LastError, h.LastErrorAt = l.lastErr, &at
+	if st.LastCommitError != "" {
+		at := st.LastCommitErrorAt
+		h.LastError, h.LastErrorAt = st.LastCommitError, &at
 	}
 	return h
 }
 
 // newConsole starts the console: admin keys from the settings or, when none is set, the key
 // kept in the data directory (generated on first start).
-func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, commits *commitLog, admin map[string]http.Handler) (*consoleServer, error) {
+func newConsole(ctx context.Context, cfg *config, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, admin map[string]http.Handler) (*consoleServer, error) {
 	cs := &consoleServer{log: log}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
@@ -93,12 +69,12 @@ func newConsole(ctx context.Context, cfg *config, log *slog.Logger, brk *broker.
 	m.reg.MustRegister(failures)
 	started := time.Now()
 	c, err := console.New(console.Options{
-		Broker:        brk,
 		Service:       svc,
+		Snapshot:      local.Snapshot,
 		Subscriptions: api.GroupSubscriptions,
 		Health: func() console.Health {
-			h := serverHealth(m, api, started)
-			h.Store = commits.health(cfg.storeKind, filepath.Join(cfg.dataDir, "meshd.db"))
+			h := serverHealth(api, started)
+			h.Store = storeHealth(cfg.storeKind, filepath.Join(cfg.dataDir, "meshd.db"), svc.Stats())
 			return h
 		},
 		AdminKeys:     keys,
@@ -164,14 +140,15 @@ func dialable(addr string) string {
 var memorySamples = []string{"/memory/classes/total:bytes", "/memory/classes/heap/objects:bytes"}
 
 // serverHealth reads the server's own numbers for the console.
-func serverHealth(m *metrics, api *gql.Server, started time.Time) console.Health {
-	rt := api.RealtimeStats()
+func serverHealth(api *gql.Server, started time.Time) console.Health {
+	rt, ops := api.RealtimeStats(), api.OperationStats()
 	h := console.Health{
 		Version:       readBuildInfo().Version,
 		Started:       started,
 		Sockets:       rt.Connections,
 		Subscriptions: rt.Subscriptions,
-		Errors:        map[string]uint64{},
+		Requests:      ops.Total,
+		Errors:        ops.Failed,
 		CPUSeconds:    cpuSeconds(),
 		Goroutines:    runtime.NumGoroutine(),
 	}
@@ -185,24 +162,6 @@ func serverHealth(m *metrics, api *gql.Server, started time.Time) console.Health
 	}
 	if samples[1].Value.Kind() == runtimemetrics.KindUint64 {
 		h.HeapBytes = samples[1].Value.Uint64()
-	}
-	ch := make(chan prometheus.Metric, 64)
-	go func() {
-		m.operations.Collect(ch)
-		close(ch)
-	}()
-	for metric := range ch {
-		var d dto.Metric
-		if metric.Write(&d) != nil || d.Counter == nil {
-			continue
-		}
-		n := uint64(d.Counter.GetValue())
-		h.Requests += n
-		for _, l := range d.Label {
-			if l.GetName() == "outcome" && l.GetValue() != "ok" {
-				h.Errors[l.GetValue()] += n
-			}
-		}
 	}
 	return h
 }

@@ -49,7 +49,6 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	defer sd.Close()
 	m := newMetrics()
-	commits := new(commitLog)
 	// The side listeners come first: an address in use stops meshd before it touches the data
 	// directory.
 	if cfg.metricsAddr != "" {
@@ -100,7 +99,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		Store:    st,
 		Bus:      b,
 		Logger:   log,
-		OnCommit: commits.chain(m.observeCommit),
+		OnCommit: m.observeCommit,
 	})
 	if err != nil {
 		return err
@@ -137,7 +136,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	m.watch(brk, b, api)
 	m.watchCluster(brk)
 	m.watchStore(st)
-	cons, err := newConsole(ctx, cfg, log, local, brk, api, m, commits, backupEndpoint(st, log))
+	cons, err := newConsole(ctx, cfg, log, local, brk, api, m, backupEndpoint(st, log))
 	if err != nil {
 		return err
 	}

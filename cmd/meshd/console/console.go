@@ -41,11 +41,12 @@ const (
 
 // Options configures the console.
 type Options struct {
-	// Broker is inspected and asked to dissolve groups; required.
-	Broker *broker.Broker
-	// Service, when set, is asked to dissolve groups instead of Broker: a cluster node, whose
-	// Broker is only its local copy of the cluster's state.
+	// Service is asked to dissolve groups, as a host would; required. In a cluster it is the
+	// node, so that the dissolve goes through the replicated log.
 	Service broker.Service
+	// Snapshot returns the state of every group; required. In a cluster it reads the node's
+	// local copy of the cluster's state.
+	Snapshot func() broker.Snapshot
 	// Subscriptions counts the live realtime subscriptions of each group.
 	Subscriptions func() map[gql.GroupRef]int
 	// Health reports the server's own numbers.
@@ -81,8 +82,8 @@ type Console struct {
 
 // New checks the options and starts the sampling loop; Close stops it.
 func New(opts Options) (*Console, error) {
-	if opts.Broker == nil {
-		return nil, errors.New("console: a broker is required")
+	if opts.Service == nil || opts.Snapshot == nil {
+		return nil, errors.New("console: a service and a snapshot function are required")
 	}
 	if len(opts.AdminKeys) == 0 {
 		return nil, errors.New("console: at least one admin key is required")
@@ -119,7 +120,7 @@ func New(opts Options) (*Console, error) {
 	return c, nil
 }
 
-// Close stops the sampling loop and lets go of the groups it listens to.
+// Close stops the sampling loop.
 func (c *Console) Close() {
 	c.closeOnce.Do(func() {
 		close(c.stop)
@@ -425,10 +426,7 @@ func (c *Console) serveDissolve(w http.ResponseWriter, r *http.Request, _ sessio
 		writeError(w, http.StatusBadRequest, "BadRequest", "body must be JSON {\"domain\": \"...\", \"groupId\": \"...\"}")
 		return
 	}
-	var svc broker.Service = c.opts.Broker
-	if c.opts.Service != nil {
-		svc = c.opts.Service
-	}
+	svc := c.opts.Service
 	g, err := svc.GetGroup(body.GroupID, body.Domain)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "ValidationError", err.Error())

@@ -60,7 +60,8 @@ func start(t testing.TB, useTLS bool) *env {
 		t.Fatal(err)
 	}
 	cons, err := console.New(console.Options{
-		Broker:        tb.Broker,
+		Service:       tb.Broker,
+		Snapshot:      tb.Broker.Snapshot,
 		Subscriptions: api.GroupSubscriptions,
 		Health:        func() console.Health { return console.Health{Version: "test", Started: time.Now()} },
 		AdminKeys:     []string{adminKey},
@@ -447,10 +448,10 @@ func TestPageAndAssets(t *testing.T) {
 
 func TestAdminKeyMustNotBeAnAPIKey(t *testing.T) {
 	tb := brokertest.New(t, brokertest.Options{})
-	if _, err := console.New(console.Options{Broker: tb.Broker, AdminKeys: []string{pupilKey}, APIKeys: []string{pupilKey}}); err == nil {
+	if _, err := console.New(console.Options{Service: tb.Broker, Snapshot: tb.Broker.Snapshot, AdminKeys: []string{pupilKey}, APIKeys: []string{pupilKey}}); err == nil {
 		t.Error("an admin key equal to an API key was accepted")
 	}
-	if _, err := console.New(console.Options{Broker: tb.Broker}); err == nil {
+	if _, err := console.New(console.Options{Service: tb.Broker, Snapshot: tb.Broker.Snapshot}); err == nil {
 		t.Error("a console without admin keys was accepted")
 	}
 }

@@ -4,10 +4,8 @@ import (
 	"encoding/json"
 	"maps"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/gql"
 )
 
@@ -19,9 +17,8 @@ const (
 )
 
 // sampler turns the broker's snapshot, the realtime subscription counts and the server's
-// health into a Status once per tick. While it samples it counts every group's messages with
-// one listener per group (a counter increment per message); when nobody watches it lets go of
-// them.
+// health into a Status once per tick; each group's message rate comes from the count in its
+// snapshot. When nobody watches it forgets its history.
 type sampler struct {
 	opts Options
 
@@ -39,9 +36,8 @@ type sampler struct {
 	latestAt         time.Time
 }
 
+// groupTrack is what the sampler remembers of a group between samples.
 type groupTrack struct {
-	cancel  func()
-	count   atomic.Uint64
 	last    uint64
 	history []float64
 	seen    bool
@@ -69,7 +65,7 @@ func push(h []float64, v float64) []float64 {
 func (s *sampler) sample(now time.Time) (*Status, []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := s.opts.Broker.Snapshot()
+	snap := s.opts.Snapshot()
 	var subs map[gql.GroupRef]int
 	if s.opts.Subscriptions != nil {
 		subs = s.opts.Subscriptions()
@@ -122,18 +118,17 @@ func (s *sampler) sample(now time.Time) (*Status, []byte) {
 		ref := gql.GroupRef{Domain: g.Domain, GroupID: g.ID}
 		gs := groupStatus(g, subs[ref])
 		st.Server.Members += len(g.Members)
-		if t := s.track(ref); t != nil {
-			t.seen = true
-			c := t.count.Load()
-			if hasPrev && t.history != nil {
-				gs.MessagesPerSecond = rate(float64(c), float64(t.last))
-				t.history = push(t.history, gs.MessagesPerSecond)
-			} else if t.history == nil {
-				t.history = []float64{}
-			}
-			t.last = c
-			gs.History = append([]float64{}, t.history...)
+		t := s.groups[ref]
+		if t == nil {
+			t = &groupTrack{history: []float64{}}
+			s.groups[ref] = t
+		} else if hasPrev {
+			gs.MessagesPerSecond = rate(float64(g.Published), float64(t.last))
+			t.history = push(t.history, gs.MessagesPerSecond)
 		}
+		t.seen = true
+		t.last = g.Published
+		gs.History = append([]float64{}, t.history...)
 		if dom == nil || dom.Domain != g.Domain {
 			st.Domains = append(st.Domains, DomainStatus{Domain: g.Domain})
 			dom = &st.Domains[len(st.Domains)-1]
@@ -142,7 +137,6 @@ func (s *sampler) sample(now time.Time) (*Status, []byte) {
 	}
 	for ref, t := range s.groups {
 		if !t.seen {
-			t.cancel()
 			delete(s.groups, ref)
 		}
 	}
@@ -156,23 +150,6 @@ func (s *sampler) sample(now time.Time) (*Status, []byte) {
 	}
 	s.latest, s.latestJSON, s.latestAt = st, data, now
 	return st, data
-}
-
-// track returns the message counter of a group, subscribing to it the first time; nil when
-// the group cannot be subscribed to.
-func (s *sampler) track(ref gql.GroupRef) *groupTrack {
-	if t := s.groups[ref]; t != nil {
-		return t
-	}
-	t := &groupTrack{}
-	cancel, err := s.opts.Broker.Subscribe(ref.Domain, ref.GroupID, func(*broker.Message) { t.count.Add(1) })
-	if err != nil {
-		s.opts.Logger.Debug("console: cannot count a group's messages", "group", ref.GroupID, "domain", ref.Domain, "err", err)
-		return nil
-	}
-	t.cancel = cancel
-	s.groups[ref] = t
-	return t
 }
 
 // recentErrors returns the errors of the last errorWindow (or as far back as samples go) and
@@ -192,15 +169,12 @@ func (s *sampler) recentErrors(now time.Time, cur map[string]uint64) (map[string
 	return out, now.Sub(base.at).Seconds()
 }
 
-// release lets go of every group's listener and forgets the previous sample, so that the
-// next sample starts afresh.
+// release forgets the groups and the previous sample, so that the next sample starts
+// afresh.
 func (s *sampler) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for ref, t := range s.groups {
-		t.cancel()
-		delete(s.groups, ref)
-	}
+	clear(s.groups)
 	s.prev.at = time.Time{}
 	s.msgHist, s.reqHist, s.errHist = nil, nil, nil
 }

@@ -38,7 +38,7 @@ func BenchmarkSample(b *testing.B) {
 			}
 		}
 	}
-	s := newSampler(Options{Broker: tb.Broker, Health: func() Health { return Health{Started: time.Now()} }})
+	s := newSampler(Options{Snapshot: tb.Broker.Snapshot, Health: func() Health { return Health{Started: time.Now()} }})
 	defer s.release()
 	now := time.Now()
 	_, data := s.sample(now)
