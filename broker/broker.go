@@ -192,6 +192,9 @@ func (x *domainIndex) domain(name string) *domainState {
 
 type group struct {
 	Group
+	// ended is set once the group died and its end was announced; it is kept, answering for
+	// itself, until DeadGroupGrace after its death.
+	ended       bool
 	seq         uint64
 	seqDirty    bool
 	members     map[string]*Member
@@ -265,6 +268,20 @@ func (b *Broker) check(g *group, groupID, domain string, now time.Time) error {
 		return errorf(GroupNotFound, "Group not found: %s@%s (heartbeat expired)", groupID, domain)
 	}
 	return nil
+}
+
+// diedAt is when the group dies, or died: its expiresAt or its host's heartbeat deadline,
+// whichever comes first.
+func (b *Broker) diedAt(g *group) time.Time {
+	if hb := g.HeartbeatAt.Add(b.cfg.HostHeartbeatTTL); hb.Before(g.ExpiresAt) {
+		return hb
+	}
+	return g.ExpiresAt
+}
+
+// forgotten reports whether a dead group is past its grace and can be removed.
+func (b *Broker) forgotten(g *group, now time.Time) bool {
+	return !b.live(g, now) && now.Sub(b.diedAt(g)) > b.cfg.DeadGroupGrace
 }
 
 // live is the one predicate for "this group is alive".

@@ -16,6 +16,10 @@ type Config struct {
 	// MaxConnectionTime is the absolute lifetime of a group and the upper bound of
 	// createGroup's maxConnectionTimeSeconds.
 	MaxConnectionTime time.Duration
+	// DeadGroupGrace is how long a group that died — its expiresAt passed or its host's
+	// heartbeat lapsed — stays known: meanwhile it answers Group expired or heartbeat expired
+	// rather than Group not found, and afterwards the sweeper forgets it.
+	DeadGroupGrace time.Duration
 	// EventTTL is how long polling events are retained.
 	EventTTL time.Duration
 	// PollingInterval is returned to groups that poll instead of subscribing.
@@ -39,6 +43,7 @@ func DefaultConfig() Config {
 		MemberHeartbeatInterval: 120 * time.Second,
 		MemberTTL:               600 * time.Second,
 		MaxConnectionTime:       2100 * time.Second,
+		DeadGroupGrace:          10 * time.Minute,
 		EventTTL:                10 * time.Second,
 		PollingInterval:         2 * time.Second,
 		EventPageLimit:          100,
@@ -55,6 +60,7 @@ func (c Config) withDefaults() Config {
 	fill(&c.MemberHeartbeatInterval, d.MemberHeartbeatInterval)
 	fill(&c.MemberTTL, d.MemberTTL)
 	fill(&c.MaxConnectionTime, d.MaxConnectionTime)
+	fill(&c.DeadGroupGrace, d.DeadGroupGrace)
 	fill(&c.EventTTL, d.EventTTL)
 	fill(&c.PollingInterval, d.PollingInterval)
 	fill(&c.EventPageLimit, d.EventPageLimit)

@@ -55,6 +55,22 @@ func endOf(g *group, now time.Time, dissolved bool) GroupEnd {
 	return GroupEnd{Group: g.Group, Reason: reason, At: now, Members: len(g.members)}
 }
 
+// dissolveOf is the message that tells a group's subscribers it ended, whatever ended it: the
+// message the host's dissolveGroup sends, which every editor acts on.
+func dissolveOf(groupID, domain string) Dissolve {
+	return Dissolve{GroupID: groupID, Domain: domain, Message: "Group " + groupID + "@" + domain + " has been dissolved successfully."}
+}
+
+// announceEnd marks a group that died as ended and tells its subscribers; the shard must be
+// locked, which orders the message after every other of the group. The caller passes the end
+// to groupEnded once it holds no lock.
+func (b *Broker) announceEnd(g *group, now time.Time) GroupEnd {
+	g.ended = true
+	d := dissolveOf(g.ID, g.Domain)
+	b.publish(&Message{GroupID: g.ID, Domain: g.Domain, Dissolve: &d})
+	return endOf(g, now, false)
+}
+
 // groupEnded counts and logs a group that ended, and tells the lifecycle hook. It runs once
 // per group, after its subscribers were told, and without locks held.
 func (b *Broker) groupEnded(e GroupEnd) {

@@ -197,8 +197,8 @@ func (b *Broker) leaveGroup(ctx context.Context, groupID, domain, nodeID string)
 	return b.commit.wait(ctx, done)
 }
 
-// dissolveGroup, unlike other operations, also accepts a group that has expired but has not
-// been swept yet.
+// dissolveGroup, unlike other operations, also accepts a group that died and is still within
+// its grace (DeadGroupGrace); its subscribers were told when it died.
 func (b *Broker) dissolveGroup(ctx context.Context, groupID, domain, hostID string, now time.Time) (Dissolve, error) {
 	for _, arg := range [][2]string{{"groupId", groupID}, {"domain", domain}, {"hostId", hostID}} {
 		if arg[1] == "" {
@@ -227,16 +227,20 @@ func (b *Broker) dissolveGroup(ctx context.Context, groupID, domain, hostID stri
 	}
 	host := b.index.domains[domain].hosts[g.HostID]
 	b.remove(s, g)
+	// A group the sweeper already ended was announced then: it is only forgotten now.
+	announced := g.ended
 	ended := endOf(g, now, true)
 	done := b.commit.enqueue(func() { b.restore(s, g, host) }, store.Op{Kind: store.DeleteGroup, Domain: domain, GroupID: groupID})
 	unlock()
 	if err := b.commit.wait(ctx, done); err != nil {
 		return Dissolve{}, err
 	}
-	b.groupEnded(ended)
-	d := Dissolve{GroupID: groupID, Domain: domain, Message: "Group " + groupID + "@" + domain + " has been dissolved successfully."}
-	// Published after the group is gone, so nothing of the group can follow it.
-	b.publish(&Message{GroupID: groupID, Domain: domain, Dissolve: &d})
+	d := dissolveOf(groupID, domain)
+	if !announced {
+		// Published after the group is gone, so nothing of the group can follow it.
+		b.publish(&Message{GroupID: groupID, Domain: domain, Dissolve: &d})
+		b.groupEnded(ended)
+	}
 	return d, nil
 }
 

@@ -8,7 +8,8 @@ import (
 	"github.com/smalruby/meshd/store"
 )
 
-// load rebuilds the in-memory state from the store, dropping what died while meshd was down.
+// load rebuilds the in-memory state from the store, dropping what died while meshd was down
+// (a dead group only once past its grace).
 func (b *Broker) load(ctx context.Context) error {
 	snap, err := b.store.Load(ctx)
 	if err != nil {
@@ -29,7 +30,9 @@ func (b *Broker) load(ctx context.Context) error {
 			statuses:    make(map[string]*NodeStatus),
 			dirtyStatus: make(map[string]struct{}),
 		}
-		if !b.live(g, now) {
+		// A group that died meanwhile stays for its grace; the first sweep announces its end
+		// to whoever subscribed again.
+		if b.forgotten(g, now) {
 			drop = append(drop, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
 			continue
 		}
@@ -73,9 +76,10 @@ func (b *Broker) load(ctx context.Context) error {
 	return nil
 }
 
-// Sweep removes dead groups, expired members, dead statuses and old events, and tells the
-// store: the change OpSweep at the broker's time. It runs in the background every
-// SweepInterval; tests call it directly.
+// Sweep tells the subscribers of every group that died since the last sweep that it ended (the
+// message dissolveGroup sends), removes dead groups past DeadGroupGrace, expired members, dead
+// statuses and old events, and tells the store: the change OpSweep at the broker's time. It
+// runs in the background every SweepInterval; tests call it directly.
 func (b *Broker) Sweep() {
 	b.Apply(context.Background(), Change{Op: OpSweep})
 }
@@ -91,9 +95,13 @@ func (b *Broker) sweep(now time.Time) {
 		var ended []GroupEnd
 		for _, g := range s.groups {
 			if !b.live(g, now) {
-				b.remove(s, g)
-				ended = append(ended, endOf(g, now, false))
-				ops = append(ops, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
+				if !g.ended {
+					ended = append(ended, b.announceEnd(g, now))
+				}
+				if b.forgotten(g, now) {
+					b.remove(s, g)
+					ops = append(ops, store.Op{Kind: store.DeleteGroup, Domain: g.Domain, GroupID: g.ID})
+				}
 				continue
 			}
 			for id, m := range g.members {

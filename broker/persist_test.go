@@ -46,15 +46,30 @@ func TestRestartKeepsState(t *testing.T) {
 	if names(evs) != "b" {
 		t.Fatalf("since a cursor from before the restart: %q", names(evs))
 	}
+	// The short group expired while meshd was down: within its grace it is still known.
+	_, _, err := f2.b.JoinGroup(ctx, short.ID, short.Domain, "m3")
+	wantKind(t, err, broker.GroupNotFound, "Group expired: "+short.ID)
+
+	// Past its grace, the next start forgets it.
+	if _, err := f2.b.RenewHeartbeat(ctx, g.ID, g.Domain, "host"); err != nil {
+		t.Fatal(err)
+	}
+	f2.advance(t, g, broker.DefaultConfig().DeadGroupGrace)
+	if err := f2.b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f3 := newFixtureOn(t, st, clock)
+	_, _, err = f3.b.JoinGroup(ctx, short.ID, short.Domain, "m3")
+	wantKind(t, err, broker.GroupNotFound, "Group not found: "+short.ID)
 	snap, _ := st.Load(ctx)
 	for _, sg := range snap.Groups {
 		if sg.ID == short.ID {
-			t.Fatal("the expired group was not deleted from the store at load")
+			t.Fatal("the group past its grace was not deleted from the store at load")
 		}
 	}
 	for _, sm := range snap.Members {
 		if sm.NodeID == "m2" {
-			t.Fatal("the expired group's member was not deleted from the store")
+			t.Fatal("the forgotten group's member was not deleted from the store")
 		}
 	}
 }
@@ -66,6 +81,11 @@ func TestSweepDeletesFromStore(t *testing.T) {
 	f.b.ReportData(g.ID, g.Domain, "m", nil)
 	f.b.Flush()
 	f.clock.Advance(200 * time.Second)
+	f.b.Sweep()
+	if snap, _ := f.store.Load(ctx); len(snap.Groups) != 1 {
+		t.Fatalf("a dead group within its grace must stay stored: %+v", snap)
+	}
+	f.clock.Advance(broker.DefaultConfig().DeadGroupGrace)
 	f.b.Sweep()
 	if err := f.b.Close(); err != nil {
 		t.Fatal(err)

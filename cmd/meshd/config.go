@@ -38,6 +38,7 @@ type config struct {
 	memberInterval  int
 	memberTTL       int
 	maxConnection   int
+	deadGroupGrace  int
 	eventTTL        int
 	pollingInterval int
 	eventPageLimit  int
@@ -151,6 +152,7 @@ func (c *config) settings() []setting {
 		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, secondsOf(brokerDefaults.MemberHeartbeatInterval)), ""},
 		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_TTL_SECONDS", "a membership or status lives this long after its last refresh", intVar(&c.memberTTL, secondsOf(brokerDefaults.MemberTTL)), ""},
 		{topicLifetimes, "MESH_MAX_CONNECTION_TIME_SECONDS", "absolute lifetime of a group (and the cap of maxConnectionTimeSeconds)", intVar(&c.maxConnection, secondsOf(brokerDefaults.MaxConnectionTime)), ""},
+		{topicLifetimes, "MESH_DEAD_GROUP_GRACE_SECONDS", "a group that died (expiresAt, or its host's heartbeat) still answers Group expired / heartbeat expired this long, then is forgotten", intVar(&c.deadGroupGrace, secondsOf(brokerDefaults.DeadGroupGrace)), ""},
 		{topicLifetimes, "MESH_EVENT_TTL_SECONDS", "how long polling events are kept", intVar(&c.eventTTL, secondsOf(brokerDefaults.EventTTL)), ""},
 		{topicLifetimes, "MESH_POLLING_INTERVAL_SECONDS", "poll interval told to groups that do not use WebSockets", intVar(&c.pollingInterval, secondsOf(brokerDefaults.PollingInterval)), ""},
 		{topicLifetimes, "MESH_KEEPALIVE_SECONDS", "interval of realtime keep-alive (ka) frames", intVar(&c.keepalive, secondsOf(apiDefaults.Realtime.KeepAlive)), ""},
@@ -310,6 +312,7 @@ func (c *config) validate() error {
 		"member-heartbeat-interval-seconds": c.memberInterval,
 		"member-heartbeat-ttl-seconds":      c.memberTTL,
 		"max-connection-time-seconds":       c.maxConnection,
+		"dead-group-grace-seconds":          c.deadGroupGrace,
 		"event-ttl-seconds":                 c.eventTTL,
 		"polling-interval-seconds":          c.pollingInterval,
 		"event-page-limit":                  c.eventPageLimit,

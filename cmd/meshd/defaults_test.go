@@ -26,6 +26,7 @@ func TestFlagDefaultsAreTheTables(t *testing.T) {
 		{"member-heartbeat-interval-seconds", seconds(c.memberInterval), b.MemberHeartbeatInterval},
 		{"member-heartbeat-ttl-seconds", seconds(c.memberTTL), b.MemberTTL},
 		{"max-connection-time-seconds", seconds(c.maxConnection), b.MaxConnectionTime},
+		{"dead-group-grace-seconds", seconds(c.deadGroupGrace), b.DeadGroupGrace},
 		{"event-ttl-seconds", seconds(c.eventTTL), b.EventTTL},
 		{"polling-interval-seconds", seconds(c.pollingInterval), b.PollingInterval},
 		{"event-page-limit", c.eventPageLimit, b.EventPageLimit},

@@ -90,6 +90,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			MemberHeartbeatInterval: seconds(cfg.memberInterval),
 			MemberTTL:               seconds(cfg.memberTTL),
 			MaxConnectionTime:       seconds(cfg.maxConnection),
+			DeadGroupGrace:          seconds(cfg.deadGroupGrace),
 			EventTTL:                seconds(cfg.eventTTL),
 			PollingInterval:         seconds(cfg.pollingInterval),
 			EventPageLimit:          cfg.eventPageLimit,

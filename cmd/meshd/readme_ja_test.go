@@ -30,6 +30,7 @@ var settingsJa = map[string]string{
 	"MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS": "メンバーがハートビートを送る間隔",
 	"MESH_MEMBER_HEARTBEAT_TTL_SECONDS":      "参加と変数の状態が、最後の更新からこの時間だけ残る",
 	"MESH_MAX_CONNECTION_TIME_SECONDS":       "グループの寿命の上限（maxConnectionTimeSeconds の上限でもある）",
+	"MESH_DEAD_GROUP_GRACE_SECONDS":          "終わったグループ（expiresAt またはホストのハートビート切れ）がこの時間だけ Group expired / heartbeat expired と答え、その後は忘れられる",
 	"MESH_EVENT_TTL_SECONDS":                 "ポーリング用のイベントを残す時間",
 	"MESH_POLLING_INTERVAL_SECONDS":          "WebSocket を使わないグループに伝えるポーリング間隔",
 	"MESH_KEEPALIVE_SECONDS":                 "リアルタイム接続のキープアライブ（ka）を送る間隔",
