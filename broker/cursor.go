@@ -21,6 +21,9 @@ type since struct {
 	seq   uint64
 	bySeq bool
 	after time.Time
+	// start marks a plain timestamp: the editor's position when it starts polling, read from
+	// the pupil's clock (see startOfPolling).
+	start bool
 }
 
 // parseSince interprets a since argument (spec §11.3).
@@ -39,7 +42,7 @@ func parseSince(s string) (since, error) {
 			return since{after: t}, nil
 		}
 	} else if t, err := ParseTime(s); err == nil {
-		return since{after: t}, nil
+		return since{after: t, start: true}, nil
 	}
 	return since{}, errorf(ValidationError, "since must be empty, a timestamp or an event cursor")
 }
@@ -53,6 +56,40 @@ func ParseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("timestamp %q is not ISO 8601", s)
+}
+
+// Reading the start of polling. The editor clears its position when polling starts, so its
+// first poll — and every poll until one returns an event — sends the pupil's own clock at that
+// first poll: up to a polling interval after the join, and off by however far the pupil's
+// clock is from the server's. Taken as it is, it loses every broadcast fired between the join
+// and the first poll, and everything for as long as the pupil's clock is ahead.
+const (
+	// editorPollingInterval is how often the editor polls when its group told it no interval
+	// (a WebSocket group whose pupil was forced to poll).
+	editorPollingInterval = 2 * time.Second
+	// firstPollSlack covers the join's answer reaching the tab, the tab's timer running late and
+	// the first poll's way to meshd.
+	firstPollSlack = 2 * time.Second
+)
+
+// startOfPolling moves the start of a plain-timestamp since back to one polling interval and
+// firstPollSlack before the poll arrived, by the server's clock, unless the timestamp is
+// earlier still: the answer then holds everything fired since the pupil joined, whatever its
+// clock says, and never less than the timestamp alone would give. A poll that returns events
+// moves the editor to a cursor, so no event is returned under this rule twice; a quiet group's
+// repeated polls only move the start forward.
+func startOfPolling(sc since, g *group, arrived time.Time) since {
+	if !sc.start {
+		return sc
+	}
+	interval := time.Duration(g.PollingIntervalSeconds) * time.Second
+	if interval == 0 {
+		interval = editorPollingInterval
+	}
+	if earliest := arrived.Add(-interval - firstPollSlack); earliest.Before(sc.after) {
+		sc.after = earliest
+	}
+	return sc
 }
 
 func (s since) includes(e *Event) bool {

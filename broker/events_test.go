@@ -2,10 +2,12 @@ package broker_test
 
 import (
 	"fmt"
-	"github.com/smalruby/meshd/broker"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/broker/brokertest"
 )
 
 func names(evs []broker.Event) string {
@@ -62,7 +64,9 @@ func TestEventLog(t *testing.T) {
 		{"own cursor", all[0].Cursor, "b,c"},
 		{"last cursor", all[2].Cursor, ""},
 		{"timestamp before", start, "a,b,c"},
-		{"timestamp after", broker.FormatTime(f.b.Now()), ""},
+		// A plain timestamp starts polling: it reaches back a polling interval and more.
+		{"timestamp now", broker.FormatTime(f.b.Now()), "a,b,c"},
+		{"timestamp ahead", broker.FormatTime(f.b.Now().Add(time.Hour)), "a,b,c"},
 		{"upstream cursor", "EVENT#" + start + "#0b6f3a52", "a,b,c"},
 		{"upstream cursor with zone", "EVENT#2026-03-01T08:45:01+00:00#x", "a,b,c"},
 	}
@@ -230,5 +234,100 @@ func TestEventsInOrderKeyOrder(t *testing.T) {
 	page, _ := f.b.EventsSince(g.ID, g.Domain, all[1].Cursor)
 	if names(page) != "e2,e4,e0,e1,e0" {
 		t.Fatalf("since the second cursor = %s", names(page))
+	}
+}
+
+// TestFirstPollLosesNothingSinceTheJoin drives the editor's start of polling: it takes its
+// position from its own clock at its first poll, a polling interval after the join, and keeps
+// it until a poll returns an event. Every broadcast fired after the join is returned once,
+// whether the pupil's clock is right, ahead or behind; a broadcast fired well before the join
+// is returned only when the pupil's clock is behind by more than that (as upstream would).
+func TestFirstPollLosesNothingSinceTheJoin(t *testing.T) {
+	interval := brokertest.Config().PollingInterval
+	tests := []struct {
+		name string
+		skew time.Duration // the pupil's clock minus the server's
+		want string
+	}{
+		{"right clock", 0, "x,y"},
+		{"clock a second ahead", time.Second, "x,y"},
+		{"clock a minute ahead", time.Minute, "x,y"},
+		{"clock 300 ms behind", -300 * time.Millisecond, "x,y"},
+		{"clock 9 s behind", -9 * time.Second, "early,x,y"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := brokertest.New(t, brokertest.Options{})
+			g, err := tb.CreateGroup(ctx, broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d"})
+			if err != nil || g.PollingIntervalSeconds == 0 {
+				t.Fatalf("polling group = %+v, %v", g, err)
+			}
+			record := func(name string) {
+				if _, err := tb.RecordEvents(g.ID, "d", "other", inputs(name)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			record("early")
+			tb.Clock.Advance(5 * time.Second)
+			if _, _, err := tb.JoinGroup(ctx, g.ID, "d", "pupil"); err != nil {
+				t.Fatal(err)
+			}
+			tb.Clock.Advance(100 * time.Millisecond)
+			record("x")
+			tb.Clock.Advance(interval - 200*time.Millisecond)
+			record("y")
+			// The first poll: the join's answer, the timer and the way took 1.5 s more.
+			tb.Clock.Advance(1500 * time.Millisecond)
+			position := broker.FormatTime(tb.Now().Add(tt.skew))
+			got, err := tb.EventsSince(g.ID, "d", position)
+			if err != nil || names(got) != tt.want {
+				t.Fatalf("first poll = %q, %v; want %q", names(got), err, tt.want)
+			}
+			// The editor moves to the last event's cursor: nothing comes twice.
+			if again, _ := tb.EventsSince(g.ID, "d", got[len(got)-1].Cursor); len(again) != 0 {
+				t.Fatalf("the next poll returned %q again", names(again))
+			}
+		})
+	}
+}
+
+// TestQuietStartOfPolling: in a quiet group the editor keeps sending the timestamp of its first
+// poll; the first broadcast after it is returned once, by the poll that follows it.
+func TestQuietStartOfPolling(t *testing.T) {
+	interval := brokertest.Config().PollingInterval
+	tb := brokertest.New(t, brokertest.Options{})
+	g, err := tb.CreateGroup(ctx, broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tb.JoinGroup(ctx, g.ID, "d", "pupil"); err != nil {
+		t.Fatal(err)
+	}
+	tb.Clock.Advance(interval)
+	position := broker.FormatTime(tb.Now())
+	played := map[string]int{}
+	for poll := range 10 {
+		if poll == 6 {
+			tb.Clock.Advance(interval / 2)
+			if _, err := tb.RecordEvents(g.ID, "d", "other", inputs("late")); err != nil {
+				t.Fatal(err)
+			}
+			tb.Clock.Advance(interval / 2)
+		} else {
+			tb.Clock.Advance(interval)
+		}
+		got, err := tb.EventsSince(g.ID, "d", position)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range got {
+			played[e.Name]++
+		}
+		if len(got) > 0 {
+			position = got[len(got)-1].Cursor
+		}
+	}
+	if len(played) != 1 || played["late"] != 1 {
+		t.Fatalf("played %v, want the one broadcast once", played)
 	}
 }

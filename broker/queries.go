@@ -176,7 +176,8 @@ func (b *Broker) ListMembers(groupID, domain string) ([]Member, *Group, error) {
 }
 
 // EventsSince returns up to a page of the group's retained polling events after since
-// (spec §11.3), oldest first.
+// (spec §11.3), oldest first. A since that is a plain timestamp starts a pupil's polling and
+// reaches back to its join (see startOfPolling).
 func (b *Broker) EventsSince(groupID, domain, sinceArg string) ([]Event, error) {
 	if err := checkArgs(domain, "groupId", groupID); err != nil {
 		return nil, err
@@ -195,6 +196,7 @@ func (b *Broker) EventsSince(groupID, domain, sinceArg string) ([]Event, error) 
 		return out, nil
 	}
 	b.pruneEvents(g, now)
+	sc = startOfPolling(sc, g, now)
 	for i := range g.events {
 		if e := &g.events[i]; sc.includes(e) {
 			out = append(out, *e)
