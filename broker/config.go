@@ -69,6 +69,21 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// pollingHeartbeatPolls is how many polling intervals apart the members of a polling group are
+// told to send heartbeats.
+const pollingHeartbeatPolls = 3
+
+// MemberHeartbeatFor is how often the members of g are told to send heartbeats:
+// MemberHeartbeatInterval, but at most pollingHeartbeatPolls polling intervals in a group whose
+// members poll, because a polling editor learns that its group ended only from the answer to
+// a heartbeat (its failed polls are only logged).
+func (c Config) MemberHeartbeatFor(g Group) time.Duration {
+	if g.PollingIntervalSeconds > 0 {
+		return min(c.MemberHeartbeatInterval, pollingHeartbeatPolls*time.Duration(g.PollingIntervalSeconds)*time.Second)
+	}
+	return c.MemberHeartbeatInterval
+}
+
 // fill sets *v to d when *v is zero.
 func fill[T comparable](v *T, d T) {
 	var zero T

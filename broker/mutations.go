@@ -120,7 +120,7 @@ func (b *Broker) joinGroup(ctx context.Context, groupID, domain, nodeID string, 
 	if err != nil {
 		return Group{}, Member{}, err
 	}
-	m := &Member{NodeID: nodeID, GroupID: groupID, Domain: domain, JoinedAt: now, ExpiresAt: now.Add(b.cfg.MemberTTL)}
+	m := &Member{NodeID: nodeID, GroupID: groupID, Domain: domain, JoinedAt: now, ExpiresAt: now.Add(b.cfg.MemberTTL), HeartbeatInterval: b.cfg.MemberHeartbeatFor(g.Group)}
 	old := g.members[nodeID]
 	if old != nil {
 		m.JoinedAt = old.JoinedAt

@@ -49,6 +49,7 @@ func (b *Broker) load(ctx context.Context) error {
 			drop = append(drop, store.Op{Kind: store.DeleteMember, Domain: sm.Domain, GroupID: sm.GroupID, NodeID: sm.NodeID})
 			continue
 		}
+		m.HeartbeatInterval = b.cfg.MemberHeartbeatFor(g.Group)
 		g.members[m.NodeID] = m
 		b.nodes.set(m.NodeID, groupKey{m.Domain, m.GroupID})
 	}

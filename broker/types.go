@@ -34,6 +34,9 @@ type Member struct {
 	Domain    string
 	JoinedAt  time.Time
 	ExpiresAt time.Time
+	// HeartbeatInterval is how often the member is told to send heartbeats
+	// (Config.MemberHeartbeatFor its group).
+	HeartbeatInterval time.Duration `json:"-"`
 }
 
 // Pair is one reported variable.

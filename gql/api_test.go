@@ -397,3 +397,36 @@ func TestDeprecatedCreatedAt(t *testing.T) {
 		}
 	}
 }
+
+// TestPollingMembersHeartbeatOften: the members of a polling group are told to send heartbeats
+// every three polling intervals (6 s), because a polling editor learns that its group ended only
+// from a heartbeat's answer; WebSocket members keep the configured interval (120 s). Every answer
+// that carries the interval says the same for the group.
+func TestPollingMembersHeartbeatOften(t *testing.T) {
+	tests := []struct {
+		name      string
+		websocket bool
+		want      float64
+	}{
+		{"websocket group", true, 120},
+		{"polling group", false, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := start(t)
+			id := str(e.ok(t, createGroup, map[string]any{"name": "h", "hostId": "h", "domain": "d", "useWebSocket": tt.websocket}), "createGroup", "id")
+			joined := e.ok(t, joinGroup, map[string]any{"groupId": id, "domain": "d", "nodeId": "m"})["joinGroup"]
+			beat := e.ok(t, memberHeartbeat, map[string]any{"g": id, "d": "d", "n": "m"})["sendMemberHeartbeat"]
+			nodes := e.ok(t, `query($g: ID!, $d: String!) { listNodesInGroup(groupId: $g, domain: $d) { heartbeatIntervalSeconds } }`, map[string]any{"g": id, "d": "d"})
+			for what, got := range map[string]any{
+				"joinGroup":           field(joined, "heartbeatIntervalSeconds"),
+				"sendMemberHeartbeat": field(beat, "heartbeatIntervalSeconds"),
+				"listNodesInGroup":    field(nodes, "listNodesInGroup", 0, "heartbeatIntervalSeconds"),
+			} {
+				if got != tt.want {
+					t.Errorf("%s: heartbeatIntervalSeconds = %v, want %v", what, got, tt.want)
+				}
+			}
+		})
+	}
+}

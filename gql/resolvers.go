@@ -128,7 +128,7 @@ func (r *resolver) ListNodesInGroup(args groupArgs) ([]nodeView, error) {
 	}
 	out := make([]nodeView, len(ms))
 	for i, m := range ms {
-		out[i] = nodeView{m: m, g: *g, expiresAt: m.ExpiresAt, interval: r.b.Config().MemberHeartbeatInterval}
+		out[i] = nodeView{m: m, g: *g, expiresAt: m.ExpiresAt, interval: m.HeartbeatInterval}
 	}
 	return out, nil
 }
@@ -198,7 +198,7 @@ func (r *resolver) JoinGroup(ctx context.Context, args struct {
 	if err != nil {
 		return nil, err
 	}
-	return &nodeView{m: m, g: g, expiresAt: g.ExpiresAt, interval: r.b.Config().MemberHeartbeatInterval}, nil
+	return &nodeView{m: m, g: g, expiresAt: g.ExpiresAt, interval: m.HeartbeatInterval}, nil
 }
 
 func (r *resolver) LeaveGroup(ctx context.Context, args nodeArgs) (*leaveView, error) {
@@ -229,7 +229,7 @@ func (r *resolver) SendMemberHeartbeat(ctx context.Context, args nodeArgs) (*mem
 	if err != nil {
 		return nil, err
 	}
-	return &memberHeartbeatView{m: m, interval: r.b.Config().MemberHeartbeatInterval, group: r.b.GetGroup}, nil
+	return &memberHeartbeatView{m: m, interval: m.HeartbeatInterval, group: r.b.GetGroup}, nil
 }
 
 func (r *resolver) ReportDataByNode(args struct {

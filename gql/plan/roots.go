@@ -122,7 +122,7 @@ var roots = map[string]*rootDef{
 	"sendMemberHeartbeat": {kind: "mutation", args: nodeArgNames, nonNull: true,
 		run: valueRunner(memberHeartbeatType, func(ctx context.Context, b broker.Service, a *Args) (memberHeartbeatView, error) {
 			m, err := b.SendMemberHeartbeat(ctx, a.groupID, a.domain, a.nodeID)
-			return memberHeartbeatView{m: m, interval: b.Config().MemberHeartbeatInterval}, err
+			return memberHeartbeatView{m: m, interval: m.HeartbeatInterval}, err
 		})},
 	"reportDataByNode": {kind: "mutation", args: []string{"groupId", "domain", "nodeId", "data"},
 		run: valueRunner(meshMessageType, func(_ context.Context, b broker.Service, a *Args) (broker.Message, error) {
