@@ -27,6 +27,8 @@ func TestApplyIsDeterministic(t *testing.T) {
 		{Op: broker.OpJoin, At: at(7), GroupID: "nope", Domain: "d", NodeID: "pupil"},
 		{Op: broker.OpSweep, At: at(200)},
 		{Op: broker.OpJoin, At: at(201), GroupID: "g1", Domain: "d", NodeID: "late"},
+		{Op: broker.OpSweep, At: at(800)}, // past the dead group's grace
+		{Op: broker.OpJoin, At: at(801), GroupID: "g1", Domain: "d", NodeID: "late"},
 	}
 	type answer struct {
 		out broker.Outcome
@@ -59,7 +61,7 @@ func TestApplyIsDeterministic(t *testing.T) {
 	if !reflect.DeepEqual(g1, g2) {
 		t.Errorf("states differ:\n%+v\n%+v", g1, g2)
 	}
-	for i, want := range []string{"", "", "", "", "", "Only the host", "", "Group not found", "", "Group not found"} {
+	for i, want := range []string{"", "", "", "", "", "Only the host", "", "Group not found", "", "(heartbeat expired)", "", "Group not found: g1@d"} {
 		if got := a1[i].err; want == "" && got != "" || want != "" && !strings.Contains(got, want) {
 			t.Errorf("change %d (%s): error %q, want %q", i, changes[i].Op, got, want)
 		}
