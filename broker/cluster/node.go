@@ -47,6 +47,12 @@ const (
 	retryWait = 250 * time.Millisecond
 	// syncTimeout bounds how long a query waits until this node has applied the whole log.
 	syncTimeout = 20 * time.Second
+	// readyLeaderWait bounds how long a readiness check waits for the log's leader before it
+	// judges by what this node knows.
+	readyLeaderWait = time.Second
+	// lateWait is how long a caller waits for an entry it knows of to arrive republished
+	// before it has the log read directly.
+	lateWait = 50 * time.Millisecond
 	// streamRetry separates attempts to create the stream while the cluster forms.
 	streamRetry = time.Second
 )
@@ -69,9 +75,16 @@ type Node struct {
 	pending   map[uint64]chan result
 	applied   uint64
 	appliedCh chan struct{}
-	stream    jetstream.Stream
-	consume   jetstream.ConsumeContext
-	up        chan struct{}
+	// seen is the highest sequence this node knows the log holds.
+	seen uint64
+	// caughtUp is set once this node has applied all a leader of the log said it held.
+	caughtUp bool
+	stream   jetstream.Stream
+	sub      *nats.Subscription
+	up       chan struct{}
+	kickCh   chan struct{}
+	// leaving is set when the node hands over and stops serving.
+	leaving atomic.Bool
 
 	// Owned by the applier: the time of the last entry applied.
 	applyMu sync.Mutex
@@ -112,6 +125,7 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 		pending:   make(map[uint64]chan result),
 		appliedCh: make(chan struct{}),
 		up:        make(chan struct{}),
+		kickCh:    make(chan struct{}, 1),
 		stop:      make(chan struct{}),
 	}
 	n.mutator = broker.NewMutator(n.propose)
@@ -204,6 +218,8 @@ func (n *Node) join() {
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      n.opts.Broker.Config.MaxConnectionTime + retentionMargin,
 		MaxMsgSize:  maxPayload,
+		AllowDirect: true,
+		RePublish:   &jetstream.RePublish{Source: logSubject, Destination: appliedSubject},
 	}
 	var stream jetstream.Stream
 	for attempt := 0; ; attempt++ {
@@ -221,26 +237,21 @@ func (n *Node) join() {
 		case <-time.After(streamRetry):
 		}
 	}
-	var cc jetstream.ConsumeContext
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		cons, err := n.js.OrderedConsumer(ctx, streamName, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
-		cancel()
-		if err == nil {
-			if cc, err = cons.Consume(n.handle); err == nil {
-				break
-			}
-		}
+	sub, err := n.subscribeApplied()
+	for err != nil {
 		n.log.Warn("cannot read the log yet", "err", err)
 		select {
 		case <-n.stop:
 			return
 		case <-time.After(streamRetry):
 		}
+		sub, err = n.subscribeApplied()
 	}
 	n.mu.Lock()
-	n.stream, n.consume = stream, cc
+	n.stream, n.sub = stream, sub
 	n.mu.Unlock()
+	n.loops.Add(1)
+	go n.fill()
 	close(n.up)
 	n.log.Info("cluster log open", "node", n.opts.NodeName)
 
@@ -274,49 +285,11 @@ func (n *Node) openStream(cfg jetstream.StreamConfig) (jetstream.Stream, error) 
 	if err != nil {
 		return nil, err
 	}
-	if have := s.CachedInfo().Config; have.Replicas != cfg.Replicas || have.MaxAge != cfg.MaxAge {
+	if have := s.CachedInfo().Config; have.Replicas != cfg.Replicas || have.MaxAge != cfg.MaxAge || !have.AllowDirect || have.RePublish == nil {
 		n.log.Info("updating the log's settings", "replicas", cfg.Replicas, "max_age", cfg.MaxAge)
 		return n.js.UpdateStream(ctx, cfg)
 	}
 	return s, nil
-}
-
-// handle applies one log entry, in log order.
-func (n *Node) handle(msg jetstream.Msg) {
-	md, err := msg.Metadata()
-	if err != nil {
-		n.log.Error("log entry without metadata", "err", err)
-		return
-	}
-	seq := md.Sequence.Stream
-	n.applyMu.Lock()
-	defer n.applyMu.Unlock()
-	n.mu.Lock()
-	done := seq <= n.applied
-	n.mu.Unlock()
-	if done {
-		return
-	}
-	e, err := decodeEntry(msg.Data())
-	var res result
-	if err != nil {
-		n.log.Error("undecodable log entry skipped", "seq", seq, "err", err)
-	} else {
-		res.out, res.err = n.apply(e)
-	}
-	n.mu.Lock()
-	n.applied = seq
-	close(n.appliedCh)
-	n.appliedCh = make(chan struct{})
-	var w chan result
-	if e != nil && e.Origin == n.origin {
-		w = n.pending[e.Proposal]
-		delete(n.pending, e.Proposal)
-	}
-	n.mu.Unlock()
-	if w != nil {
-		w <- res
-	}
 }
 
 // apply runs one entry's change through the broker's rules at the entry's log time: its
@@ -367,10 +340,11 @@ func (n *Node) await(ctx context.Context, e *entry, data []byte, ch chan result)
 	defer cancel()
 	for {
 		actx, acancel := context.WithTimeout(ctx, ackTimeout)
-		_, err := n.js.PublishMsg(actx, &nats.Msg{Subject: logSubject, Data: data},
+		ack, err := n.js.PublishMsg(actx, &nats.Msg{Subject: logSubject, Data: data},
 			jetstream.WithMsgID(e.id()), jetstream.WithExpectStream(streamName))
 		acancel()
 		if err == nil {
+			n.noteSeen(ack.Sequence)
 			break
 		}
 		n.log.Debug("log append retried", "op", e.Op, "err", err)
@@ -382,40 +356,113 @@ func (n *Node) await(ctx context.Context, e *entry, data []byte, ch chan result)
 		case <-time.After(retryWait):
 		}
 	}
-	select {
-	case r := <-ch:
-		return r, nil
-	case <-ctx.Done():
-		return result{}, fmt.Errorf("stored but not applied here: %w", ctx.Err())
+	for {
+		select {
+		case r := <-ch:
+			return r, nil
+		case <-time.After(lateWait):
+			// The leader's republished entry is late or lost: read the log directly.
+			n.kick()
+		case <-ctx.Done():
+			return result{}, fmt.Errorf("stored but not applied here: %w", ctx.Err())
+		}
 	}
 }
 
 // sync waits until this node has applied every entry the log held when it was called: one
-// round trip to the log's leader, like a Raft read index.
+// round trip to the log's leader, like a Raft read index, retried while the log has no
+// leader. Until the node has caught up once, it also waits until its own replica of the log
+// (if it holds one) is current, so that a node that starts with an empty copy never takes
+// that copy's answer for the log's.
 func (n *Node) sync(ctx context.Context) error {
 	select {
 	case <-n.up:
 	case <-ctx.Done():
 		return fmt.Errorf("cluster log not open yet: %w", ctx.Err())
 	}
-	info, err := n.stream.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("read the log's last sequence: %w", err)
+	for {
+		target, err := n.leaderLastSeq(ctx)
+		if err != nil {
+			return err
+		}
+		if err := n.applyUpTo(ctx, target); err != nil {
+			return err
+		}
+		if n.caughtUpOnce() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("this node's replica of the log is not current yet: %w", ctx.Err())
+		case <-time.After(retryWait):
+		}
 	}
-	target := info.State.LastSeq
+}
+
+// leaderLastSeq asks the log's leader for the sequence of its last entry, again and again
+// until a leader answers or ctx ends: during an election the replicas answer with their own
+// copies, which prove nothing.
+func (n *Node) leaderLastSeq(ctx context.Context) (uint64, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, ackTimeout)
+		info, err := n.stream.Info(actx)
+		cancel()
+		if err == nil {
+			if info.Cluster == nil || info.Cluster.Leader != "" {
+				n.noteSeen(info.State.LastSeq)
+				return info.State.LastSeq, nil
+			}
+			err = errors.New("the log has no leader")
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("ask the log's leader for its last entry: %w (last answer: %v)", ctx.Err(), err)
+		case <-time.After(retryWait):
+		}
+	}
+}
+
+// applyUpTo waits until this node has applied the log up to seq, reading it directly when
+// the leader's republished entries do not arrive.
+func (n *Node) applyUpTo(ctx context.Context, seq uint64) error {
 	for {
 		n.mu.Lock()
 		applied, ch := n.applied, n.appliedCh
 		n.mu.Unlock()
-		if applied >= target {
+		if applied >= seq {
 			return nil
 		}
 		select {
 		case <-ch:
+		case <-time.After(lateWait):
+			n.kick()
 		case <-ctx.Done():
-			return fmt.Errorf("applied %d of %d log entries: %w", applied, target, ctx.Err())
+			return fmt.Errorf("applied %d of %d log entries: %w", applied, seq, ctx.Err())
 		}
 	}
+}
+
+// caughtUpOnce reports whether this node has caught up with the log since it started, and
+// records it the first time: it has applied what a leader said the log held, and its own
+// replica, if it holds one, is current.
+func (n *Node) caughtUpOnce() bool {
+	n.mu.Lock()
+	done := n.caughtUp
+	n.mu.Unlock()
+	if done {
+		return true
+	}
+	const acc = server.DEFAULT_GLOBAL_ACCOUNT
+	if n.srv.JetStreamIsStreamAssigned(acc, streamName) && !n.srv.JetStreamIsStreamCurrent(acc, streamName) {
+		return false
+	}
+	n.mu.Lock()
+	if !n.caughtUp {
+		n.caughtUp = true
+		n.log.Info("caught up with the cluster log", "applied", n.applied)
+	}
+	n.mu.Unlock()
+	return true
 }
 
 // read waits for sync with the query timeout, and reports failure as an internal error.
@@ -432,6 +479,27 @@ func internal(err error) *broker.Error {
 	return &broker.Error{Kind: broker.InternalError, Message: "Internal server error", Err: err}
 }
 
+// Handover prepares a planned stop: the node reports itself not ready, so that load
+// balancers stop sending it requests, and hands the log's leadership, if it holds it, to
+// another replica, waiting until one has taken it or ctx ends. The node goes on serving the
+// requests it still gets.
+func (n *Node) Handover(ctx context.Context) error {
+	n.leaving.Store(true)
+	const acc = server.DEFAULT_GLOBAL_ACCOUNT
+	for n.srv.JetStreamIsStreamLeader(acc, streamName) {
+		if err := n.srv.JetStreamStepdownStream(acc, streamName); err != nil {
+			return fmt.Errorf("hand the log's leadership over: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("hand the log's leadership over: %w", ctx.Err())
+		case <-time.After(retryWait):
+		}
+	}
+	n.log.Info("handed over: this node no longer leads the log and reports not ready")
+	return nil
+}
+
 // Close leaves the cluster: it stops applying the log, closes the broker and shuts the NATS
 // server down. The log stays with the other nodes.
 func (n *Node) Close() error {
@@ -441,10 +509,10 @@ func (n *Node) Close() error {
 		n.cancel()
 		n.loops.Wait()
 		n.mu.Lock()
-		cc := n.consume
+		sub := n.sub
 		n.mu.Unlock()
-		if cc != nil {
-			cc.Stop()
+		if sub != nil {
+			sub.Unsubscribe()
 		}
 		err = n.b.Close()
 		n.shutdownNATS()
@@ -460,21 +528,59 @@ func (n *Node) shutdownNATS() {
 	n.srv.WaitForShutdown()
 }
 
-// Ready reports whether the node serves: its broker is up, the log has a leader and this node
-// has applied all of it.
+// Ready reports whether the node should be sent requests: its broker is up, it is not
+// handing over, the log is open, it reaches a majority of the log's replicas, and it has
+// applied the log as far as it knows it. When a leader of the log answers within ctx that
+// is the leader's last entry; during an election it is the last entry this node has heard
+// of, once it has caught up with a leader since it started. So an election makes no node
+// unready: requests that arrive meanwhile wait for the new leader and succeed.
 func (n *Node) Ready(ctx context.Context) error {
 	if err := n.b.Ready(ctx); err != nil {
 		return err
+	}
+	if n.leaving.Load() {
+		return errors.New("cluster: this node is stopping")
 	}
 	select {
 	case <-n.up:
 	default:
 		return errors.New("cluster: the replicated log is not open yet (are a majority of the nodes up?)")
 	}
-	if err := n.sync(ctx); err != nil {
+	if peers, need := n.peers(), n.opts.Replicas/2; peers < need {
+		return fmt.Errorf("cluster: cut off: routes to %d other nodes, a majority needs %d", peers, need)
+	}
+	lctx, cancel := context.WithTimeout(ctx, readyLeaderWait)
+	target, err := n.leaderLastSeq(lctx)
+	cancel()
+	if err != nil {
+		n.mu.Lock()
+		caughtUp, seen, applied := n.caughtUp, n.seen, n.applied
+		n.mu.Unlock()
+		if !caughtUp {
+			return fmt.Errorf("cluster: not caught up with the log yet: %w", err)
+		}
+		target = max(seen, applied)
+	}
+	if err := n.applyUpTo(ctx, target); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
+	if !n.caughtUpOnce() {
+		return errors.New("cluster: this node's replica of the log is not current yet")
+	}
 	return nil
+}
+
+// peers counts the other nodes this node has a route to.
+func (n *Node) peers() int {
+	rz, err := n.srv.Routez(nil)
+	if err != nil {
+		return 0
+	}
+	names := make(map[string]bool)
+	for _, r := range rz.Routes {
+		names[r.RemoteName] = true
+	}
+	return len(names)
 }
 
 // newGroupID is the id a proposed createGroup gives a new group.

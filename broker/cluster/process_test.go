@@ -49,32 +49,17 @@ func create(t *testing.T, n *clustertest.Node, domain, host string) string {
 
 func nodesIn(t *testing.T, n *clustertest.Node, domain, group string) map[string]bool {
 	t.Helper()
-	return nodesInWithin(t, n, domain, group, 0)
-}
-
-// nodesInWithin is nodesIn for a node that has just come back (killed and restarted, or
-// frozen and resumed): its answers may fail while it resumes reading the log, for at most
-// within, after which a failure fails the test (at once for a within of 0).
-func nodesInWithin(t *testing.T, n *clustertest.Node, domain, group string, within time.Duration) map[string]bool {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		data, err := n.Post(ctx, listNodes, vars("g", group, "d", domain))
-		cancel()
-		if err == nil {
-			out := map[string]bool{}
-			for _, v := range data["listNodesInGroup"].([]any) {
-				out[v.(map[string]any)["id"].(string)] = true
-			}
-			return out
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("node %s still fails to list the group %s after it came back: %v", n.Name, within, err)
-		}
-		t.Logf("node %s, back from a failure, does not answer yet: %v", n.Name, err)
-		time.Sleep(500 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	data, err := n.Post(ctx, listNodes, vars("g", group, "d", domain))
+	if err != nil {
+		t.Fatalf("node %s cannot list the group: %v", n.Name, err)
 	}
+	out := map[string]bool{}
+	for _, v := range data["listNodesInGroup"].([]any) {
+		out[v.(map[string]any)["id"].(string)] = true
+	}
+	return out
 }
 
 // TestProcessCluster runs three meshd processes as one cluster and checks that they answer as
@@ -312,15 +297,17 @@ func (s *subscriber) wait(t *testing.T, n int) []string {
 }
 
 // load joins new members through the given nodes until stop, and records every join that was
-// acknowledged and every error after grace.
+// acknowledged, every error and the slowest acknowledged join and report.
 type load struct {
-	mu       sync.Mutex
-	acked    []string
-	errors   []string
-	forgiven int
-	slowest  time.Duration
-	seq      atomic.Int64
-	after    atomic.Int64 // errors before this Unix nanosecond are forgiven
+	mu      sync.Mutex
+	acked   []string
+	errors  []string
+	slowest time.Duration
+	seq     atomic.Int64
+	// victim is the node the fault hits: requests in flight to it when it fails are counted
+	// apart, in lostWithVictim.
+	victim         atomic.Pointer[clustertest.Node]
+	lostWithVictim int
 }
 
 func (l *load) run(ctx context.Context, t *testing.T, targets func() []*clustertest.Node, domain, group string, workers int) *sync.WaitGroup {
@@ -344,10 +331,10 @@ func (l *load) run(ctx context.Context, t *testing.T, targets func() []*clustert
 					l.acked = append(l.acked, member)
 					l.slowest = max(l.slowest, time.Since(start))
 				case ctx.Err() != nil:
-				case start.UnixNano() > l.after.Load():
-					l.errors = append(l.errors, fmt.Sprintf("%s on %s: %v", member, n.Name, err))
+				case l.victim.Load() == n:
+					l.lostWithVictim++
 				default:
-					l.forgiven++
+					l.errors = append(l.errors, fmt.Sprintf("%s on %s: %v", member, n.Name, err))
 				}
 				l.mu.Unlock()
 				time.Sleep(5 * time.Millisecond)
@@ -363,38 +350,115 @@ func (l *load) check(t *testing.T, nodes []*clustertest.Node, domain, group stri
 	acked, errs := append([]string(nil), l.acked...), append([]string(nil), l.errors...)
 	l.mu.Unlock()
 	if len(errs) > 0 {
-		t.Fatalf("%d requests failed after the failover window, first: %s", len(errs), errs[0])
+		t.Fatalf("%d requests to nodes that did not fail failed, first: %s", len(errs), errs[0])
 	}
 	if len(acked) < 20 {
 		t.Fatalf("only %d joins acknowledged under load", len(acked))
 	}
 	for _, n := range nodes {
-		got := nodesInWithin(t, n, domain, group, failover)
+		got := nodesIn(t, n, domain, group)
 		for _, m := range acked {
 			if !got[m] {
 				t.Fatalf("node %s lost the acknowledged join of %s (%d acknowledged, %d listed)", n.Name, m, len(acked), len(got))
 			}
 		}
 	}
-	t.Logf("%d acknowledged joins present on every node; %d requests failed within the failover window; slowest acknowledged join+report took %s",
-		len(acked), l.forgiven, l.slowest.Round(time.Millisecond))
+	t.Logf("%d acknowledged joins present on every node, no request to a node that did not fail failed (%d in flight to the failed node did); stall: the slowest acknowledged join+report took %s",
+		len(acked), l.lostWithVictim, l.slowest.Round(time.Millisecond))
 }
 
-// failover is how long requests to the surviving nodes may fail after a node dies: the log's
-// leader election (a few seconds) and the attempt in flight.
-const failover = 12 * time.Second
+// leaderOf returns the node that most recently logged that it leads the cluster log.
+func leaderOf(t *testing.T, nodes []*clustertest.Node) *clustertest.Node {
+	t.Helper()
+	var leader *clustertest.Node
+	var latest string
+	for _, n := range nodes {
+		for _, line := range strings.Split(n.Log(), "\n") {
+			if !strings.Contains(line, "this node leads the cluster log") {
+				continue
+			}
+			if at, _, ok := strings.Cut(strings.TrimPrefix(line, "time="), " "); ok && at > latest {
+				latest, leader = at, n
+			}
+		}
+	}
+	if leader == nil {
+		t.Fatal("no node says it leads the cluster log")
+	}
+	return leader
+}
 
-// TestProcessClusterFailures kills the log's leader with SIGKILL under load, restarts it, and
-// then freezes a node for 10 s with SIGSTOP: the other nodes keep serving, no acknowledged
-// change is lost, and the dead or frozen node catches up.
+// readiness polls /readyz of the nodes that must stay ready and counts the answers that
+// were not 200.
+type readiness struct {
+	mu     sync.Mutex
+	watch  []*clustertest.Node
+	checks int
+	lost   []string
+}
+
+func (r *readiness) run(ctx context.Context) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for ctx.Err() == nil {
+			r.mu.Lock()
+			watch := r.watch
+			r.mu.Unlock()
+			for _, n := range watch {
+				err := n.Ready()
+				r.mu.Lock()
+				r.checks++
+				if err != nil && ctx.Err() == nil {
+					r.lost = append(r.lost, n.Name+": "+err.Error())
+				}
+				r.mu.Unlock()
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
+	return &wg
+}
+
+func (r *readiness) set(nodes []*clustertest.Node) {
+	r.mu.Lock()
+	r.watch = nodes
+	r.mu.Unlock()
+}
+
+// check fails the test if a watched node lost its readiness and must not have; otherwise it
+// logs the count.
+func (r *readiness) check(t *testing.T, must bool) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.lost) > 0 && !must {
+		t.Logf("known limitation (deploy/cluster.md): nodes that did not fail lost their readiness %d times in %d checks, first: %s", len(r.lost), r.checks, r.lost[0])
+		return
+	}
+	if len(r.lost) > 0 {
+		t.Fatalf("a node that did not fail lost its readiness %d times in %d checks, first: %s", len(r.lost), r.checks, r.lost[0])
+	}
+	t.Logf("%d readiness checks of the nodes that did not fail, all ready", r.checks)
+}
+
+// TestProcessClusterFailures puts three meshd processes under a load of joins and reports
+// and, one after the other, kills the log's leader with SIGKILL and restarts it, freezes a
+// follower for 10 s with SIGSTOP, and stops the leader gracefully with SIGTERM and restarts
+// it. Throughout, every request to a node that did not fail succeeds (requests that arrive
+// during an election wait for it), no acknowledged change is lost, the failed node catches
+// up, and after a crash or a planned stop no other node reports itself not ready (during a
+// freeze they may: a known limitation, logged). The slowest request of each fault is its
+// stall, logged for deploy/cluster.md's failure table.
 func TestProcessClusterFailures(t *testing.T) {
 	nodes := clustertest.Start(t, 3)
 	domain := domainOf(t, nodes[0])
 	group := create(t, nodes[0], domain, "host-load")
 	// The group must outlive the test: the host's heartbeat keeps it.
+	var live atomic.Pointer[[]*clustertest.Node]
+	live.Store(&nodes)
 	hb := func(ctx context.Context) {
 		for ctx.Err() == nil {
-			for _, n := range nodes {
+			for _, n := range *live.Load() {
 				n.Post(ctx, `mutation($g: ID!, $d: String!) { renewHeartbeat(groupId: $g, domain: $d, hostId: "host-load") { expiresAt } }`, vars("g", group, "d", domain))
 			}
 			time.Sleep(time.Second)
@@ -403,15 +467,6 @@ func TestProcessClusterFailures(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go hb(ctx)
-
-	leader := nodes[0]
-	for _, n := range nodes {
-		if strings.Contains(n.Log(), "this node leads the cluster log") {
-			leader = n
-		}
-	}
-	var live atomic.Pointer[[]*clustertest.Node]
-	live.Store(&nodes)
 	without := func(dead *clustertest.Node) []*clustertest.Node {
 		var out []*clustertest.Node
 		for _, n := range nodes {
@@ -421,44 +476,61 @@ func TestProcessClusterFailures(t *testing.T) {
 		}
 		return out
 	}
+	// fault runs the load on every node, takes victim out of it (as a load balancer whose
+	// health check failed would), applies the fault, brings the node back and checks.
+	fault := func(t *testing.T, victim *clustertest.Node, keepsReadiness bool, apply func()) {
+		l := &load{}
+		r := &readiness{}
+		lctx, stop := context.WithCancel(ctx)
+		wg := l.run(lctx, t, func() []*clustertest.Node { return *live.Load() }, domain, group, 6)
+		rwg := r.run(lctx)
+		time.Sleep(2 * time.Second)
+		others := without(victim)
+		l.victim.Store(victim)
+		live.Store(&others)
+		r.set(others)
+		apply()
+		victim.WaitReady(t, 60*time.Second)
+		live.Store(&nodes)
+		r.set(nodes)
+		time.Sleep(2 * time.Second)
+		stop()
+		wg.Wait()
+		rwg.Wait()
+		l.check(t, nodes, domain, group)
+		r.check(t, keepsReadiness)
+	}
 
 	t.Run("kill -9 of the log's leader", func(t *testing.T) {
-		l := &load{}
-		lctx, stop := context.WithCancel(ctx)
-		wg := l.run(lctx, t, func() []*clustertest.Node { return *live.Load() }, domain, group, 6)
-		time.Sleep(2 * time.Second)
-		survivors := without(leader)
-		live.Store(&survivors)
-		l.after.Store(time.Now().Add(failover).UnixNano())
-		leader.Kill()
-		t.Logf("killed node %s, the log's leader", leader.Name)
-		time.Sleep(failover + 3*time.Second)
-		leader.Restart(t)
-		live.Store(&nodes)
-		time.Sleep(2 * time.Second)
-		stop()
-		wg.Wait()
-		l.check(t, nodes, domain, group)
+		leader := leaderOf(t, nodes)
+		fault(t, leader, true, func() {
+			leader.Kill()
+			t.Logf("killed node %s, the log's leader", leader.Name)
+			time.Sleep(10 * time.Second)
+			leader.Restart(t)
+		})
 	})
 
-	t.Run("SIGSTOP for 10 s, then SIGCONT", func(t *testing.T) {
-		frozen := nodes[1]
-		l := &load{}
-		lctx, stop := context.WithCancel(ctx)
-		wg := l.run(lctx, t, func() []*clustertest.Node { return *live.Load() }, domain, group, 6)
-		time.Sleep(2 * time.Second)
-		others := without(frozen)
-		live.Store(&others)
-		l.after.Store(time.Now().Add(failover).UnixNano())
-		frozen.Signal(syscall.SIGSTOP)
-		time.Sleep(10 * time.Second)
-		frozen.Signal(syscall.SIGCONT)
-		frozen.WaitReady(t, 30*time.Second)
-		live.Store(&nodes)
-		l.after.Store(time.Now().Add(failover).UnixNano())
-		time.Sleep(3 * time.Second)
-		stop()
-		wg.Wait()
-		l.check(t, nodes, domain, group)
+	t.Run("SIGSTOP of a follower for 10 s, then SIGCONT", func(t *testing.T) {
+		leader := leaderOf(t, nodes)
+		frozen := without(leader)[0]
+		t.Logf("freezing node %s; node %s leads the log", frozen.Name, leader.Name)
+		fault(t, frozen, false, func() {
+			frozen.Signal(syscall.SIGSTOP)
+			time.Sleep(10 * time.Second)
+			frozen.Signal(syscall.SIGCONT)
+		})
+	})
+
+	t.Run("graceful restart of the log's leader", func(t *testing.T) {
+		leader := leaderOf(t, nodes)
+		fault(t, leader, true, func() {
+			leader.Stop()
+			t.Logf("stopped node %s, the log's leader, with SIGTERM", leader.Name)
+			if !strings.Contains(leader.Log(), "handed over") {
+				t.Errorf("node %s did not hand over before it stopped:\n%s", leader.Name, leader.Log())
+			}
+			leader.Restart(t)
+		})
 	})
 }

@@ -19,6 +19,9 @@ const maxPayload = 8 << 20
 // clientUser is the only user of a node's NATS client port: meshd's own connection.
 const clientUser = "meshd"
 
+// routeWriteDeadline bounds how long a write to a peer may block.
+const routeWriteDeadline = 2 * time.Second
+
 // startupTimeout bounds how long the embedded server may take to accept connections.
 const startupTimeout = 30 * time.Second
 
@@ -68,6 +71,11 @@ func startServer(o *Options, clientPassword string, log *slog.Logger) (*server.S
 			TLSConfig:      tc,
 			TLSTimeout:     5,
 			ConnectRetries: -1,
+			// A peer that stops reading (frozen, or its machine stalls) has its routes closed
+			// after routeWriteDeadline rather than holding up what this node sends to the
+			// others; it reconnects when it reads again.
+			WriteDeadline: routeWriteDeadline,
+			WriteTimeout:  server.WriteTimeoutPolicyClose,
 		},
 		Routes: routes,
 	}

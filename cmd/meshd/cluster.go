@@ -144,6 +144,28 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger, opts broker.
 	return n, n.Local(), nil
 }
 
+// drainWait is how long a cluster node that is stopping keeps serving while it reports not
+// ready, so that a load balancer checking /readyz every second notices before the node stops
+// accepting connections.
+const drainWait = 3 * time.Second
+
+// handover begins a planned stop of a cluster node: it hands the log's leadership over and
+// reports not ready, then keeps serving for drainWait. One meshd on its own has nothing to
+// hand over.
+func handover(ctx context.Context, svc service, log *slog.Logger) {
+	n, ok := svc.(*cluster.Node)
+	if !ok {
+		return
+	}
+	if err := n.Handover(ctx); err != nil {
+		log.Warn("handover incomplete", "err", err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(drainWait):
+	}
+}
+
 // routeTLS is mutual TLS for routes: each node presents its certificate and accepts only
 // peers whose certificate the CA signed.
 func routeTLS(certFile, keyFile, caFile string) (*tls.Config, error) {

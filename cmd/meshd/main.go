@@ -194,6 +194,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	sd.notify("STOPPING=1")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
+	handover(sctx, brk, log)
 	// Sockets are hijacked, so http.Server.Shutdown does not see them: close them first.
 	if err := api.Shutdown(sctx); err != nil {
 		log.Warn("realtime shutdown incomplete", "err", err)

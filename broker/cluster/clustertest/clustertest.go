@@ -185,6 +185,19 @@ func (n *Node) Signal(sig syscall.Signal) {
 	n.cmd.Process.Signal(sig)
 }
 
+// Stop ends the node's process with SIGTERM, as a planned stop would, and waits for it to
+// exit.
+func (n *Node) Stop() {
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	<-exited
+}
+
 // Restart starts the node again on its data directory and waits until it is ready.
 func (n *Node) Restart(t testing.TB) {
 	t.Helper()
