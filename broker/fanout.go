@@ -11,7 +11,8 @@ import (
 )
 
 // fanout keeps one bus subscription per group that has local listeners and hands each
-// message, decoded once, to every listener in publish order.
+// message to every listener in publish order: the published *Message itself, or, from a
+// client outside the process, its JSON decoded once.
 type fanout struct {
 	b      *Broker
 	mu     sync.Mutex
@@ -39,10 +40,7 @@ func (f *fanout) init(b *Broker) {
 // delivery order.
 func (b *Broker) publish(m *Message) bool {
 	m.Published = time.Now()
-	data, err := json.Marshal(m)
-	if err == nil {
-		err = b.bus.Publish(m.Domain, m.GroupID, data)
-	}
+	err := b.bus.Publish(m.Domain, m.GroupID, m, func() ([]byte, error) { return json.Marshal(m) })
 	if err != nil {
 		b.log.Error("publish failed", "group", m.GroupID, "domain", m.Domain, "err", err)
 		return false
@@ -68,7 +66,7 @@ func (f *fanout) add(key groupKey, fn func(*Message)) (func(), error) {
 	if gl == nil {
 		gl = &groupListeners{}
 		gl.listeners.Store(&[]listener{})
-		sub, err := f.b.bus.Subscribe(key.domain, key.id, gl.deliver(f.b))
+		sub, err := f.b.bus.Subscribe(key.domain, key.id, decodeMessage, gl.deliver)
 		if err != nil {
 			return nil, internal(fmt.Errorf("subscribe %s@%s: %w", key.id, key.domain, err))
 		}
@@ -116,15 +114,19 @@ func (f *fanout) closeAll() {
 	}
 }
 
-func (gl *groupListeners) deliver(b *Broker) func([]byte) {
-	return func(data []byte) {
-		m := new(Message)
-		if err := json.Unmarshal(data, m); err != nil {
-			b.log.Error("undecodable bus message", "err", err)
-			return
-		}
-		for _, l := range *gl.listeners.Load() {
-			l.fn(m)
-		}
+// deliver hands one message to every listener of the group.
+func (gl *groupListeners) deliver(v any) {
+	m := v.(*Message)
+	for _, l := range *gl.listeners.Load() {
+		l.fn(m)
 	}
+}
+
+// decodeMessage reads a message a client outside the process published on a group's subject.
+func decodeMessage(data []byte) (any, error) {
+	m := new(Message)
+	if err := json.Unmarshal(data, m); err != nil {
+		return nil, err
+	}
+	return m, nil
 }

@@ -79,11 +79,31 @@ func newBus(t *testing.T, opts bus.Options) *bus.Bus {
 	return b
 }
 
-func receive(t *testing.T, ch <-chan []byte) string {
+// text is the codec of the tests' messages: strings, as their bytes.
+func text(s string) func() ([]byte, error) { return func() ([]byte, error) { return []byte(s), nil } }
+
+func decodeText(data []byte) (any, error) { return string(data), nil }
+
+// publish publishes s, encoded as its bytes should a client outside the process listen.
+func publish(b *bus.Bus, domain, group, s string) error {
+	return b.Publish(domain, group, s, text(s))
+}
+
+// subscribe subscribes with the text codec and sends what arrives to ch.
+func subscribe(t *testing.T, b *bus.Bus, domain, group string, ch chan<- string) *bus.Subscription {
+	t.Helper()
+	sub, err := b.Subscribe(domain, group, decodeText, func(v any) { ch <- v.(string) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub
+}
+
+func receive(t *testing.T, ch <-chan string) string {
 	t.Helper()
 	select {
 	case m := <-ch:
-		return string(m)
+		return m
 	case <-time.After(10 * time.Second):
 		t.Fatal("no message within 10 s")
 		return ""
@@ -93,21 +113,19 @@ func receive(t *testing.T, ch <-chan []byte) string {
 func TestOrderAndIsolation(t *testing.T) {
 	b := newBus(t, bus.Options{})
 	const n = 10000
-	a1, a2, other := make(chan []byte, n), make(chan []byte, n), make(chan []byte, n)
+	a1, a2, other := make(chan string, n), make(chan string, n), make(chan string, n)
 	for _, s := range []struct {
 		domain, group string
-		ch            chan []byte
+		ch            chan string
 	}{{"a.b", "g", a1}, {"a.b", "g", a2}, {"a_b", "g", other}} {
-		if _, err := b.Subscribe(s.domain, s.group, func(d []byte) { s.ch <- append([]byte(nil), d...) }); err != nil {
-			t.Fatal(err)
-		}
+		subscribe(t, b, s.domain, s.group, s.ch)
 	}
 	for i := range n {
-		if err := b.Publish("a.b", "g", []byte(fmt.Sprint(i))); err != nil {
+		if err := publish(b, "a.b", "g", fmt.Sprint(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	b.Publish("a_b", "g", []byte("other"))
+	publish(b, "a_b", "g", "other")
 	for i := range n {
 		if got := receive(t, a1); got != fmt.Sprint(i) {
 			t.Fatalf("subscriber 1: message %d is %q", i, got)
@@ -123,20 +141,17 @@ func TestOrderAndIsolation(t *testing.T) {
 
 func TestUnsubscribeAndClose(t *testing.T) {
 	b := newBus(t, bus.Options{})
-	ch := make(chan []byte, 10)
-	sub, err := b.Subscribe("d", "g", func(d []byte) { ch <- d })
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Publish("d", "g", []byte("1"))
+	ch := make(chan string, 10)
+	sub := subscribe(t, b, "d", "g", ch)
+	publish(b, "d", "g", "1")
 	receive(t, ch)
 	if err := sub.Unsubscribe(); err != nil {
 		t.Fatal(err)
 	}
 	// A second subscriber proves later messages flowed while the first saw none.
-	ch2 := make(chan []byte, 10)
-	b.Subscribe("d", "g", func(d []byte) { ch2 <- d })
-	b.Publish("d", "g", []byte("2"))
+	ch2 := make(chan string, 10)
+	subscribe(t, b, "d", "g", ch2)
+	publish(b, "d", "g", "2")
 	receive(t, ch2)
 	select {
 	case m := <-ch:
@@ -151,7 +166,7 @@ func TestUnsubscribeAndClose(t *testing.T) {
 	if b.Healthy() {
 		t.Fatal("closed bus healthy")
 	}
-	if err := b.Publish("d", "g", nil); err == nil {
+	if err := publish(b, "d", "g", ""); err == nil {
 		t.Fatal("publish after close succeeded")
 	}
 }
@@ -181,7 +196,9 @@ func TestListenAddr(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Flush()
-	b.Publish("教室", "g", []byte("over tcp"))
+	local := make(chan string, 2)
+	subscribe(t, b, "教室", "g", local)
+	publish(b, "教室", "g", "over tcp")
 	select {
 	case m := <-ch:
 		if string(m.Data) != "over tcp" {
@@ -189,6 +206,32 @@ func TestListenAddr(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no message over TCP")
+	}
+	// The process's own subscriber got the value once, not again through NATS, and gets what
+	// the client outside publishes, decoded.
+	if got := receive(t, local); got != "over tcp" {
+		t.Fatalf("local subscriber got %q", got)
+	}
+	if err := nc.Publish(bus.Subject("教室", "g"), []byte("from outside")); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(t, local); got != "from outside" {
+		t.Fatalf("local subscriber got %q after the value published in the process", got)
+	}
+}
+
+// A value published in the process reaches its subscribers without being encoded while no
+// client outside the process is connected.
+func TestNoEncodingInProcess(t *testing.T) {
+	b := newBus(t, bus.Options{ListenAddr: "127.0.0.1:0", Token: "bus-test-token-0123"})
+	ch := make(chan string, 1)
+	subscribe(t, b, "d", "g", ch)
+	encoded := 0
+	if err := b.Publish("d", "g", "v", func() ([]byte, error) { encoded++; return []byte("v"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := receive(t, ch); got != "v" || encoded != 0 {
+		t.Fatalf("got %q, encoded %d times", got, encoded)
 	}
 }
 
@@ -228,17 +271,17 @@ func BenchmarkPublishDeliver(b *testing.B) {
 	done := make(chan struct{}, 1)
 	want := b.N
 	got := 0
-	bs.Subscribe("d", "g", func([]byte) {
+	bs.Subscribe("d", "g", decodeText, func(any) {
 		got++
 		if got == want {
 			done <- struct{}{}
 		}
 	})
-	msg := make([]byte, 512)
+	msg := strings.Repeat("x", 512)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		bs.Publish("d", "g", msg)
+		publish(bs, "d", "g", msg)
 	}
 	<-done
 }

@@ -1,7 +1,6 @@
 package bus_test
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 	"time"
@@ -10,19 +9,19 @@ import (
 	"github.com/smalruby/meshd/broker/bus"
 )
 
-// A subscriber so far behind that NATS drops its messages is counted and logged once, not
+// A subscriber so far behind that its messages are dropped is counted and logged once, not
 // once per message.
 func TestSlowConsumerDropsAreLogged(t *testing.T) {
 	var logs brokertest.Logs
 	b := newBus(t, bus.Options{MaxPending: 4096, Logger: logs.Logger()})
 	release := make(chan struct{})
 	defer close(release)
-	if _, err := b.Subscribe("d", "g", func([]byte) { <-release }); err != nil {
+	if _, err := b.Subscribe("d", "g", decodeText, func(any) { <-release }); err != nil {
 		t.Fatal(err)
 	}
-	msg := bytes.Repeat([]byte("x"), 1024)
+	msg := strings.Repeat("x", 1024)
 	for range 100 {
-		if err := b.Publish("d", "g", msg); err != nil {
+		if err := publish(b, "d", "g", msg); err != nil {
 			t.Fatal(err)
 		}
 	}
