@@ -308,6 +308,8 @@ type load struct {
 	// apart, in lostWithVictim.
 	victim         atomic.Pointer[clustertest.Node]
 	lostWithVictim int
+	// ackedAt is when each acknowledged member's report returned.
+	ackedAt map[string]time.Time
 }
 
 func (l *load) run(ctx context.Context, t *testing.T, targets func() []*clustertest.Node, domain, group string, workers int) *sync.WaitGroup {
@@ -329,6 +331,10 @@ func (l *load) run(ctx context.Context, t *testing.T, targets func() []*clustert
 				switch {
 				case err == nil:
 					l.acked = append(l.acked, member)
+					if l.ackedAt == nil {
+						l.ackedAt = map[string]time.Time{}
+					}
+					l.ackedAt[member] = time.Now()
 					l.slowest = max(l.slowest, time.Since(start))
 				case ctx.Err() != nil:
 				case l.victim.Load() == n:
@@ -342,6 +348,14 @@ func (l *load) run(ctx context.Context, t *testing.T, targets func() []*clustert
 		})
 	}
 	return &wg
+}
+
+// ackedAtOf returns when member's report was acknowledged.
+func (l *load) ackedAtOf(member string) (time.Time, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	at, ok := l.ackedAt[member]
+	return at, ok
 }
 
 func (l *load) check(t *testing.T, nodes []*clustertest.Node, domain, group string) {
@@ -478,7 +492,7 @@ func TestProcessClusterFailures(t *testing.T) {
 	}
 	// fault runs the load on every node, takes victim out of it (as a load balancer whose
 	// health check failed would), applies the fault, brings the node back and checks.
-	fault := func(t *testing.T, victim *clustertest.Node, keepsReadiness bool, apply func()) {
+	fault := func(t *testing.T, victim *clustertest.Node, keepsReadiness bool, apply func(l *load)) {
 		l := &load{}
 		r := &readiness{}
 		lctx, stop := context.WithCancel(ctx)
@@ -489,7 +503,7 @@ func TestProcessClusterFailures(t *testing.T) {
 		l.victim.Store(victim)
 		live.Store(&others)
 		r.set(others)
-		apply()
+		apply(l)
 		victim.WaitReady(t, 60*time.Second)
 		live.Store(&nodes)
 		r.set(nodes)
@@ -503,7 +517,7 @@ func TestProcessClusterFailures(t *testing.T) {
 
 	t.Run("kill -9 of the log's leader", func(t *testing.T) {
 		leader := leaderOf(t, nodes)
-		fault(t, leader, true, func() {
+		fault(t, leader, true, func(*load) {
 			leader.Kill()
 			t.Logf("killed node %s, the log's leader", leader.Name)
 			time.Sleep(10 * time.Second)
@@ -515,16 +529,52 @@ func TestProcessClusterFailures(t *testing.T) {
 		leader := leaderOf(t, nodes)
 		frozen := without(leader)[0]
 		t.Logf("freezing node %s; node %s leads the log", frozen.Name, leader.Name)
-		fault(t, frozen, false, func() {
+		fault(t, frozen, false, func(*load) {
 			frozen.Signal(syscall.SIGSTOP)
 			time.Sleep(10 * time.Second)
 			frozen.Signal(syscall.SIGCONT)
 		})
 	})
 
+	t.Run("replacement of the log's leader with an empty data directory", func(t *testing.T) {
+		leader := leaderOf(t, nodes)
+		fault(t, leader, true, func(l *load) {
+			leader.Replace(t)
+			t.Logf("replaced node %s, the log's leader, by a process with an empty data directory", leader.Name)
+			// A subscription on the replacement starts only once it has caught up: it
+			// receives no report acknowledged before it asked to subscribe.
+			asked := time.Now()
+			sub := subscribe(t, leader, domain, group)
+			time.Sleep(2 * time.Second)
+			sub.mu.Lock()
+			got := append([]string(nil), sub.msgs...)
+			sub.mu.Unlock()
+			old := 0
+			for _, m := range got {
+				member, _, _ := strings.Cut(m, ":")
+				if at, ok := l.ackedAtOf(member); ok && at.Before(asked) {
+					old++
+				}
+			}
+			if old > 0 {
+				t.Errorf("the replacement delivered %d of %d messages of reports acknowledged before it was asked to subscribe", old, len(got))
+			}
+			t.Logf("the replacement's subscriber received %d messages, none of them old", len(got))
+		})
+		// Taking away a second original node right after the replacement (which once
+		// stalled writes) leaves the replacement and the third node serving.
+		second := without(leader)[0]
+		fault(t, second, true, func(*load) {
+			second.Kill()
+			t.Logf("killed node %s after the replacement", second.Name)
+			time.Sleep(5 * time.Second)
+			second.Restart(t)
+		})
+	})
+
 	t.Run("graceful restart of the log's leader", func(t *testing.T) {
 		leader := leaderOf(t, nodes)
-		fault(t, leader, true, func() {
+		fault(t, leader, true, func(*load) {
 			leader.Stop()
 			t.Logf("stopped node %s, the log's leader, with SIGTERM", leader.Name)
 			if !strings.Contains(leader.Log(), "handed over") {

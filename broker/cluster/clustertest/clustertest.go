@@ -198,6 +198,25 @@ func (n *Node) Stop() {
 	<-exited
 }
 
+// Replace kills the node, empties its data directory and starts a new process with the same
+// name, as the replacement of a machine that died for good would be. It returns once the
+// new process listens, without waiting until it is ready.
+func (n *Node) Replace(t testing.TB) {
+	t.Helper()
+	n.Kill()
+	for i, a := range n.args {
+		if a == "-data-dir" && i+1 < len(n.args) {
+			if err := os.RemoveAll(n.args[i+1]); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.MkdirAll(n.args[i+1], 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n.start(t)
+}
+
 // Restart starts the node again on its data directory and waits until it is ready.
 func (n *Node) Restart(t testing.TB) {
 	t.Helper()
