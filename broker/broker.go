@@ -203,6 +203,10 @@ type group struct {
 	events      []Event
 	// published counts the messages published to the group.
 	published uint64
+	// active holds when each node was last active (touch); polledAt when the group's events
+	// were last polled. Neither is stored.
+	active   map[string]time.Time
+	polledAt time.Time
 }
 
 // shardFor returns the shard of the group id in domain.

@@ -36,6 +36,11 @@ type GroupSnapshot struct {
 	Events []Event
 	// Published counts the messages published to the group (reports and event batches).
 	Published uint64
+	// HostLastActive is when the host last renewed its heartbeat, reported or fired events;
+	// PolledAt when the group's events were last polled (zero when never). Polls name no node,
+	// so they count for the group, not for a member.
+	HostLastActive time.Time
+	PolledAt       time.Time
 }
 
 // MemberSnapshot is a membership with what the console says about it.
@@ -43,7 +48,10 @@ type MemberSnapshot struct {
 	Member
 	// LastSeen is the last join or heartbeat, derived from the expiry the member TTL set.
 	LastSeen time.Time
-	Live     bool
+	// LastActive is the last activity of any kind meshd sees by node id: join, heartbeat,
+	// report or fired event; never before LastSeen (after a restart LastSeen is all there is).
+	LastActive time.Time
+	Live       bool
 }
 
 // Snapshot copies the state of every group. It holds one shard lock at a time, so it never
@@ -68,15 +76,18 @@ func (b *Broker) Snapshot() Snapshot {
 // snapshotGroup copies one group; the shard must be locked.
 func (b *Broker) snapshotGroup(g *group, now time.Time) GroupSnapshot {
 	gs := GroupSnapshot{
-		Group:        g.Group,
-		Live:         b.live(g, now),
-		HostDeadline: g.HeartbeatAt.Add(b.cfg.HostHeartbeatTTL),
-		Published:    g.published,
-		Members:      make([]MemberSnapshot, 0, len(g.members)),
-		Statuses:     make([]NodeStatus, 0, len(g.statuses)),
+		Group:          g.Group,
+		HostLastActive: g.lastActive(g.HostID, g.HeartbeatAt),
+		Live:           b.live(g, now),
+		HostDeadline:   g.HeartbeatAt.Add(b.cfg.HostHeartbeatTTL),
+		Published:      g.published,
+		PolledAt:       g.polledAt,
+		Members:        make([]MemberSnapshot, 0, len(g.members)),
+		Statuses:       make([]NodeStatus, 0, len(g.statuses)),
 	}
 	for _, m := range g.members {
-		gs.Members = append(gs.Members, MemberSnapshot{Member: *m, LastSeen: m.ExpiresAt.Add(-b.cfg.MemberTTL), Live: memberLive(m, now)})
+		seen := m.ExpiresAt.Add(-b.cfg.MemberTTL)
+		gs.Members = append(gs.Members, MemberSnapshot{Member: *m, LastSeen: seen, LastActive: g.lastActive(m.NodeID, seen), Live: memberLive(m, now)})
 	}
 	slices.SortFunc(gs.Members, func(x, y MemberSnapshot) int { return strings.Compare(x.NodeID, y.NodeID) })
 	for _, st := range g.statuses {

@@ -46,6 +46,19 @@ func TestSnapshot(t *testing.T) {
 	if want := epoch.Add(30 * time.Second); !g.Members[0].LastSeen.Equal(want) {
 		t.Errorf("m1 last seen %v, want %v", g.Members[0].LastSeen, want)
 	}
+	// m2 joined at the start and fired events 30 s later: its last activity is the events.
+	if m2 := g.Members[1]; !m2.LastSeen.Equal(epoch) || !m2.LastActive.Equal(epoch.Add(30*time.Second)) {
+		t.Errorf("m2 last seen %v, last active %v; want the join, then the events 30 s later", m2.LastSeen, m2.LastActive)
+	}
+	if !g.HostLastActive.Equal(g.HeartbeatAt) || !g.PolledAt.IsZero() {
+		t.Errorf("host last active %v (heartbeat %v), polled at %v", g.HostLastActive, g.HeartbeatAt, g.PolledAt)
+	}
+	if _, err := f.b.EventsSince(a.ID, a.Domain, ""); err != nil {
+		t.Fatal(err)
+	}
+	if p := f.b.Snapshot().Groups[1].PolledAt; !p.Equal(f.clock.Now().UTC().Truncate(time.Millisecond)) {
+		t.Errorf("polled at %v after a poll at %v", p, f.clock.Now())
+	}
 	if len(g.Statuses) != 1 || g.Statuses[0].Data[0] != (broker.Pair{Key: "score", Value: "12"}) {
 		t.Errorf("statuses %+v", g.Statuses)
 	}

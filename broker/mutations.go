@@ -126,6 +126,7 @@ func (b *Broker) joinGroup(ctx context.Context, groupID, domain, nodeID string, 
 		m.JoinedAt = old.JoinedAt
 	}
 	g.members[nodeID] = m
+	g.touch(nodeID, now)
 	prevKey, indexed := b.nodes.get(nodeID)
 	key := groupKey{domain, groupID}
 	b.nodes.set(nodeID, key)
@@ -165,6 +166,7 @@ func (b *Broker) leaveGroup(ctx context.Context, groupID, domain, nodeID string)
 	_, dirty := g.dirtyStatus[nodeID]
 	if m != nil {
 		delete(g.members, nodeID)
+		delete(g.active, nodeID)
 		ops = append(ops, store.Op{Kind: store.DeleteMember, Domain: domain, GroupID: groupID, NodeID: nodeID})
 	}
 	if st != nil {
@@ -255,6 +257,7 @@ func (b *Broker) renewHeartbeat(ctx context.Context, groupID, domain, hostID str
 	}
 	prev := g.HeartbeatAt
 	g.HeartbeatAt = now
+	g.touch(hostID, now)
 	done := b.commit.enqueue(func() {
 		if g.HeartbeatAt.Equal(now) {
 			g.HeartbeatAt = prev
@@ -281,6 +284,7 @@ func (b *Broker) sendMemberHeartbeat(ctx context.Context, groupID, domain, nodeI
 	refreshed := *m
 	refreshed.ExpiresAt = now.Truncate(time.Second).Add(b.cfg.MemberTTL)
 	g.members[nodeID] = &refreshed
+	g.touch(nodeID, now)
 	done := b.commit.enqueue(func() {
 		if g.members[nodeID] == &refreshed {
 			g.members[nodeID] = m
@@ -305,6 +309,7 @@ func (b *Broker) reportData(groupID, domain, nodeID string, data []Pair, now tim
 	st := &NodeStatus{NodeID: nodeID, GroupID: groupID, Domain: domain, Data: data, Timestamp: now, Memo: new(Memo)}
 	g.statuses[nodeID] = st
 	g.dirtyStatus[nodeID] = struct{}{}
+	g.touch(nodeID, now)
 	s.markDirty(g)
 	b.nodes.set(nodeID, groupKey{domain, groupID})
 	if b.publish(&Message{GroupID: groupID, Domain: domain, Status: st}) {
@@ -341,6 +346,7 @@ func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, recor
 		return firedBatch{}, err
 	}
 	b.pruneEvents(g, now)
+	g.touch(nodeID, now)
 	batch := firedBatch{BatchEvent: BatchEvent{
 		Events:        make([]Event, len(events)),
 		FiredByNodeID: nodeID,

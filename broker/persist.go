@@ -108,6 +108,7 @@ func (b *Broker) sweep(now time.Time) {
 			for id, m := range g.members {
 				if !memberLive(m, now) {
 					delete(g.members, id)
+					delete(g.active, id)
 					ops = append(ops, store.Op{Kind: store.DeleteMember, Domain: g.Domain, GroupID: g.ID, NodeID: id})
 				}
 			}

@@ -196,6 +196,7 @@ func (b *Broker) EventsSince(groupID, domain, sinceArg string) ([]Event, error) 
 		return out, nil
 	}
 	b.pruneEvents(g, now)
+	g.polledAt = now
 	sc = startOfPolling(sc, g, now)
 	for i := range g.events {
 		if e := &g.events[i]; sc.includes(e) {

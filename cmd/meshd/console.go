@@ -47,7 +47,7 @@ func storeHealth(kind, path string, st broker.Stats) console.StoreHealth {
 
 // newConsole starts the console: admin keys from the settings or, when none is set, the key
 // kept in the data directory (generated on first start).
-func newConsole(ctx context.Context, cfg *config, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, admin map[string]http.Handler) (*consoleServer, error) {
+func newConsole(ctx context.Context, cfg *config, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, ended *console.Ended, admin map[string]http.Handler) (*consoleServer, error) {
 	cs := &consoleServer{log: log}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
@@ -71,6 +71,8 @@ func newConsole(ctx context.Context, cfg *config, log *slog.Logger, local *broke
 	c, err := console.New(console.Options{
 		Service:       svc,
 		Snapshot:      local.Snapshot,
+		Config:        local.Config(),
+		Ended:         ended,
 		Subscriptions: api.GroupSubscriptions,
 		Health: func() console.Health {
 			h := serverHealth(api, started)

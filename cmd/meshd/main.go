@@ -22,6 +22,7 @@ import (
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/bus"
+	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/gql"
 	"github.com/smalruby/meshd/store"
 )
@@ -49,6 +50,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	defer sd.Close()
 	m := newMetrics()
+	// The console lists the groups that ended; the broker tells of them from its start.
+	ended := new(console.Ended)
 	// The side listeners come first: an address in use stops meshd before it touches the data
 	// directory.
 	if cfg.metricsAddr != "" {
@@ -97,10 +100,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			StatusFlushInterval:     cfg.flushInterval,
 			SweepInterval:           cfg.sweepInterval,
 		},
-		Store:    st,
-		Bus:      b,
-		Logger:   log,
-		OnCommit: m.observeCommit,
+		Store:      st,
+		Bus:        b,
+		Logger:     log,
+		OnCommit:   m.observeCommit,
+		OnGroupEnd: ended.Add,
 	})
 	if err != nil {
 		return err
@@ -137,7 +141,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	m.watch(brk, b, api)
 	m.watchCluster(brk)
 	m.watchStore(st)
-	cons, err := newConsole(ctx, cfg, log, local, brk, api, m, backupEndpoint(st, log))
+	cons, err := newConsole(ctx, cfg, log, local, brk, api, m, ended, backupEndpoint(st, log))
 	if err != nil {
 		return err
 	}

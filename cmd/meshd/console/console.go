@@ -6,12 +6,14 @@
 package console
 
 import (
+	"compress/gzip"
 	"context"
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -47,6 +49,10 @@ type Options struct {
 	// Snapshot returns the state of every group; required. In a cluster it reads the node's
 	// local copy of the cluster's state.
 	Snapshot func() broker.Snapshot
+	// Config holds the heartbeat intervals meshd hands out, from which a pupil's state is told.
+	Config broker.Config
+	// Ended lists the groups that ended lately; the broker's OnGroupEnd feeds it.
+	Ended *Ended
 	// Subscriptions counts the live realtime subscriptions of each group.
 	Subscriptions func() map[gql.GroupRef]int
 	// Health reports the server's own numbers.
@@ -379,21 +385,28 @@ func (c *Console) serveStream(w http.ResponseWriter, r *http.Request, _ session)
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
+	h.Add("Vary", "Accept-Encoding")
 	rc := http.NewResponseController(w)
+	// One compressed stream for the whole view: each second's status repeats most of the
+	// previous one, which the compressor's window mostly finds.
+	var out io.Writer = w
+	flush := func() error { return nil }
+	if acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // a valid level never fails
+		defer gz.Close()
+		out, flush = gz, gz.Flush
+	}
+	w.WriteHeader(http.StatusOK)
 	send := func(data []byte) bool {
 		// A server-wide write timeout must not cut a live view: each event gets its own.
 		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-		if _, err := w.Write([]byte("data: ")); err != nil {
-			return false
+		for _, b := range [][]byte{[]byte("data: "), data, []byte("\n\n")} {
+			if _, err := out.Write(b); err != nil {
+				return false
+			}
 		}
-		if _, err := w.Write(data); err != nil {
-			return false
-		}
-		if _, err := w.Write([]byte("\n\n")); err != nil {
-			return false
-		}
-		return rc.Flush() == nil
+		return flush() == nil && rc.Flush() == nil
 	}
 	if _, data := c.sampler.current(time.Now(), Tick); !send(data) {
 		return
@@ -413,6 +426,17 @@ func (c *Console) serveStream(w http.ResponseWriter, r *http.Request, _ session)
 			}
 		}
 	}
+}
+
+// acceptsGzip reports whether the request accepts a gzip-encoded answer.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") && strings.TrimSpace(params) != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 // serveDissolve dissolves a group as its host would: members get the same dissolve message.

@@ -47,7 +47,8 @@ func start(t testing.TB, useTLS bool) *env {
 	t.Helper()
 	clock := brokertest.NewClock()
 	clock.Advance(time.Since(clock.Now()))
-	tb := brokertest.New(t, brokertest.Options{Clock: clock})
+	ended := new(console.Ended)
+	tb := brokertest.New(t, brokertest.Options{Clock: clock, OnGroupEnd: ended.Add})
 	e := &env{b: tb.Broker, logs: &bytes.Buffer{}}
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
@@ -62,6 +63,8 @@ func start(t testing.TB, useTLS bool) *env {
 	cons, err := console.New(console.Options{
 		Service:       tb.Broker,
 		Snapshot:      tb.Broker.Snapshot,
+		Config:        tb.Broker.Config(),
+		Ended:         ended,
 		Subscriptions: api.GroupSubscriptions,
 		Health:        func() console.Health { return console.Health{Version: "test", Started: time.Now()} },
 		AdminKeys:     []string{adminKey},
@@ -318,6 +321,15 @@ func TestDissolveNeedsCSRFToken(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "console dissolved a group") {
 		t.Error("the dissolve is not in the log")
 	}
+	// The ended group stays listed, with why it ended.
+	_, sb := do(t, c, "GET", e.srv.URL+"/statusz", "", nil)
+	var st console.Status
+	if err := json.Unmarshal([]byte(sb), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Ended) != 1 || st.Ended[0].ID != g.ID || st.Ended[0].Reason != "dissolved" || st.Ended[0].At.IsZero() {
+		t.Errorf("ended groups %+v, want the dissolved one", st.Ended)
+	}
 }
 
 func TestStatuszShowsTheClassroom(t *testing.T) {
@@ -353,6 +365,12 @@ func TestStatuszShowsTheClassroom(t *testing.T) {
 	}
 	if len(gs.Members) != 1 || gs.Members[0].Kana != "きくなにこは" || !gs.Members[0].Live {
 		t.Errorf("members %+v", gs.Members)
+	}
+	if m := gs.Members[0]; m.State != console.StateActive || m.LastActive.Before(m.LastSeen) || gs.Joined != 2 || gs.HostLate || gs.HostState != console.StateActive {
+		t.Errorf("member %s (last active %v, seen %v), %d joined, host %s late %v; want an active member, the host and it joined", m.State, m.LastActive, m.LastSeen, gs.Joined, gs.HostState, gs.HostLate)
+	}
+	if st.Server.Light != "ok" || len(st.Ended) != 0 {
+		t.Errorf("light %s %v, ended %v", st.Server.Light, st.Server.Problems, st.Ended)
 	}
 	if len(gs.Nodes) != 1 || gs.Nodes[0].Variables[0] != [2]string{"x", "3"} {
 		t.Errorf("nodes %+v", gs.Nodes)

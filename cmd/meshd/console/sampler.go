@@ -20,7 +20,8 @@ const (
 // health into a Status once per tick; each group's message rate comes from the count in its
 // snapshot. When nobody watches it forgets its history.
 type sampler struct {
-	opts Options
+	opts     Options
+	presence presence
 
 	mu     sync.Mutex
 	groups map[gql.GroupRef]*groupTrack
@@ -49,7 +50,7 @@ type errSample struct {
 }
 
 func newSampler(opts Options) *sampler {
-	return &sampler{opts: opts, groups: map[gql.GroupRef]*groupTrack{}}
+	return &sampler{opts: opts, presence: newPresence(opts.Config), groups: map[gql.GroupRef]*groupTrack{}}
 }
 
 // push appends v to a history of at most historyLen samples.
@@ -108,6 +109,8 @@ func (s *sampler) sample(now time.Time) (*Status, []byte) {
 	st.History.Messages = append([]float64{}, s.msgHist...)
 	st.History.Requests = append([]float64{}, s.reqHist...)
 	st.Server.RecentErrors, st.Server.ErrorWindowSeconds = s.recentErrors(now, h.Errors)
+	st.Server.Light, st.Server.Problems = light(now, st.Server)
+	st.Ended = s.opts.Ended.list()
 
 	for _, t := range s.groups {
 		t.seen = false
@@ -116,7 +119,7 @@ func (s *sampler) sample(now time.Time) (*Status, []byte) {
 	for i := range snap.Groups {
 		g := &snap.Groups[i]
 		ref := gql.GroupRef{Domain: g.Domain, GroupID: g.ID}
-		gs := groupStatus(g, subs[ref])
+		gs := groupStatus(g, subs[ref], s.presence, snap.Taken)
 		st.Server.Members += len(g.Members)
 		t := s.groups[ref]
 		if t == nil {

@@ -48,6 +48,8 @@ type Status struct {
 		Requests []float64 `json:"requests"`
 	} `json:"history"`
 	Domains []DomainStatus `json:"domains"`
+	// Ended are the groups that ended lately, newest first.
+	Ended []EndedGroup `json:"ended"`
 }
 
 // ServerStatus is the server's health with its rates.
@@ -70,6 +72,10 @@ type ServerStatus struct {
 	Groups             int               `json:"groups"`
 	Members            int               `json:"members"`
 	Store              StoreHealth       `json:"store"`
+	// Light is the server's health in one word: "ok", or "bad" with its Problems (a failing
+	// store, failed operations other than a pupil's ordinary GroupNotFound / NodeNotFound).
+	Light    string   `json:"light"`
+	Problems []string `json:"problems"`
 }
 
 // DomainStatus is one domain's groups.
@@ -92,6 +98,15 @@ type GroupStatus struct {
 	ExpiresAt    time.Time `json:"expiresAt"`
 	HostDeadline time.Time `json:"hostDeadline"`
 	Live         bool      `json:"live"`
+	// HostLastActive and HostState are the host's last activity and state; HostLate says the
+	// host missed its heartbeat (its screen may have been closed).
+	HostLastActive time.Time `json:"hostLastActive"`
+	HostState      string    `json:"hostState"`
+	HostLate       bool      `json:"hostLate"`
+	// Joined counts the host and the live members; PolledAt is the last poll of the group's
+	// events (zero when never).
+	Joined   int       `json:"joined"`
+	PolledAt time.Time `json:"polledAt"`
 	// Subscriptions counts the group's live realtime subscriptions on this server.
 	Subscriptions     int             `json:"subscriptions"`
 	MessagesPerSecond float64         `json:"messagesPerSecond"`
@@ -109,6 +124,10 @@ type MemberStatus struct {
 	LastSeen  time.Time `json:"lastSeen"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	Live      bool      `json:"live"`
+	// LastActive is the last activity of any kind; State is StateActive, StateIdle or
+	// StateSilent.
+	LastActive time.Time `json:"lastActive"`
+	State      string    `json:"state"`
 }
 
 // NodeVariables is the latest variables one node reported.
@@ -129,17 +148,23 @@ type EventStatus struct {
 	At       time.Time `json:"at"`
 }
 
-func groupStatus(g *broker.GroupSnapshot, subs int) GroupStatus {
+func groupStatus(g *broker.GroupSnapshot, subs int, p presence, now time.Time) GroupStatus {
+	hostState := p.state(g.HostLastActive, now, g.Live, p.host)
 	gs := GroupStatus{
 		ID: g.ID, FullID: g.FullID(), Name: g.Name, Kana: Kana(g.Name), HostID: g.HostID, HostKana: Kana(g.HostID),
 		UseWebSocket: g.UseWebSocket, CreatedAt: g.CreatedAt, ExpiresAt: g.ExpiresAt, HostDeadline: g.HostDeadline,
-		Live: g.Live, Subscriptions: subs,
+		Live: g.Live, Subscriptions: subs, HostLastActive: g.HostLastActive, HostState: hostState,
+		HostLate: hostState == StateSilent, Joined: 1, PolledAt: g.PolledAt,
 		Members: make([]MemberStatus, len(g.Members)),
 		Nodes:   make([]NodeVariables, len(g.Statuses)),
 		Events:  make([]EventStatus, len(g.Events)),
 	}
 	for i, m := range g.Members {
-		gs.Members[i] = MemberStatus{NodeID: m.NodeID, Kana: Kana(m.NodeID), JoinedAt: m.JoinedAt, LastSeen: m.LastSeen, ExpiresAt: m.ExpiresAt, Live: m.Live}
+		gs.Members[i] = MemberStatus{NodeID: m.NodeID, Kana: Kana(m.NodeID), JoinedAt: m.JoinedAt, LastSeen: m.LastSeen, ExpiresAt: m.ExpiresAt, Live: m.Live,
+			LastActive: m.LastActive, State: p.state(m.LastActive, now, m.Live, p.member)}
+		if m.Live && m.NodeID != g.HostID {
+			gs.Joined++
+		}
 	}
 	for i, st := range g.Statuses {
 		vars := make([][2]string, len(st.Data))
