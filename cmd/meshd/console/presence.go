@@ -8,7 +8,8 @@ import (
 
 // The states of a pupil, as the console shows them.
 const (
-	// StateActive: did something lately (within a quarter of the heartbeat interval).
+	// StateActive: did something lately (within a quarter of the heartbeat interval, at
+	// least activeWithin).
 	StateActive = "active"
 	// StateIdle: quiet, but within the heartbeat interval meshd hands out (and its grace).
 	StateIdle = "idle"
@@ -16,11 +17,16 @@ const (
 	StateSilent = "silent"
 )
 
+// activeWithin is the shortest span after an activity that counts as active: a polling
+// pupil's heartbeats come every few seconds.
+const activeWithin = 15 * time.Second
+
 // heartbeatGrace is how late a heartbeat may be before the console says nobody answers: the
 // editor's timer and a slow network.
 const heartbeatGrace = 30 * time.Second
 
-// presence tells the state of a pupil from the heartbeat interval meshd hands out.
+// presence tells the state of a pupil from the heartbeat interval meshd hands out: the
+// member's own (a polling group's members are told a shorter one), else these.
 type presence struct {
 	member, host time.Duration
 }
@@ -43,7 +49,7 @@ func (p presence) state(last, now time.Time, live bool, interval time.Duration) 
 	switch {
 	case !live || quiet > interval+heartbeatGrace:
 		return StateSilent
-	case quiet <= interval/4:
+	case quiet <= max(interval/4, activeWithin):
 		return StateActive
 	default:
 		return StateIdle

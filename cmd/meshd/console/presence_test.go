@@ -22,6 +22,7 @@ func TestPresenceFollowsTheHeartbeatInterval(t *testing.T) {
 		{"heartbeat late within the grace", 2*time.Minute + 20*time.Second, true, StateIdle},
 		{"missed the heartbeat: a closed tab", 2*time.Minute + 31*time.Second, true, StateSilent},
 		{"membership lapsed", 0, false, StateSilent},
+		{"a polling pupil between heartbeats", 6 * time.Second, true, StateActive},
 	} {
 		if got := p.state(now.Add(-tc.quiet), now, tc.live, p.member); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/smalruby/meshd/broker"
@@ -161,7 +162,7 @@ func groupStatus(g *broker.GroupSnapshot, subs int, p presence, now time.Time) G
 	}
 	for i, m := range g.Members {
 		gs.Members[i] = MemberStatus{NodeID: m.NodeID, Kana: Kana(m.NodeID), JoinedAt: m.JoinedAt, LastSeen: m.LastSeen, ExpiresAt: m.ExpiresAt, Live: m.Live,
-			LastActive: m.LastActive, State: p.state(m.LastActive, now, m.Live, p.member)}
+			LastActive: m.LastActive, State: p.state(m.LastActive, now, m.Live, cmp.Or(m.HeartbeatInterval, p.member))}
 		if m.Live && m.NodeID != g.HostID {
 			gs.Joined++
 		}
