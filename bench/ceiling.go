@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -38,6 +39,7 @@ type ceiling struct {
 type ceilingGroup struct {
 	mu   sync.Mutex
 	subs []ceilingSub
+	seq  uint64 // messages published through POST /publish
 }
 
 type ceilingSub struct {
@@ -122,8 +124,10 @@ func (c *ceiling) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.serveSocket(w, r)
 	case r.Method == http.MethodPost && r.URL.Path == "/flood":
 		c.serveFlood(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/publish":
+		c.servePublish(w, r)
 	default:
-		http.Error(w, "POST /flood or a WebSocket upgrade", http.StatusNotFound)
+		http.Error(w, "POST /flood, POST /publish or a WebSocket upgrade", http.StatusNotFound)
 	}
 }
 
@@ -165,6 +169,42 @@ func (c *ceiling) serveFlood(w http.ResponseWriter, r *http.Request) {
 	res.Elapsed = time.Since(start)
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(res)
+}
+
+// fedPhase is the sender of the tags the fed broadcaster writes: the floods use 0 (paced)
+// and 1 (unpaced).
+const fedPhase = 2
+
+// maxPublishBody bounds what POST /publish reads, as meshd's -max-request-bytes does.
+const maxPublishBody = 1 << 20
+
+// servePublish is the fed broadcaster: one mutation arrives as one HTTP POST, read whole
+// through net/http as meshd reads it (its body is not parsed: the group and the send time
+// are in the query string, ?g=<group>&t=<unix ns>), becomes one frame written to every
+// subscriber of the group, and is answered with that message, as a mutation's answer echoes
+// it. Publishes of a group are numbered and queued under its lock, so they arrive in order.
+func (c *ceiling) servePublish(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPublishBody))
+	q := r.URL.Query()
+	sent, perr := strconv.ParseInt(q.Get("t"), 10, 64)
+	if err != nil || perr != nil || len(body) == 0 || q.Get("g") == "" {
+		http.Error(w, "POST /publish?g=<group>&t=<unix ns> with a body", http.StatusBadRequest)
+		return
+	}
+	key := q.Get("g")
+	g := c.group(key)
+	g.mu.Lock()
+	g.seq++
+	payload := ceilingPayload(key, tag{sender: fedPhase, seq: g.seq, sent: sent})
+	for _, s := range g.subs {
+		select {
+		case s.c.out <- ceilingFrame{prefix: s.prefix, payload: payload}:
+		case <-s.c.done:
+		}
+	}
+	g.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(payload)
 }
 
 // flood sends numbered messages to the group's subscribers until the deadline, paced at

@@ -30,7 +30,18 @@ type ceilingResult struct {
 	DeliveriesPerSec float64 `json:"deliveriesPerSec"` // unpaced
 	CPU              float64 `json:"cpu"`              // of one core, unpaced
 
-	Sent       uint64 `json:"sent"`      // frames written in both phases (messages × subscribers)
+	// Fed*: the fed broadcaster, the fair floor: the same sockets, the run's mutations sent
+	// to it the way meshd gets them (one HTTP POST each, the same bodies, the same pacing),
+	// each written to its group's subscribers.
+	FedCPU         float64       `json:"fedCPU"` // of one core
+	FedP50         time.Duration `json:"fedP50"`
+	FedP99         time.Duration `json:"fedP99"`
+	FedPostsPerSec float64       `json:"fedPostsPerSec"`
+	FedSent        uint64        `json:"fedSent"`
+	FedDelivered   uint64        `json:"fedDelivered"`
+	FedFailed      uint64        `json:"fedFailed"` // POSTs not answered 200
+
+	Sent       uint64 `json:"sent"`      // frames written in every phase (messages × subscribers)
 	Delivered  uint64 `json:"delivered"` // frames received, after the queues drained
 	OutOfOrder uint64 `json:"outOfOrder"`
 	PeakRSS    uint64 `json:"peakRSS"`
@@ -42,18 +53,24 @@ func (c *ceilingResult) pacedHeld(target time.Duration) bool {
 	return c.PacedSent > 0 && c.PacedDelivered == c.PacedSent && c.OutOfOrder == 0 && c.PacedP99 <= target
 }
 
+// fedHeld says whether the fed broadcaster kept what a multiple must.
+func (c *ceilingResult) fedHeld(target time.Duration) bool {
+	return c.FedSent > 0 && c.FedDelivered == c.FedSent && c.FedFailed == 0 && c.OutOfOrder == 0 && c.FedP99 <= target
+}
+
 // ceilingSockets are the generator's sockets subscribed to the ceiling, with what they got.
 type ceilingSockets struct {
 	conns      []*rtConn
 	readers    sync.WaitGroup
-	arrived    [2]atomic.Uint64 // by phase
+	arrived    [3]atomic.Uint64 // by phase: paced flood, unpaced flood, fed
 	outOfOrder atomic.Uint64
-	hist       [2]histShards // latency by phase
+	hist       [3]histShards // latency by phase
 }
 
 // runCeiling starts the ceiling broadcaster as a child process, subscribes nodes×groups
-// sockets to it exactly as the load does, and runs a paced and an unpaced flood of d each.
-func runCeiling(ctx context.Context, s shape, doc string, d time.Duration, parallel int) (*ceilingResult, error) {
+// sockets to it exactly as the load does, and runs a paced flood, the fed broadcaster and an
+// unpaced flood, d each. docs are the editor's documents, for the fed mutations' bodies.
+func runCeiling(ctx context.Context, s shape, docs map[string]string, d time.Duration, parallel int) (*ceilingResult, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: find own binary: %w", err)
@@ -63,7 +80,7 @@ func runCeiling(ctx context.Context, s shape, doc string, d time.Duration, paral
 		return nil, err
 	}
 	defer p.stop()
-	cs, err := subscribeCeiling(ctx, p.addr, s, doc, parallel)
+	cs, err := subscribeCeiling(ctx, p.addr, s, docs["OnMessageInGroup"], parallel)
 	if cs != nil {
 		defer cs.close()
 	}
@@ -83,6 +100,10 @@ func runCeiling(ctx context.Context, s shape, doc string, d time.Duration, paral
 		res.PacedCPU = cpu
 		h := cs.hist[0].merged()
 		res.PacedP50, res.PacedP99 = h.percentile(50), h.percentile(99)
+		if err := cs.feed(ctx, p, s, docs, d, res); err != nil {
+			return nil, err
+		}
+		res.Sent += res.FedSent
 	}
 	sent, arrived, elapsed, cpu, err := cs.flood(ctx, p, floodRequest{Seconds: d.Seconds(), Phase: 1}, s)
 	if err != nil {
@@ -91,7 +112,7 @@ func runCeiling(ctx context.Context, s shape, doc string, d time.Duration, paral
 	res.Sent += sent
 	res.DeliveriesPerSec = float64(arrived) / elapsed.Seconds()
 	res.CPU = cpu
-	res.Delivered = cs.arrived[0].Load() + cs.arrived[1].Load()
+	res.Delivered = cs.arrived[0].Load() + cs.arrived[1].Load() + cs.arrived[fedPhase].Load()
 	res.OutOfOrder = cs.outOfOrder.Load()
 	res.PeakRSS, _ = peakRSS(p.pid())
 	return res, nil
@@ -105,7 +126,7 @@ func subscribeCeiling(ctx context.Context, addr string, s shape, doc string, par
 		return nil, err
 	}
 	dialer := newDialer()
-	cs := &ceilingSockets{conns: make([]*rtConn, s.groups*s.nodes), hist: [2]histShards{newHistShards(16), newHistShards(16)}}
+	cs := &ceilingSockets{conns: make([]*rtConn, s.groups*s.nodes), hist: [3]histShards{newHistShards(16), newHistShards(16), newHistShards(16)}}
 	var (
 		wg     sync.WaitGroup
 		sem    = make(chan struct{}, parallel)
@@ -135,7 +156,7 @@ func subscribeCeiling(ctx context.Context, addr string, s shape, doc string, par
 
 // read counts one socket's frames by phase until it closes.
 func (cs *ceilingSockets) read(c *rtConn, i int) {
-	var last [2]uint64
+	var last [3]uint64
 	for {
 		f, err := c.next()
 		if err != nil {
@@ -143,7 +164,7 @@ func (cs *ceilingSockets) read(c *rtConn, i int) {
 		}
 		now := time.Now().UnixNano()
 		for _, t := range f.tags {
-			if t.sender < 0 || t.sender > 1 {
+			if t.sender < 0 || t.sender > fedPhase {
 				continue
 			}
 			if t.seq <= last[t.sender] {

@@ -60,6 +60,9 @@ const (
 	targetIdleSocketKB = 24
 	// targetCPURatio is meshd's CPU over the paced ceiling's at the same rate.
 	targetCPURatio = 1.5
+	// targetFedRatio is meshd's CPU over the fed broadcaster's, which gets the same
+	// mutations over HTTP.
+	targetFedRatio = 1.3
 )
 
 func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -85,6 +85,10 @@ func printResult(w io.Writer, r *result) {
 	if c := r.Ceiling; c != nil {
 		fmt.Fprintf(w, "  ceiling          same rate: %.0f deliveries/s, CPU %s of a core, p99 %s; unpaced: %.0f/s, CPU %s; peak RSS %s\n",
 			c.PacedDeliveriesPerSec, pct(c.PacedCPU), ms(c.PacedP99), c.DeliveriesPerSec, pct(c.CPU), mb(c.PeakRSS))
+		if c.FedCPU > 0 {
+			fmt.Fprintf(w, "  fed broadcaster  the same mutations over HTTP (%.0f POST/s): CPU %s of a core, p50 %s, p99 %s, %d of %d delivered, %d refused; meshd ÷ fed %.2f× (target ≤ %.1f×)\n",
+				c.FedPostsPerSec, pct(c.FedCPU), ms(c.FedP50), ms(c.FedP99), c.FedDelivered, c.FedSent, c.FedFailed, r.ServerCPU/c.FedCPU, targetFedRatio)
+		}
 	}
 	if n := r.NATS; n != nil {
 		fmt.Fprintf(w, "  nats-server      same rate over its WebSocket fan-out: %.0f deliveries/s, CPU %s of a core, p99 %s, %d of %d delivered; peak RSS %s\n",
@@ -137,9 +141,9 @@ func resultsMarkdown(results []*result, failure error) string {
 		time.Now().UTC().Format("2006-01-02"))
 	fmt.Fprintf(&b, "Each run: lesson-start burst, %v warm-up, %v measured window. ×1 is the seed profile: %d groups × %d nodes, %d reports + %d event batches per second per group.\n",
 		r0.Warmup, r0.Window, seedGroups, r0.Nodes, seedDataRate, seedEventRate)
-	b.WriteString("Latency is from just before the mutation's HTTP request to the subscriber's receipt of the frame. The ceiling is a bare WebSocket broadcaster (no GraphQL, no NATS, no HTTP mutations) writing meshd-shaped frames to the same number of sockets, read by the same client code: once paced at the run's message rate (what the least possible server spends on the same deliveries) and once unpaced (what this machine can deliver at all). The second reference is nats-server's own WebSocket fan-out: every socket a NATS subscriber of its group's subject, the same frames published at the same rate over one NATS connection.\n\n")
-	b.WriteString("| scale | sockets | mutations/s | deliveries/s | ceiling deliveries/s | % of ceiling | p50 | p99 | max | lost | dup | out of order | errors | meshd CPU (1 core) | bare broadcaster CPU, same rate | meshd ÷ broadcaster CPU | bare broadcaster p99, same rate | broadcaster holds (paced) | meshd holds | nats-server CPU, same rate | nats-server p99 | nats-server holds | meshd peak RSS | RSS per idle socket | lesson start |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("Latency is from just before the mutation's HTTP request to the subscriber's receipt of the frame. The ceiling is a bare WebSocket broadcaster (no GraphQL, no NATS, no HTTP mutations) writing meshd-shaped frames to the same number of sockets, read by the same client code: once paced at the run's message rate (what the least possible server spends on the same deliveries) and once unpaced (what this machine can deliver at all). The fair floor is the same broadcaster fed the run's mutations the way meshd gets them — one HTTP POST per mutation through net/http, the editor's bodies, the same pacing — each written to its group's subscribers. The second reference is nats-server's own WebSocket fan-out: every socket a NATS subscriber of its group's subject, the same frames published at the same rate over one NATS connection.\n\n")
+	b.WriteString("| scale | sockets | mutations/s | deliveries/s | ceiling deliveries/s | % of ceiling | p50 | p99 | max | lost | dup | out of order | errors | meshd CPU (1 core) | bare broadcaster CPU, same rate | meshd ÷ broadcaster CPU | bare broadcaster p99, same rate | broadcaster holds (paced) | fed broadcaster CPU | meshd ÷ fed | fed p99 | fed holds | meshd holds | nats-server CPU, same rate | nats-server p99 | nats-server holds | meshd peak RSS | RSS per idle socket | lesson start |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range results {
 		ceil, ratio, pacedCPU, cpuRatio, pacedP99, held := "—", "—", "—", "—", "—", "—"
 		if c := r.Ceiling; c != nil {
@@ -148,6 +152,10 @@ func resultsMarkdown(results []*result, failure error) string {
 			if c.PacedCPU > 0 {
 				cpuRatio = fmt.Sprintf("%.2f×", r.ServerCPU/c.PacedCPU)
 			}
+		}
+		fedCPU, fedRatio, fedP99, fedHeld := "—", "—", "—", "—"
+		if c := r.Ceiling; c != nil && c.FedCPU > 0 {
+			fedCPU, fedRatio, fedP99, fedHeld = pct(c.FedCPU), fmt.Sprintf("%.2f×", r.ServerCPU/c.FedCPU), ms(c.FedP99), check(c.fedHeld(r.p99Target()))
 		}
 		natsCPU, natsP99, natsHeld := "—", "—", "—"
 		if n := r.NATS; n != nil {
@@ -164,9 +172,10 @@ func resultsMarkdown(results []*result, failure error) string {
 		for _, n := range r.RealtimeErrors {
 			errs += n
 		}
-		fmt.Fprintf(&b, "| ×%d | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f s |\n",
+		fmt.Fprintf(&b, "| ×%d | %d | %.0f | %.0f | %s | %s | %s | %s | %s | %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f s |\n",
 			r.Scale, r.Connections, r.MutationsPerSec, r.DeliveriesPerSec, ceil, ratio, ms(r.P50), ms(r.P99), ms(r.Max),
-			r.Lost, r.Duplicated, r.OutOfOrder, errs, pct(r.ServerCPU), pacedCPU, cpuRatio, pacedP99, held, check(r.meets()),
+			r.Lost, r.Duplicated, r.OutOfOrder, errs, pct(r.ServerCPU), pacedCPU, cpuRatio, pacedP99, held,
+			fedCPU, fedRatio, fedP99, fedHeld, check(r.meets()),
 			natsCPU, natsP99, natsHeld, mb(r.PeakRSS), idle, r.LessonStart.Seconds())
 	}
 	b.WriteString("\n![deliveries and p99 latency by scale](sweep.svg)\n\n## Targets\n\n")
@@ -197,6 +206,10 @@ func resultsMarkdown(results []*result, failure error) string {
 		if c := r.Ceiling; c != nil && c.PacedCPU > 0 {
 			fmt.Fprintf(&b, "- ×%d: meshd CPU ÷ bare broadcaster CPU at the same rate = %s ÷ %s = %.2f× (target ≤ %.1f×) %s.\n",
 				r.Scale, pct(r.ServerCPU), pct(c.PacedCPU), r.ServerCPU/c.PacedCPU, targetCPURatio, check(r.ServerCPU/c.PacedCPU <= targetCPURatio))
+		}
+		if c := r.Ceiling; c != nil && c.FedCPU > 0 {
+			fmt.Fprintf(&b, "- ×%d: meshd CPU ÷ fed broadcaster CPU (the same mutations over HTTP) = %s ÷ %s = %.2f× (target ≤ %.1f×) %s.\n",
+				r.Scale, pct(r.ServerCPU), pct(c.FedCPU), r.ServerCPU/c.FedCPU, targetFedRatio, check(r.ServerCPU/c.FedCPU <= targetFedRatio))
 		}
 		if n := r.NATS; n != nil && n.CPU > 0 {
 			fmt.Fprintf(&b, "- ×%d: against nats-server's own WebSocket fan-out at the same rate: meshd CPU %s vs %s (%.2f×), p99 %s vs %s.\n",

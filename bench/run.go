@@ -209,7 +209,7 @@ func run(ctx context.Context, o options) (*result, error) {
 
 	if o.ceiling > 0 && !s.polling {
 		logf(o.log, "ceiling: flooding %d sockets for %v", res.Connections, o.ceiling)
-		c, err := runCeiling(ctx, s, o.docs["OnMessageInGroup"], o.ceiling, o.parallel)
+		c, err := runCeiling(ctx, s, o.docs, o.ceiling, o.parallel)
 		if err != nil {
 			return nil, err
 		}
