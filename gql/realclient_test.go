@@ -76,26 +76,37 @@ func TestRealClients(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	runNode(t, node, dir, []string{
+		"MESHD_HTTP_URL=" + plain.URL + "/graphql",
+		"MESHD_HTTPS_URL=" + tlsSrv.URL + "/graphql",
+		"MESHD_API_KEY=" + realClientAPIKey,
+		"NODE_EXTRA_CA_CERTS=" + caFile,
+	}, "appsync.test.mjs", "amplify.test.mjs", "wire.test.mjs")
+}
+
+// nodeLimit bounds one node --test run of the real-client test files.
+const nodeLimit = 4 * time.Minute
+
+// runNode runs node --test on files of the Node project in dir, with env added to the
+// environment and its output streamed into the test log, and fails the test if they fail or
+// outlast nodeLimit.
+func runNode(t *testing.T, node, dir string, env []string, files ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), nodeLimit)
 	defer cancel()
 	// --test-force-exit: both libraries leave their 15 s connection_init timer running after the
 	// ack (checkAckOk in aws-appsync-subscription-link, the handshake timeout in Amplify), which
 	// keeps a finished test file alive for up to 15 s more; the tests close their clients.
-	cmd := exec.CommandContext(ctx, node, "--test", "--test-force-exit", "--test-reporter=spec", "appsync.test.mjs", "amplify.test.mjs", "wire.test.mjs")
+	args := append([]string{"--test", "--test-force-exit", "--test-reporter=spec"}, files...)
+	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"MESHD_HTTP_URL="+plain.URL+"/graphql",
-		"MESHD_HTTPS_URL="+tlsSrv.URL+"/graphql",
-		"MESHD_API_KEY="+realClientAPIKey,
-		"NODE_EXTRA_CA_CERTS="+caFile,
-		"NO_COLOR=1",
-	)
+	cmd.Env = append(append(os.Environ(), env...), "NO_COLOR=1")
 	start := time.Now()
-	err = runLogged(t, cmd)
-	t.Logf("node --test took %s", time.Since(start).Round(time.Millisecond))
+	err := runLogged(t, cmd)
+	t.Logf("node --test %s took %s", strings.Join(files, " "), time.Since(start).Round(time.Millisecond))
 	switch {
 	case ctx.Err() != nil:
-		t.Fatalf("node --test did not finish within 4 minutes: %v", err)
+		t.Fatalf("node --test did not finish within %s: %v", nodeLimit, err)
 	case err != nil:
 		t.Fatalf("node --test: %v (the real client libraries failed against meshd; see the log above)", err)
 	}
