@@ -39,8 +39,10 @@ func (w *endWatch) counts() (msgs, ends int) {
 // TestGroupEndIsAnnouncedAndKnownForItsGrace: a group whose host's heartbeat lapses or whose
 // expiresAt passes is announced to its subscribers at the next sweep with the message the
 // host's dissolveGroup sends, told once to the lifecycle hook with its reason, and answers for
-// itself (Group expired / heartbeat expired, GroupNotFound) until DeadGroupGrace after its
-// death, however many sweeps run meanwhile; then it is forgotten (Group not found).
+// itself until DeadGroupGrace after its death, however many sweeps run meanwhile: every
+// operation the editor sends answers GroupNotFound, the errorType it disconnects on (Group
+// expired / heartbeat expired; recordEventsByNode's plain Group not found). Then it is forgotten
+// (Group not found).
 func TestGroupEndIsAnnouncedAndKnownForItsGrace(t *testing.T) {
 	cfg := brokertest.Config()
 	tests := []struct {
@@ -103,6 +105,10 @@ func TestGroupEndIsAnnouncedAndKnownForItsGrace(t *testing.T) {
 				_, err = tb.SendMemberHeartbeat(ctx, g.ID, "d", "pupil")
 				wantKind(t, err, broker.GroupNotFound, tt.answer)
 				_, err = tb.ReportData(g.ID, "d", "pupil", nil)
+				wantKind(t, err, broker.GroupNotFound, tt.answer)
+				_, err = tb.FireEvents(g.ID, "d", "pupil", nil)
+				wantKind(t, err, broker.GroupNotFound, tt.answer)
+				_, err = tb.RenewHeartbeat(ctx, g.ID, "d", "h")
 				wantKind(t, err, broker.GroupNotFound, tt.answer)
 				_, err = tb.RecordEvents(g.ID, "d", "pupil", nil)
 				wantKind(t, err, broker.GroupNotFound, "Group not found: "+g.ID+"@d")
