@@ -29,6 +29,7 @@ type options struct {
 	ceiling     time.Duration // how long the ceiling floods; 0 skips it
 	parallel    int           // nodes setting up at once during the lesson start
 	cpuProfile  string        // file for meshd's CPU profile over the window
+	trace       string        // file for meshd's execution trace over the window's first seconds
 	log         io.Writer
 }
 
@@ -152,9 +153,14 @@ func run(ctx context.Context, o options) (*result, error) {
 	sleepUntil(ctx, windowStart)
 	var cpu cpuSampler
 	cpu0, gen0 := srv.cpu(&cpu), cpu.read(os.Getpid())
-	profiled := make(chan error, 1)
+	profiled := make(chan error, 2)
 	if o.cpuProfile != "" && srv.pprof != "" {
-		go func() { profiled <- fetchProfile(ctx, srv.pprof, o.duration, o.cpuProfile) }()
+		go func() { profiled <- fetchProfile(ctx, srv.pprof, "profile", o.duration, o.cpuProfile) }()
+	} else {
+		profiled <- nil
+	}
+	if o.trace != "" && srv.pprof != "" {
+		go func() { profiled <- fetchProfile(ctx, srv.pprof, "trace", min(o.duration, maxTrace), o.trace) }()
 	} else {
 		profiled <- nil
 	}
@@ -166,8 +172,10 @@ func run(ctx context.Context, o options) (*result, error) {
 		l.close()
 		return nil, err
 	}
-	if err := <-profiled; err != nil {
-		logf(o.log, "CPU profile: %v", err)
+	for range 2 {
+		if err := <-profiled; err != nil {
+			logf(o.log, "profile: %v", err)
+		}
 	}
 
 	l.catchUp(ctx)
@@ -274,7 +282,7 @@ func (o options) server(ctx context.Context) (server, func() error, error) {
 		return o.startCluster(ctx, o.cluster, env)
 	}
 	var pprofAddr string
-	if o.cpuProfile != "" {
+	if o.cpuProfile != "" || o.trace != "" {
 		if pprofAddr, err = freePort(); err != nil {
 			return server{}, nil, err
 		}
@@ -312,9 +320,13 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
-// fetchProfile records meshd's CPU profile for d into file.
-func fetchProfile(ctx context.Context, addr string, d time.Duration, file string) error {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(int(d.Seconds()), 1))
+// maxTrace bounds the execution trace taken with -trace: at ×10 a second of it is ~10 MB.
+const maxTrace = 5 * time.Second
+
+// fetchProfile records one of meshd's pprof profiles ("profile" for CPU, "trace" for the
+// execution trace) for d into file.
+func fetchProfile(ctx context.Context, addr, kind string, d time.Duration, file string) error {
+	url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, max(int(d.Seconds()), 1))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
