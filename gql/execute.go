@@ -2,6 +2,7 @@ package gql
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strconv"
 
@@ -36,15 +37,25 @@ func (s *Server) schemaOf(view string) *graphql.Schema {
 // run executes a query or mutation under the document limits and the request's deadline
 // and returns the answer, AppSync-shaped. A document's verdict is remembered, so a refused
 // document is refused again without being parsed, and its cost is bounded by the limits
-// either way.
+// either way. A document no request was refused for is not looked up: hashing its variables
+// would cost more than the plan that runs it.
 func (s *Server) run(ctx context.Context, view string, req request) response {
-	key := docKey(view, req.Query, req.OperationName, req.Variables)
-	if v, ok := s.docs.get(key); ok && v.errs != nil {
-		return response{Data: jsonNull, Errors: v.errs}
+	var key *[sha256.Size]byte
+	keyOf := func() [sha256.Size]byte {
+		if key == nil {
+			k := docKey(view, req.Query, req.OperationName, req.Variables)
+			key = &k
+		}
+		return *key
+	}
+	if s.everRefused(req.Query) {
+		if v, ok := s.docs.get(keyOf()); ok && v.errs != nil {
+			return response{Data: jsonNull, Errors: v.errs}
+		}
 	}
 	sh, refused := s.precheck(req.Query)
 	if refused != nil {
-		s.docs.put(key, verdict{errs: refused})
+		s.refuse(req.Query, keyOf(), refused)
 		return response{Data: jsonNull, Errors: refused}
 	}
 	if err := ctx.Err(); err != nil {
@@ -66,12 +77,28 @@ func (s *Server) run(ctx context.Context, view string, req request) response {
 	if len(data) == 0 && len(qerrs) > 0 {
 		out.Errors = refusal(qerrs, out.Errors)
 		if documentErrors(qerrs) {
-			s.docs.put(key, verdict{errs: out.Errors})
+			s.refuse(req.Query, keyOf(), out.Errors)
 		}
 		return out
 	}
-	s.docs.put(key, verdict{})
+	if !planned {
+		s.docs.put(keyOf(), verdict{})
+	}
 	return out
+}
+
+// everRefused reports whether a request of the document may have been refused for the
+// document itself: one too long to scan, or one whose scan remembers a refusal.
+func (s *Server) everRefused(query string) bool {
+	return len(query) > s.limits.MaxQueryBytes || s.scans.get(query).refused.Load()
+}
+
+// refuse remembers the errors a document (with its variables, named by key) was refused with.
+func (s *Server) refuse(query string, key [sha256.Size]byte, errs []Error) {
+	if len(query) <= s.limits.MaxQueryBytes {
+		s.scans.get(query).refused.Store(true)
+	}
+	s.docs.put(key, verdict{errs: errs})
 }
 
 // validate checks a document and its variables against the whole schema under the document
@@ -87,9 +114,10 @@ func (s *Server) validate(req request) []Error {
 		errs = s.convert(s.schema.ValidateWithVariables(req.Query, req.Variables))
 	}
 	if len(errs) == 0 {
-		errs = nil
+		s.docs.put(key, verdict{})
+		return nil
 	}
-	s.docs.put(key, verdict{errs: errs})
+	s.refuse(req.Query, key, errs)
 	return errs
 }
 

@@ -2,6 +2,7 @@ package gql
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/smalruby/meshd/gql/plan"
 )
@@ -20,7 +21,10 @@ type scans struct {
 // scanned is one document's scan and the operations whose plans were found valid.
 type scanned struct {
 	doc *plan.Document
-	mu  sync.Mutex
+	// refused says that a request of the document was refused for the document itself, so
+	// that the next ones look for the verdict.
+	refused atomic.Bool
+	mu      sync.Mutex
 	// checked holds the operation names whose plans were validated with a request.
 	checked map[string]bool
 }
