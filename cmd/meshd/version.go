@@ -7,9 +7,10 @@ import (
 	"strings"
 )
 
-// version, when set at build time (go build -ldflags "-X main.version=v1.2.3"), replaces the
-// module version the Go toolchain records.
-var version string
+// version, commit and date, when set at build time (go build -ldflags "-X main.version=1.2.3
+// -X main.commit=… -X main.date=…", as go run ./deploy/release and the container build do),
+// replace the module version, VCS revision and commit time the Go toolchain records.
+var version, commit, date string
 
 // buildInfo describes this binary: what the Go toolchain embedded in it.
 type buildInfo struct {
@@ -50,6 +51,12 @@ func fromBuildInfo(info *debug.BuildInfo) buildInfo {
 	}
 	if version != "" {
 		b.Version = version
+	}
+	if commit != "" {
+		b.Revision, b.Modified = commit, false
+	}
+	if date != "" {
+		b.Time = date
 	}
 	return b
 }
