@@ -53,8 +53,7 @@ func backup(ctx context.Context, args, environ []string, stdout io.Writer) error
 	if err != nil {
 		return fmt.Errorf("the backup %s does not check: %w", file, err)
 	}
-	fmt.Fprintf(stdout, "backup %s: format %d, %d groups, %d members, %d statuses, %d KiB, from %s\n",
-		file, info.Format, info.Groups, info.Members, info.Statuses, info.Size>>10, source)
+	fmt.Fprintf(stdout, "backup %s: format %d, %s, %d KiB, from %s\n", file, info.Format, counts(info), info.Size>>10, source)
 	return nil
 }
 

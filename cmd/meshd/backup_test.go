@@ -75,13 +75,13 @@ func TestBinaryCheck(t *testing.T) {
 	}{
 		{"a served data directory", nil, []string{"-data-dir", served, "-api-keys", "k"}, 0, []string{
 			"ok       settings are valid", "ok       secret " + served + "/secret is readable",
-			"ok       state file " + served + "/meshd.db: format 2, 1 groups, 0 members, 0 statuses", "meshd check: no problems"}},
+			"ok       state file " + served + "/meshd.db: format 2, 1 group, 0 members, 0 statuses", "meshd check: no problems"}},
 		{"a data directory that does not exist yet", nil, []string{"-data-dir", missing}, 0, []string{
 			"warning  no API key is set", "does not exist yet: meshd creates it at the first start"}},
 		{"a damaged state file", nil, []string{"-data-dir", damaged}, 1, []string{
 			"problem  state file " + damaged + "/meshd.db: the file is not a meshd state file or is corrupt"}},
 		{"a state file of the previous format", nil, []string{"-data-dir", old}, 0, []string{
-			"format 1, 2 groups, 2 members, 1 statuses, 32 KiB; the next start upgrades it to format 2 and keeps the original as " + old + "/meshd.db.format1"}},
+			"format 1, 2 groups, 2 members, 1 status, 32 KiB; the next start upgrades it to format 2 and keeps the original as " + old + "/meshd.db.format1"}},
 		{"the editor's variable", []string{"MESH_API_KEY=k"}, []string{"-data-dir", served}, 1, []string{
 			"problem  MESH_API_KEY is set but is not a meshd setting: it is ignored (did you mean MESH_API_KEYS?)"}},
 		{"an invalid setting", nil, []string{"-data-dir", served, "-domain-mode", "x"}, 2, nil},
@@ -125,7 +125,7 @@ func TestBinaryBackupAndRestoreStopped(t *testing.T) {
 
 	file := filepath.Join(t.TempDir(), "lesson.db")
 	status, stdout, stderr := meshdCommand(t, nil, "backup", "-data-dir", dir, file)
-	if status != 0 || !strings.Contains(stdout, "backup "+file+": format 2, 1 groups") {
+	if status != 0 || !strings.Contains(stdout, "backup "+file+": format 2, 1 group,") {
 		t.Fatalf("backup: exit %d\n%s%s", status, stdout, stderr)
 	}
 	other := t.TempDir()

@@ -102,7 +102,7 @@ func checkDataDir(r *findings, cfg *config) {
 	case info.Format == 0:
 		r.ok("state file " + path + " is empty: meshd initialises it at the next start")
 	default:
-		line := fmt.Sprintf("state file %s: format %d, %d groups, %d members, %d statuses, %d KiB", path, info.Format, info.Groups, info.Members, info.Statuses, info.Size>>10)
+		line := fmt.Sprintf("state file %s: format %d, %s, %d KiB", path, info.Format, counts(info), info.Size>>10)
 		if info.Format != store.FormatVersion {
 			line += fmt.Sprintf("; the next start upgrades it to format %d and keeps the original as %s.format%d", store.FormatVersion, path, info.Format)
 		}
@@ -121,4 +121,9 @@ func (r *findings) warning(msg string) { fmt.Fprintln(r.out, "warning  "+msg) }
 func (r *findings) problem(msg string) {
 	r.problems++
 	fmt.Fprintln(r.out, "problem  "+msg)
+}
+
+// counts is what a state file holds, as check and backup print it: "1 group, 2 members, 0 statuses".
+func counts(info store.Info) string {
+	return plural(info.Groups, "group") + ", " + plural(info.Members, "member") + ", " + plural(info.Statuses, "status")
 }

@@ -27,6 +27,8 @@ var commands = []struct{ usage, about string }{
 	{"meshd backup [flags] FILE", "write a consistent copy of the state file to FILE (- for stdout)"},
 	{"meshd restore [flags] FILE", "replace the state file with the backup FILE (meshd stopped)"},
 	{"meshd status", "print a one-screen summary of a running meshd (meshd status -h)"},
+	{"meshd login", "print the console's address and the admin key to sign in with"},
+	{"meshd help", "print this help (also -h)"},
 }
 
 // command runs the command args name; without one, meshd serves.
@@ -50,6 +52,10 @@ func command(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return restore(args[1:], environ, stdout)
 	case "status":
 		return status(ctx, args[1:], lookup(environ), stdout, stderr)
+	case "login":
+		return login(args[1:], lookup(environ), stdout, stderr)
+	case "help":
+		return run(ctx, []string{"-h"}, environ, stdout, stderr)
 	}
 	return run(ctx, args, environ, stdout, stderr)
 }

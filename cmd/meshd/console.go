@@ -24,7 +24,8 @@ import (
 type consoleServer struct {
 	c         *console.Console
 	log       *slog.Logger
-	generated string   // the file of a generated key, "" when keys are configured
+	generated bool     // the key was generated: no admin keys are configured
+	keyFile   string   // the file the generated key is kept in, "" with -store memory
 	own       net.Addr // the console's own listener (-console-addr), nil on the main one
 }
 
@@ -51,11 +52,19 @@ func newConsole(ctx context.Context, cfg *config, log *slog.Logger, local *broke
 	cs := &consoleServer{log: log}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
-		key, path, err := console.LoadAdminKey(cfg.dataDir)
+		// With -store memory nothing outlives the process, the admin key neither: only the
+		// login link in the log opens the console.
+		var key, path string
+		var err error
+		if cfg.storeKind == "memory" {
+			key, err = console.NewAdminKey()
+		} else {
+			key, path, err = console.LoadAdminKey(cfg.dataDir)
+		}
 		if err != nil {
 			return nil, err
 		}
-		keys, cs.generated = []string{key}, path
+		keys, cs.generated, cs.keyFile = []string{key}, true, path
 		for _, k := range cfg.apiKeys {
 			if k == key {
 				return nil, fmt.Errorf("the admin key in %s is also an API key: delete the file or change MESH_API_KEYS", path)
@@ -115,12 +124,16 @@ func (cs *consoleServer) announce(scheme string, mainAddr net.Addr) {
 		addr, scheme = cs.own, "http"
 	}
 	base := scheme + "://" + dialable(addr.String())
-	if cs.generated == "" {
+	if !cs.generated {
 		cs.log.Info("console listening", "url", base+"/console/", "admin_keys", "MESH_ADMIN_KEYS")
 		return
 	}
 	// The link logs in once; after that the key in the file does.
-	cs.log.Info("console listening", "login", base+cs.c.LoginPath(), "admin_key_file", cs.generated)
+	if cs.keyFile == "" {
+		cs.log.Info("console listening", "login", base+cs.c.LoginPath(), "admin_key", "in memory only (-store memory)")
+		return
+	}
+	cs.log.Info("console listening", "login", base+cs.c.LoginPath(), "admin_key_file", cs.keyFile)
 }
 
 // Close stops the console's sampling.

@@ -54,7 +54,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	node, dir := realclient.Setup(t)
 
 	data := t.TempDir()
-	p := startMeshd(t, "-store", "memory", "-data-dir", data, "-api-keys", consolePupilKey)
+	p := startMeshd(t, "-data-dir", data, "-api-keys", consolePupilKey)
 	link := logLine(t, p, loginLink)[1]
 	base := strings.TrimSuffix(p.URL, "/graphql")
 

@@ -35,7 +35,7 @@ func logLine(t *testing.T, p *process, re *regexp.Regexp) []string {
 
 func TestConsoleAdminKeyIsGeneratedAndKept(t *testing.T) {
 	dir := t.TempDir()
-	p := startMeshd(t, "-store", "memory", "-data-dir", dir)
+	p := startMeshd(t, "-data-dir", dir)
 	m := logLine(t, p, loginLink)
 	link, keyFile := m[1], m[2]
 	if keyFile != filepath.Join(dir, console.AdminKeyFile) {
@@ -94,7 +94,7 @@ func TestConsoleAdminKeyIsGeneratedAndKept(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("meshd status: %v\n%s", err, errOut.String())
 	}
-	for _, want := range []string{"sockets 0", "1 groups, 0 members", "【いしかたうん】", "store memory"} {
+	for _, want := range []string{"sockets 0", "1 group, 0 members", "【いしかたうん】", "store bbolt"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("meshd status lacks %q:\n%s", want, out.String())
 		}
@@ -110,13 +110,36 @@ func TestConsoleAdminKeyIsGeneratedAndKept(t *testing.T) {
 	// A restart keeps the key.
 	p.cmd.Process.Signal(os.Interrupt)
 	p.wait(t)
-	p2 := startMeshd(t, "-store", "memory", "-data-dir", dir)
+	p2 := startMeshd(t, "-data-dir", dir)
 	if m := logLine(t, p2, loginLink); m[2] != keyFile {
 		t.Fatalf("second start:\n%s", p2.stderr)
 	}
 	raw2, _ := os.ReadFile(keyFile)
 	if string(raw2) != string(raw) {
 		t.Error("the admin key changed across a restart")
+	}
+}
+
+// TestConsoleMemoryStoreKeepsNoKey: with -store memory and no admin keys configured, meshd
+// writes nothing into the data directory; the logged one-time link still opens the console.
+func TestConsoleMemoryStoreKeepsNoKey(t *testing.T) {
+	dir := t.TempDir()
+	p := startMeshd(t, "-store", "memory", "-data-dir", dir)
+	m := logLine(t, p, regexp.MustCompile(`msg="console listening" login="(http://[^"]+/console/login\?ticket=[0-9a-f]+)" admin_key="in memory only`))
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	res, err := browser.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if code, body := get(t, browser, strings.TrimSuffix(p.URL, "/graphql")+"/statusz"); code != http.StatusOK {
+		t.Errorf("/statusz after the login link: %d %s", code, body)
+	}
+	p.cmd.Process.Signal(os.Interrupt)
+	p.wait(t)
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("-store memory wrote into the data directory: %v %v", entries, err)
 	}
 }
 

@@ -107,6 +107,7 @@ func TestBinaryHelpAndFlagMistakes(t *testing.T) {
 	}{
 		{"help", []string{"-h"}, 0, "Lifetimes:\n", nil},
 		{"long help", []string{"--help"}, 0, "Storage:\n", nil},
+		{"help command", []string{"help"}, 0, "Lifetimes:\n", nil},
 		{"unknown flag with a near name", []string{"-listen-adr", ":1"}, 2, "", []string{
 			"meshd: flag provided but not defined: -listen-adr (did you mean -listen-addr?)",
 			"Run 'meshd -h' for the commands and every setting."}},

@@ -167,7 +167,7 @@ func printStatus(w io.Writer, st *console.Status) {
 		errs = strings.Join(kinds, ", ")
 	}
 	fmt.Fprintf(w, "store %s %s %s   errors (last %.0f min): %s\n", s.Store.Kind, mib(uint64(s.Store.Bytes)), storeState, max(1, s.ErrorWindowSeconds/60), errs)
-	fmt.Fprintf(w, "\n%d groups, %d members\n", s.Groups, s.Members)
+	fmt.Fprintf(w, "\n%s, %s\n", plural(s.Groups, "group"), plural(s.Members, "member"))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	// The group's hiragana come last: terminals draw them two columns wide, which tabwriter
 	// cannot know.
@@ -210,4 +210,15 @@ func readAdminKey(dir string) (key, path string, err error) {
 		err = errors.New("no admin key: pass -key, set MESH_ADMIN_KEYS, or point -data-dir at meshd's data directory")
 	}
 	return key, path, err
+}
+
+// plural is n and noun, with an s unless n is 1: "1 group", "2 groups".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if strings.HasSuffix(noun, "s") {
+		return fmt.Sprintf("%d %ses", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -35,18 +35,25 @@ func LoadAdminKey(dir string) (key, path string, err error) {
 	if key, path, err = LoadAdminKeyFile(dir); err != nil || key != "" {
 		return key, path, err
 	}
-	buf := make([]byte, 24)
-	if _, err := rand.Read(buf); err != nil {
-		return "", "", fmt.Errorf("generate admin key: %w", err)
+	if key, err = NewAdminKey(); err != nil {
+		return "", "", err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", fmt.Errorf("create data directory: %w", err)
 	}
-	key = "meshd-admin-" + hex.EncodeToString(buf)
 	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
 		return "", "", fmt.Errorf("write admin key: %w", err)
 	}
 	return key, path, nil
+}
+
+// NewAdminKey generates an admin key.
+func NewAdminKey() (string, error) {
+	buf := make([]byte, 24)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("generate admin key: %w", err)
+	}
+	return "meshd-admin-" + hex.EncodeToString(buf), nil
 }
 
 // ValidateAdminKeys checks configured admin keys: long enough, and never one of the pupils'
