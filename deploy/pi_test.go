@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/smalruby/meshd/deploy/apttest"
 )
 
 // qemu returns the qemu-user emulator for goarch, installing Debian's qemu-user-static when it
@@ -26,36 +28,8 @@ import (
 func qemu(t *testing.T, goarch string) string {
 	t.Helper()
 	name := map[string]string{"arm64": "qemu-aarch64-static", "arm": "qemu-arm-static"}[goarch]
-	qemuOnce.Do(func() {
-		if _, err := exec.LookPath(name); err == nil {
-			return
-		}
-		for _, args := range [][]string{
-			{"-o", "DPkg::Lock::Timeout=600", "update"},
-			{"-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends", "qemu-user-static"},
-		} {
-			cmd := exec.Command("apt-get", args...)
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				qemuErr = fmt.Errorf("apt-get %s: %v\n%s", strings.Join(args, " "), err, out)
-				return
-			}
-		}
-	})
-	if qemuErr != nil {
-		t.Fatal(qemuErr)
-	}
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("qemu-user-static is installed but %s is not on PATH: %v", name, err)
-	}
-	return path
+	return apttest.Tool(t, name, "qemu-user-static")
 }
-
-var (
-	qemuOnce sync.Once
-	qemuErr  error
-)
 
 // piMeshd is a meshd binary for a Pi running under qemu-user.
 type piMeshd struct {

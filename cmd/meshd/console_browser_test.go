@@ -24,6 +24,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/smalruby/meshd/cmd/meshd/console"
+	"github.com/smalruby/meshd/deploy/apttest"
 	"github.com/smalruby/meshd/gql/realclient"
 )
 
@@ -465,29 +466,7 @@ func (l *lesson) wait() error {
 // machine.
 func ensureChromium(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err == nil {
-		return chromiumPath
-	}
-	apt, err := exec.LookPath("apt-get")
-	if err != nil {
-		t.Fatalf("%s is missing and there is no apt-get to install Debian's chromium package", chromiumPath)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
-	for _, args := range [][]string{
-		{"-o", "DPkg::Lock::Timeout=600", "update"},
-		{"-o", "DPkg::Lock::Timeout=600", "install", "-y", "--no-install-recommends", "chromium"},
-	} {
-		cmd := exec.CommandContext(ctx, apt, args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("apt-get %s: %v\n%s", strings.Join(args, " "), err, tail(out, 2000))
-		}
-	}
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("apt-get installed chromium but %s is missing", chromiumPath)
-	}
-	return chromiumPath
+	return apttest.Tool(t, chromiumPath, "chromium")
 }
 
 func tail(b []byte, n int) []byte {

@@ -15,6 +15,9 @@ import (
 // answers 503 until a commit succeeds again, the retry after space is freed is written before
 // it is answered, and a SIGKILL loses nothing acknowledged. Mounting needs root, which the test run has.
 func TestDiskFullRollsBackAndReadyzFollows(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounts a 2 MiB tmpfs: needs root")
+	}
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m"); err != nil {
 		t.Fatalf("mount a 2 MiB tmpfs on %s (needs root): %v", dir, err)

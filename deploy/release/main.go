@@ -42,6 +42,10 @@ func run(version, out, commit, date, binary string) error {
 		t := target{goos: env("GOOS", runtime.GOOS), goarch: env("GOARCH", runtime.GOARCH), goarm: os.Getenv("GOARM")}
 		return goBuild(root, s, t, binary)
 	}
+	// Packages need a version Debian can order; a single binary takes any (git describe's).
+	if !validVersion.MatchString(s.Version) {
+		return fmt.Errorf("-version %q: want MAJOR.MINOR.PATCH, optionally followed by -PRERELEASE", s.Version)
+	}
 	names, err := buildAll(root, s, out)
 	if err != nil {
 		return err

@@ -30,9 +30,6 @@ func newStamp(root, version, commit, date string) (stamp, error) {
 	if version == "" {
 		return stamp{}, errors.New("-version is required, e.g. -version 1.2.3")
 	}
-	if !validVersion.MatchString(version) {
-		return stamp{}, fmt.Errorf("-version %q: want MAJOR.MINOR.PATCH, optionally followed by -PRERELEASE", version)
-	}
 	var err error
 	if commit == "" {
 		if commit, err = git(root, "rev-parse", "HEAD"); err != nil {

@@ -1,0 +1,445 @@
+// Package debian holds the maintainer scripts of meshd's Debian package (postinst, prerm,
+// postrm, lintian-overrides), which go run ./deploy/release puts into the package, and the
+// test that installs the package the way a school's IT person does.
+package debian
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/smalruby/meshd/deploy/apttest"
+	"github.com/smalruby/meshd/gql/realclient"
+)
+
+// suite is the Debian release the throwaway root is made of.
+const suite = "bookworm"
+
+// apiKey is the editor's kind of key, as the real-client tests use it.
+const apiKey = "da2-meshd~~~~~~realclient??????test"
+
+// TestInstalledPackage builds the packages with the release command, installs the amd64 one
+// into a throwaway Debian root with dpkg, checks what it installed, runs meshd from the
+// installed files as the meshd user with the editor's real client against it, upgrades to a
+// second build and finds the lesson and the admin key again, removes and purges. The arm64 and
+// armhf packages' binaries run the same client under qemu-user.
+func TestInstalledPackage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the release and installs it into a Debian root; not with -short")
+	}
+	apttest.Require(t, "a Debian root in a chroot")
+	if runtime.GOARCH != "amd64" || runtime.GOOS != "linux" {
+		t.Skip("debootstraps an amd64 Debian root and runs its programs: needs an amd64 Linux host")
+	}
+	node, nodeDir := realclient.Setup(t)
+	root := repoRoot(t)
+	first, second := t.TempDir(), t.TempDir()
+	release(t, root, "1.2.3", first)
+	release(t, root, "1.2.4", second)
+
+	t.Run("lintian", func(t *testing.T) {
+		lintian := apttest.Tool(t, "lintian", "lintian")
+		debs, _ := filepath.Glob(filepath.Join(first, "*.deb"))
+		cmd := exec.Command(lintian, append([]string{"--tag-display-limit", "0"}, debs...)...)
+		out, err := cmd.CombinedOutput()
+		t.Logf("lintian:\n%s", out)
+		for _, line := range strings.Split(string(out), "\n") {
+			if strings.HasPrefix(line, "E: ") {
+				t.Errorf("lintian reports an error: %s", line)
+			}
+		}
+		if err != nil && !bytes.Contains(out, []byte("E: ")) {
+			t.Fatalf("lintian: %v", err)
+		}
+	})
+
+	chroot := debianRoot(t)
+	install := func(dir, deb string) string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(dir, deb))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(chroot, "tmp", deb), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return in(t, chroot, "dpkg", "-i", "/tmp/"+deb)
+	}
+	out := install(first, "meshd_1.2.3_amd64.deb")
+	if !strings.Contains(out, "systemd is not running here") {
+		t.Errorf("dpkg -i did not say why meshd was not started:\n%s", out)
+	}
+
+	// What the package installed.
+	pw := strings.Split(strings.TrimSpace(in(t, chroot, "getent", "passwd", "meshd")), ":")
+	if len(pw) != 7 || pw[5] != "/var/lib/meshd" || pw[6] != "/usr/sbin/nologin" {
+		t.Fatalf("meshd user: %q", pw)
+	}
+	uid, _ := strconv.Atoi(pw[2])
+	if uid == 0 || uid >= 1000 {
+		t.Errorf("meshd's uid %d is not a system user's", uid)
+	}
+	expectFile(t, chroot, "/var/lib/meshd", os.ModeDir|0o700, uid)
+	expectFile(t, chroot, "/etc/meshd/meshd.env", 0o600, 0)
+	expectFile(t, chroot, "/usr/bin/meshd", 0o755, 0)
+	if conf := in(t, chroot, "dpkg-query", "-W", "-f=${Conffiles}", "meshd"); !strings.Contains(conf, "/etc/meshd/meshd.env ") {
+		t.Errorf("conffiles: %q", conf)
+	}
+	unit := read(t, filepath.Join(chroot, "lib/systemd/system/meshd.service"))
+	for _, want := range []string{"\nExecStart=/usr/bin/meshd\n", "\nUser=meshd\n", "\nEnvironmentFile=-/etc/meshd/meshd.env\n", "\nEnvironment=MESH_DATA_DIR=/var/lib/meshd\n"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("the unit lacks %q:\n%s", strings.TrimSpace(want), unit)
+		}
+	}
+	if strings.Contains(unit, "DynamicUser") {
+		t.Error("the packaged unit still uses DynamicUser")
+	}
+	if target, err := os.Readlink(filepath.Join(chroot, "etc/systemd/system/multi-user.target.wants/meshd.service")); err != nil || !strings.HasSuffix(target, "/meshd.service") {
+		t.Errorf("meshd.service is not enabled: %q %v", target, err)
+	}
+
+	// The settings an IT person would add, then meshd check and a start as the service.
+	settings := read(t, filepath.Join(chroot, "etc/meshd/meshd.env")) +
+		"MESH_LISTEN_ADDR=127.0.0.1:0\nMESH_API_KEYS=" + apiKey + "\nMESH_LOG_FORMAT=text\n"
+	if err := os.WriteFile(filepath.Join(chroot, "etc/meshd/meshd.env"), []byte(settings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := unitEnvironment(t, chroot, unit)
+	if out := in(t, chroot, append([]string{"--userspec=meshd:meshd", "/usr/bin/env", "-i"}, append(env, "/usr/bin/meshd", "check")...)...); !strings.Contains(out, "meshd check: no problems") {
+		t.Errorf("meshd check as the meshd user:\n%s", out)
+	}
+	m := startInChroot(t, chroot, env)
+	runClient(t, node, nodeDir, m.base)
+	domain, group := lesson(t, m.base)
+	m.stop(t)
+	key := read(t, filepath.Join(chroot, "var/lib/meshd/admin-key"))
+	expectFile(t, chroot, "/var/lib/meshd/admin-key", 0o600, uid)
+	expectFile(t, chroot, "/var/lib/meshd/meshd.db", 0o600, uid)
+	if out := in(t, chroot, "/usr/bin/meshd", "login", "-data-dir", "/var/lib/meshd"); !strings.Contains(out, strings.TrimSpace(key)) || !strings.Contains(out, "/console/") {
+		t.Errorf("meshd login:\n%s", out)
+	}
+
+	// The upgrade keeps the settings, the state and the key.
+	install(second, "meshd_1.2.4_amd64.deb")
+	if v := in(t, chroot, "/usr/bin/meshd", "version"); !strings.HasPrefix(v, "meshd 1.2.4 ") {
+		t.Errorf("after the upgrade: %s", v)
+	}
+	if got := read(t, filepath.Join(chroot, "etc/meshd/meshd.env")); got != settings {
+		t.Errorf("the upgrade changed the settings:\n%s", got)
+	}
+	if got := read(t, filepath.Join(chroot, "var/lib/meshd/admin-key")); got != key {
+		t.Error("the upgrade changed the admin key")
+	}
+	m = startInChroot(t, chroot, env)
+	if d := m.post(t, `mutation { createDomain }`, nil)["createDomain"]; d != domain {
+		t.Errorf("domain %v after the upgrade, was %s", d, domain)
+	}
+	list := m.post(t, `query($d: String!) { listGroupsByDomain(domain: $d) { id } }`, map[string]any{"d": domain})["listGroupsByDomain"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["id"] != group {
+		t.Errorf("the lesson's group after the upgrade: %v", list)
+	}
+	runClient(t, node, nodeDir, m.base)
+	m.stop(t)
+
+	// Removing keeps state and settings; purging deletes them.
+	in(t, chroot, "dpkg", "--remove", "meshd")
+	for _, p := range []string{"var/lib/meshd/admin-key", "var/lib/meshd/meshd.db", "etc/meshd/meshd.env"} {
+		if _, err := os.Stat(filepath.Join(chroot, p)); err != nil {
+			t.Errorf("dpkg --remove deleted /%s: %v", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(chroot, "usr/bin/meshd")); err == nil {
+		t.Error("dpkg --remove left /usr/bin/meshd")
+	}
+	in(t, chroot, "dpkg", "--purge", "meshd")
+	for _, p := range []string{"var/lib/meshd", "etc/meshd/meshd.env"} {
+		if _, err := os.Stat(filepath.Join(chroot, p)); err == nil {
+			t.Errorf("dpkg --purge left /%s", p)
+		}
+	}
+
+	// The Raspberry Pi packages' binaries under qemu-user, with the same client.
+	for _, arch := range []struct{ deb, qemu string }{{"arm64", "qemu-aarch64-static"}, {"armhf", "qemu-arm-static"}} {
+		t.Run(arch.deb, func(t *testing.T) {
+			emulator := apttest.Tool(t, arch.qemu, "qemu-user-static")
+			dir := t.TempDir()
+			if out, err := exec.Command("dpkg-deb", "-x", filepath.Join(first, "meshd_1.2.3_"+arch.deb+".deb"), dir).CombinedOutput(); err != nil {
+				t.Fatalf("dpkg-deb -x: %v\n%s", err, out)
+			}
+			m := start(t, exec.Command(emulator, filepath.Join(dir, "usr/bin/meshd")), []string{
+				"MESH_LISTEN_ADDR=127.0.0.1:0", "MESH_API_KEYS=" + apiKey, "MESH_LOG_FORMAT=text", "MESH_DATA_DIR=" + filepath.Join(dir, "data")})
+			runClient(t, node, nodeDir, m.base)
+			m.stop(t)
+		})
+	}
+}
+
+// repoRoot is the module's root directory.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(strings.TrimSpace(string(out)))
+}
+
+// release runs the release command, as the README says, into out.
+func release(t *testing.T, root, version, out string) {
+	t.Helper()
+	cmd := exec.Command("go", "run", "./deploy/release", "-version", version, "-out", out)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go run ./deploy/release -version %s: %v\n%s", version, err, b)
+	}
+}
+
+// in runs a command inside the chroot and returns its output, failing the test when it fails.
+func in(t *testing.T, root string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("chroot", append([]string{root}, args...)...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "DEBIAN_FRONTEND=noninteractive", "LC_ALL=C"}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("chroot %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// expectFile checks the mode and owner of path inside root.
+func expectFile(t *testing.T, root, path string, mode os.FileMode, uid int) {
+	t.Helper()
+	fi, err := os.Stat(filepath.Join(root, path))
+	if err != nil {
+		t.Errorf("%s: %v", path, err)
+		return
+	}
+	if got := fi.Mode() & (os.ModeDir | os.ModePerm); got != mode {
+		t.Errorf("%s: mode %v, want %v", path, got, mode)
+	}
+	if got := int(fi.Sys().(*syscall.Stat_t).Uid); got != uid {
+		t.Errorf("%s: owner %d, want %d", path, got, uid)
+	}
+}
+
+// unitEnvironment is the environment systemd gives ExecStart: the unit's Environment= lines,
+// then the settings of its EnvironmentFile.
+func unitEnvironment(t *testing.T, root, unit string) []string {
+	t.Helper()
+	var env []string
+	for _, line := range strings.Split(unit, "\n") {
+		if v, ok := strings.CutPrefix(line, "Environment="); ok {
+			env = append(env, v)
+		}
+		if f, ok := strings.CutPrefix(line, "EnvironmentFile=-"); ok {
+			for _, s := range strings.Split(read(t, filepath.Join(root, f)), "\n") {
+				if s = strings.TrimSpace(s); s != "" && !strings.HasPrefix(s, "#") {
+					env = append(env, s)
+				}
+			}
+		}
+	}
+	return env
+}
+
+// meshd is a meshd process the test started.
+type meshd struct {
+	cmd    *exec.Cmd
+	base   string
+	mu     sync.Mutex
+	log    bytes.Buffer
+	exited chan error
+}
+
+var listening = regexp.MustCompile(`msg="meshd listening" addr=(\S+)`)
+
+// startInChroot runs the unit's ExecStart inside root as the meshd user, as systemd would.
+func startInChroot(t *testing.T, root string, env []string) *meshd {
+	t.Helper()
+	return start(t, exec.Command("chroot", "--userspec=meshd:meshd", root, "/usr/bin/meshd"), env)
+}
+
+// start starts cmd with exactly env and waits for it to listen.
+func start(t *testing.T, cmd *exec.Cmd, env []string) *meshd {
+	t.Helper()
+	cmd.Env = env
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	m := &meshd{cmd: cmd, exited: make(chan error, 1)}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			m.mu.Lock()
+			m.log.WriteString(sc.Text() + "\n")
+			m.mu.Unlock()
+			if a := listening.FindStringSubmatch(sc.Text()); a != nil {
+				addr <- a[1]
+			}
+		}
+		m.exited <- cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-m.exited
+		}
+	})
+	select {
+	case a := <-addr:
+		m.base = "http://" + a
+	case err := <-m.exited:
+		t.Fatalf("meshd exited: %v\n%s", err, m.logs())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("meshd did not start:\n%s", m.logs())
+	}
+	return m
+}
+
+func (m *meshd) logs() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.log.String()
+}
+
+// stop sends SIGTERM and expects a clean exit.
+func (m *meshd) stop(t *testing.T) {
+	t.Helper()
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-m.exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, m.logs())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("meshd did not stop:\n%s", m.logs())
+	}
+}
+
+// post runs a GraphQL document with the editor's key and returns its data.
+func (m *meshd) post(t *testing.T, query string, vars map[string]any) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, m.base+"/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("x-api-key", apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Data   map[string]any `json:"data"`
+		Errors []any          `json:"errors"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || len(out.Errors) > 0 || out.Data == nil {
+		t.Fatalf("%s: %s", query, raw)
+	}
+	return out.Data
+}
+
+// lesson leaves a group behind for the upgrade to find, and returns its domain and id.
+func lesson(t *testing.T, base string) (domain, group string) {
+	t.Helper()
+	m := &meshd{base: base}
+	domain = m.post(t, `mutation { createDomain }`, nil)["createDomain"].(string)
+	g := m.post(t, `mutation($d: String!) { createGroup(name: "upgrade", hostId: "teacher", domain: $d) { id } }`, map[string]any{"d": domain})
+	return domain, g["createGroup"].(map[string]any)["id"].(string)
+}
+
+// runClient runs the editor's SDK, aws-appsync, through the real-client tests against base.
+func runClient(t *testing.T, node, dir, base string) {
+	t.Helper()
+	cmd := exec.Command(node, "--test", "--test-force-exit", "--test-reporter=spec", "appsync.test.mjs")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "MESHD_HTTP_URL="+base+"/graphql", "MESHD_API_KEY="+apiKey, "NO_COLOR=1")
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the real client against the installed meshd: %v\n%s", err, out)
+	}
+}
+
+// debianRoot returns a fresh Debian root in a temporary directory, with /proc and /dev
+// mounted. The first run debootstraps it into the user's cache directory as a tar file (keyed by
+// suite and architecture); later runs unpack that.
+func debianRoot(t *testing.T) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := filepath.Join(cache, "meshd", fmt.Sprintf("debian-%s-%s.tar", suite, runtime.GOARCH))
+	if _, err := os.Stat(image); err != nil {
+		debootstrap(t, image)
+	}
+	root := t.TempDir()
+	if out, err := exec.Command("tar", "-C", root, "-xpf", image).CombinedOutput(); err != nil {
+		t.Fatalf("unpack %s: %v\n%s", image, err, out)
+	}
+	for _, m := range [][]string{{"-t", "proc", "proc", filepath.Join(root, "proc")}, {"--bind", "/dev", filepath.Join(root, "dev")}} {
+		if out, err := exec.Command("mount", m...).CombinedOutput(); err != nil {
+			t.Fatalf("mount %v: %v\n%s", m, err, out)
+		}
+		target := m[len(m)-1]
+		t.Cleanup(func() {
+			if out, err := exec.Command("umount", "-l", target).CombinedOutput(); err != nil {
+				t.Errorf("umount %s: %v\n%s", target, err, out)
+			}
+		})
+	}
+	return root
+}
+
+// debootstrap makes a minimal Debian root and writes it to image.
+func debootstrap(t *testing.T, image string) {
+	t.Helper()
+	tool := apttest.Tool(t, "debootstrap", "debootstrap")
+	dir := filepath.Join(filepath.Dir(image), "debootstrap-"+strconv.Itoa(os.Getpid()))
+	if err := os.MkdirAll(filepath.Join(filepath.Dir(image), "debs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	start := time.Now()
+	cmd := exec.Command(tool, "--variant=minbase", "--cache-dir="+filepath.Join(filepath.Dir(image), "debs"), suite, dir, "http://deb.debian.org/debian")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("debootstrap %s: %v\n%s", suite, err, out)
+	}
+	t.Logf("debootstrap %s took %s; later runs unpack %s", suite, time.Since(start).Round(time.Second), image)
+	partial := image + ".partial"
+	if out, err := exec.Command("tar", "-C", dir, "-cf", partial, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	if err := os.Rename(partial, image); err != nil {
+		t.Fatal(err)
+	}
+}
