@@ -35,6 +35,7 @@ func qemu(t *testing.T, goarch string) string {
 type piMeshd struct {
 	cmd    *exec.Cmd
 	base   string
+	key    string // the API key post sends
 	stderr *bytes.Buffer
 	mu     *sync.Mutex
 	exited chan error
@@ -46,6 +47,13 @@ func startPi(t *testing.T, emulator, binary, dataDir string) *piMeshd {
 	t.Helper()
 	cmd := exec.Command(emulator, binary, "-listen-addr", "127.0.0.1:0", "-data-dir", dataDir, "-api-keys", "pi-key")
 	cmd.Env = append(os.Environ(), "MESH_LOG_FORMAT=text")
+	return startCmd(t, cmd, "pi-key")
+}
+
+// startCmd starts cmd, a meshd logging in text, and waits until it listens; post sends key.
+func startCmd(t *testing.T, cmd *exec.Cmd, key string) *piMeshd {
+	t.Helper()
+	emulator := cmd.Path
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +61,7 @@ func startPi(t *testing.T, emulator, binary, dataDir string) *piMeshd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &piMeshd{cmd: cmd, stderr: &bytes.Buffer{}, mu: &sync.Mutex{}, exited: make(chan error, 1)}
+	p := &piMeshd{cmd: cmd, key: key, stderr: &bytes.Buffer{}, mu: &sync.Mutex{}, exited: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
@@ -96,7 +104,7 @@ func (p *piMeshd) post(t *testing.T, query string, vars map[string]any) map[stri
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, p.base+"/graphql", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("x-api-key", "pi-key")
+	req.Header.Set("x-api-key", p.key)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
