@@ -145,7 +145,7 @@ func (c *config) settings() []setting {
 		{topicSecurity, "MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, ""), ""},
 		{topicSecurity, "MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed"), ""},
 		{topicSecurity, "MESH_SECRET_KEY", "secret mixed into createDomain's hash; when empty, generated and kept in the data directory unless -store memory with -domain-mode fixed, which need none", stringVar(&c.secret, ""), ""},
-		{topicSecurity, "MESH_ADMIN_KEYS", "comma-separated admin keys of the teacher's console and /statusz (never an API key); empty generates one into the data directory", listVar(&c.adminKeys, ""), ""},
+		{topicSecurity, "MESH_ADMIN_KEYS", "comma-separated admin keys of the teacher's console and /statusz (never an API key); empty generates one into the data directory (with -store memory, kept in memory only)", listVar(&c.adminKeys, ""), ""},
 		{topicSecurity, "MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For (and, for -static, X-Forwarded-Proto and -Host) is believed", prefixVar(&c.trustedProxies, ""), ""},
 		{topicLifetimes, "MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, secondsOf(brokerDefaults.HostHeartbeatInterval)), ""},
 		{topicLifetimes, "MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, secondsOf(brokerDefaults.HostHeartbeatTTL)), ""},

@@ -23,7 +23,7 @@ var settingsJa = map[string]string{
 	"MESH_ALLOWED_ORIGINS":                   "接続を許すブラウザのオリジン（カンマ区切り）。空ならすべて許す",
 	"MESH_DOMAIN_MODE":                       "createDomain が返すドメイン: fixed（全員に同じもの。LAN 向け）、ip、subnet",
 	"MESH_SECRET_KEY":                        "createDomain のハッシュに混ぜる秘密。空なら生成してデータディレクトリに保存する",
-	"MESH_ADMIN_KEYS":                        "先生用コンソールと /statusz の管理キー（カンマ区切り。API キーとは別）。空なら生成してデータディレクトリに保存する",
+	"MESH_ADMIN_KEYS":                        "先生用コンソールと /statusz の管理キー（カンマ区切り。API キーとは別）。空なら生成してデータディレクトリに保存する（-store memory ではメモリーにだけ置く）",
 	"MESH_TRUSTED_PROXIES":                   "X-Forwarded-For（-static では X-Forwarded-Proto と -Host も）を信じるプロキシのネットワーク（CIDR、カンマ区切り）",
 	"MESH_HOST_HEARTBEAT_INTERVAL_SECONDS":   "ホストがハートビートを送る間隔",
 	"MESH_HOST_HEARTBEAT_TTL_SECONDS":        "ホストの最後のハートビートからこの時間でグループが終わる",
