@@ -72,8 +72,28 @@ func without(environ, keys []string) []string {
 	return out
 }
 
-// buildAll writes every artifact into out and returns their names, sorted.
-func buildAll(root string, s stamp, out string) ([]string, error) {
+// selectTargets returns the targets named in list (comma-separated), all when it is empty.
+func selectTargets(list string) ([]target, error) {
+	if list == "" {
+		return targets, nil
+	}
+	var ts []target
+	for _, name := range strings.Split(list, ",") {
+		found := false
+		for _, t := range targets {
+			if t.name == strings.TrimSpace(name) {
+				ts, found = append(ts, t), true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("-platforms: no platform %q (linux-amd64, linux-arm64, linux-armv7)", name)
+		}
+	}
+	return ts, nil
+}
+
+// buildAll writes the artifacts of ts into out and returns their names, sorted.
+func buildAll(root string, s stamp, ts []target, out string) ([]string, error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", out, err)
 	}
@@ -84,7 +104,7 @@ func buildAll(root string, s stamp, out string) ([]string, error) {
 	defer os.RemoveAll(work)
 	var names []string
 	var firstBinary string
-	for _, t := range targets {
+	for _, t := range ts {
 		bin := filepath.Join(work, t.name, "meshd")
 		if err := goBuild(root, s, t, bin); err != nil {
 			return nil, err

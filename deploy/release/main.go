@@ -4,7 +4,7 @@
 // same commit gives the same bytes.
 //
 //	go run ./deploy/release -version 1.2.3            # into dist/
-//	go run ./deploy/release -version 1.2.3 -out /tmp/r
+//	go run ./deploy/release -version 1.2.3 -out /tmp/r -platforms linux-amd64
 //	go run ./deploy/release -version 1.2.3 -binary /out/meshd   # one binary for GOOS/GOARCH (the container build)
 package main
 
@@ -22,14 +22,15 @@ func main() {
 	commit := fs.String("commit", "", "commit to stamp (default: git rev-parse HEAD)")
 	date := fs.String("date", "", "commit time to stamp, RFC 3339 or Unix seconds (default: the commit's, or $SOURCE_DATE_EPOCH)")
 	binary := fs.String("binary", "", "build only the binary for $GOOS/$GOARCH (default: this machine's) into this file")
+	platforms := fs.String("platforms", "", "build only these platforms, comma-separated (default: all of linux-amd64,linux-arm64,linux-armv7)")
 	fs.Parse(os.Args[1:])
-	if err := run(*version, *out, *commit, *date, *binary); err != nil {
+	if err := run(*version, *out, *commit, *date, *binary, *platforms); err != nil {
 		fmt.Fprintln(os.Stderr, "release:", err)
 		os.Exit(1)
 	}
 }
 
-func run(version, out, commit, date, binary string) error {
+func run(version, out, commit, date, binary, platforms string) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
@@ -46,7 +47,11 @@ func run(version, out, commit, date, binary string) error {
 	if !validVersion.MatchString(s.Version) {
 		return fmt.Errorf("-version %q: want MAJOR.MINOR.PATCH, optionally followed by -PRERELEASE", s.Version)
 	}
-	names, err := buildAll(root, s, out)
+	ts, err := selectTargets(platforms)
+	if err != nil {
+		return err
+	}
+	names, err := buildAll(root, s, ts, out)
 	if err != nil {
 		return err
 	}

@@ -35,13 +35,13 @@ func TestReleaseIsReproducible(t *testing.T) {
 	first, second := t.TempDir(), t.TempDir()
 	t.Setenv("GOFLAGS", "-ldflags=-X=main.version=wrong")
 	t.Setenv("GOAMD64", "v3")
-	names, err := buildAll(root, s, first)
+	names, err := buildAll(root, s, targets, first)
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.Unsetenv("GOFLAGS")
 	os.Unsetenv("GOAMD64")
-	again, err := buildAll(root, s, second)
+	again, err := buildAll(root, s, targets, second)
 	if err != nil {
 		t.Fatal(err)
 	}
