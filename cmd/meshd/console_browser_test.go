@@ -468,10 +468,3 @@ func ensureChromium(t *testing.T) string {
 	t.Helper()
 	return apttest.Tool(t, chromiumPath, "chromium")
 }
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
