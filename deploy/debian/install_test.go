@@ -250,19 +250,23 @@ func expectFile(t *testing.T, root, path string, mode os.FileMode, uid int) {
 }
 
 // unitEnvironment is the environment systemd gives ExecStart: the unit's Environment= lines,
-// then the settings of its EnvironmentFile.
+// then the settings of its EnvironmentFiles.
 func unitEnvironment(t *testing.T, root, unit string) []string {
 	t.Helper()
-	var env []string
+	var env, files []string
 	for _, line := range strings.Split(unit, "\n") {
 		if v, ok := strings.CutPrefix(line, "Environment="); ok {
 			env = append(env, v)
 		}
 		if f, ok := strings.CutPrefix(line, "EnvironmentFile=-"); ok {
-			for _, s := range strings.Split(read(t, filepath.Join(root, f)), "\n") {
-				if s = strings.TrimSpace(s); s != "" && !strings.HasPrefix(s, "#") {
-					env = append(env, s)
-				}
+			files = append(files, f)
+		}
+	}
+	// A file's settings override Environment=, as in systemd; the last of a key wins in exec.
+	for _, f := range files {
+		for _, s := range strings.Split(read(t, filepath.Join(root, f)), "\n") {
+			if s = strings.TrimSpace(s); s != "" && !strings.HasPrefix(s, "#") {
+				env = append(env, s)
 			}
 		}
 	}
