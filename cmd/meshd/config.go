@@ -182,7 +182,7 @@ func (c *config) settings() []setting {
 		{topicStorage, "MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, defaultDataDir), ""},
 		{topicStorage, "MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
 		{topicStorage, "MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, brokerDefaults.StatusFlushInterval), ""},
-		{topicStorage, "MESH_SWEEP_INTERVAL", "how often expired groups, members and events are removed", durationVar(&c.sweepInterval, brokerDefaults.SweepInterval), ""},
+		{topicStorage, "MESH_SWEEP_INTERVAL", "how often groups that died are announced to their subscribers, and dead groups past their grace, expired members and events removed", durationVar(&c.sweepInterval, brokerDefaults.SweepInterval), ""},
 		{topicCluster, "MESH_CLUSTER_LISTEN", "address this node's cluster routes listen on (e.g. 0.0.0.0:6222); empty runs meshd as one process", stringVar(&c.cluster.listen, ""), ""},
 		{topicCluster, "MESH_CLUSTER_ROUTES", "comma-separated nats://host:port route addresses of the cluster's nodes (listing this node too is harmless)", listVar(&c.cluster.routes, ""), ""},
 		{topicCluster, "MESH_CLUSTER_NAME", "name of the cluster, the same on every node", stringVar(&c.cluster.name, "meshd"), ""},

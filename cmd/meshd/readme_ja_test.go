@@ -60,7 +60,7 @@ var settingsJa = map[string]string{
 	"MESH_DATA_DIR":                          "状態ファイルと生成した秘密・管理キーを置くフォルダー",
 	"MESH_STORE":                             "状態の保存先: bbolt（1 ファイルに確実に保存）または memory（終了で消える）",
 	"MESH_STATUS_FLUSH_INTERVAL":             "変わった変数の状態をファイルに書く間隔",
-	"MESH_SWEEP_INTERVAL":                    "期限切れのグループ・メンバー・イベントを片付ける間隔",
+	"MESH_SWEEP_INTERVAL":                    "終わったグループを購読者に知らせ、猶予を過ぎたグループと期限切れのメンバー・イベントを片付ける間隔",
 	"MESH_NATS_LISTEN":                       "組み込みの NATS サーバーをこのアドレスでも開く（例 127.0.0.1:4222）。-nats-token を示すクライアントだけが使える。空ならプロセス内だけ",
 	"MESH_NATS_TOKEN":                        "-nats-listen のクライアントが示すトークン。16 文字以上（-nats-listen には必須。このポートには全グループのメッセージが流れる）",
 	"MESH_CLUSTER_LISTEN":                    "このノードのクラスター用ルートが待ち受けるアドレス（例 0.0.0.0:6222）。空なら 1 プロセスで動く",
