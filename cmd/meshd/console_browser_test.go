@@ -18,8 +18,10 @@ import (
 	"time"
 
 	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -44,9 +46,11 @@ const (
 
 // TestConsoleInBrowser runs a short lesson with the editor's SDK (aws-appsync from Node)
 // against the real meshd binary and watches it in the teacher's console in headless
-// Chromium: login (refused keys, the one-time link), groups, members and variables updating
-// in place, the language switch, phone layout, dissolving from the keyboard, and no request
-// leaving meshd's origin.
+// Chromium: login (refused keys, the one-time link), groups newest first as summary lines,
+// connected / joined counts, members and variables updating in place, a pupil's state and
+// last activity, names from a なまえ variable, the search, the lesson's CSV, the language
+// switch, phone layout, projector mode, the bytes and CPU of a class of 80, dissolving from
+// the keyboard and the ended-groups list, and no request leaving meshd's origin.
 func TestConsoleInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Chromium, Node and the real client library; not with -short")
@@ -84,6 +88,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Every request of every tab, and every uncaught script error.
 	var mu sync.Mutex
 	var requests, jsErrors []string
+	streams := map[network.RequestID]bool{}
+	var streamBytes int64
 	watch := func(tab context.Context) {
 		t.Helper()
 		if err := chromedp.Do(tab); err != nil {
@@ -95,6 +101,13 @@ func TestConsoleInBrowser(t *testing.T) {
 			switch e := ev.(type) {
 			case *network.EventRequestWillBeSent:
 				requests = append(requests, e.Request.URL)
+				if strings.HasSuffix(e.Request.URL, "/console/api/stream") {
+					streams[e.RequestID] = true
+				}
+			case *network.EventDataReceived:
+				if streams[e.RequestID] {
+					streamBytes += e.EncodedDataLength
+				}
 			case *runtime.EventExceptionThrown:
 				jsErrors = append(jsErrors, e.ExceptionDetails.Text+" "+describeException(e.ExceptionDetails))
 			}
@@ -139,10 +152,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	remarshal(t, ready["ready"], &r)
 	card := fmt.Sprintf(`document.querySelector('[data-group=%q]')`, r.GroupID+"@"+r.Domain)
+	// Each group is one summary line until the teacher opens it; the test opens them all.
+	const openAll = `(document.querySelectorAll('.gdet:not([open])').forEach((d) => { d.open = true; }), true) && `
 	chip := func(nodeID, key string) string {
 		return fmt.Sprintf(`(%s?.querySelector('tr[data-node=%q] [data-var=%q] .v')?.textContent ?? '')`, card, nodeID, key)
 	}
-	waitJS(t, tab, "the group, its members and their variables", strings.Join([]string{
+	waitJS(t, tab, "the group, its members and their variables", openAll+strings.Join([]string{
 		fmt.Sprintf(`%s?.querySelector('h3')?.textContent === %q`, card, "【"+console.Kana(r.HostID)+"】"),
 		fmt.Sprintf(`%s.querySelector('tr[data-node=%q] .kana').textContent === %q`, card, r.Members[0], console.Kana(r.Members[0])),
 		fmt.Sprintf(`%s.querySelector('tr[data-node=%q] .kana').textContent === %q`, card, r.Members[1], console.Kana(r.Members[1])),
@@ -150,6 +165,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chip(r.Members[0], "score") + ` === '0'`,
 		chip(r.Members[1], "score") + ` === '10'`,
 		fmt.Sprintf(`%s.querySelector('[data-meta="subs"] b').textContent === '3'`, card),
+		fmt.Sprintf(`%s.querySelector('.counts').textContent === '接続 3 / 参加 3'`, card),
 		fmt.Sprintf(`%s.querySelector('.feed').textContent.includes('hello from m1')`, card),
 		fmt.Sprintf(`%s.querySelector('.feed').textContent.includes('hello from m2')`, card),
 	}, " && "))
@@ -158,6 +174,11 @@ func TestConsoleInBrowser(t *testing.T) {
 		pollingCard + `?.querySelector('.badge.mode')?.textContent === 'ポーリング'`,
 		fmt.Sprintf(`%s.querySelector('tr[data-node=%q] [data-var="lives"] .v').textContent === '3'`, pollingCard, r.PollingMember),
 		fmt.Sprintf(`%s.querySelector('[data-meta="subs"] b').textContent === '0'`, pollingCard),
+		pollingCard + `.querySelector('.counts').textContent === '接続 0 / 参加 2'`,
+		// Newest groups first: the polling classroom was created last.
+		`document.querySelector('.group') === ` + pollingCard,
+		// One domain: its heading is hidden.
+		`document.querySelector('.domain > h2').hidden`,
 	}, " && "))
 
 	// A new report shows in place, within about a second.
@@ -172,9 +193,43 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("the new score took %s to show, more than %s", took, updateBound)
 		}
 	}
+	row := func(nodeID string) string { return fmt.Sprintf(`%s.querySelector('tr[data-node=%q]')`, card, nodeID) }
+	waitJS(t, tab, "the pupil who just reported: active, seconds ago", row(r.Members[0])+`.dataset.state === 'active' && /^\d+秒前$/.test(`+row(r.Members[0])+`.querySelector('.seen').textContent) && `+row(r.Members[0])+`.querySelector('.dot').textContent === '● 活動中'`)
 	lesson.send(t, map[string]any{"fire": map[string]string{"node": r.Members[1], "name": "jump!"}})
 	lesson.next(t, "fired")
 	waitJS(t, tab, "the event in the feed", card+`.querySelector('.feed li:first-child .ev').textContent === 'jump!'`)
+
+	// A variable called なまえ names the pupils: rows are labelled and sorted by it, and the
+	// search finds a pupil by it across groups.
+	for i, name := range []string{"たろう", "はなこ"} {
+		lesson.send(t, map[string]any{"report": map[string]string{"node": r.Members[i], "key": "なまえ", "value": name}})
+		lesson.next(t, "reported")
+	}
+	waitJS(t, tab, "the pupils named by なまえ", strings.Join([]string{
+		`document.querySelector('#namevar').value === 'なまえ'`,
+		row(r.Members[0]) + `.querySelector('.name').textContent === 'たろう'`,
+		row(r.Members[1]) + `.querySelector('.name').textContent === 'はなこ'`,
+		// The host first, then by name: たろう before はなこ.
+		fmt.Sprintf(`[...%s.querySelectorAll('tbody tr')].map((tr) => tr.dataset.node).join() === %q`, card, strings.Join([]string{r.HostID, r.Members[0], r.Members[1]}, ",")),
+	}, " && "))
+	do(t, tab, chromedp.SendKeys("#search", "はな"))
+	waitJS(t, tab, "the search for はな", row(r.Members[1])+`.hidden === false && `+row(r.Members[0])+`.hidden && `+pollingCard+`.hidden`)
+	do(t, tab, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#search'); s.value = ''; s.dispatchEvent(new Event('input')); })()`))
+	waitJS(t, tab, "the search cleared", row(r.Members[0])+`.hidden === false && !`+pollingCard+`.hidden`)
+
+	// The lesson's record as CSV: members, variables over time, messages.
+	csv, err := chromedp.Run(tab, chromedp.Evaluate[string](fmt.Sprintf(`lessonCSV(%q)`, r.GroupID+"@"+r.Domain)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kind,time,node,kana,name,key,value", "member,", ",score,99\r\n", ",score,100\r\n", "message,", ",jump!,"} {
+		if !strings.Contains(csv, want) {
+			t.Errorf("the lesson's CSV lacks %q:\n%s", want, csv)
+		}
+	}
+	if !strings.Contains(csv, r.Members[0]+",,たろう,score,100") {
+		t.Errorf("the CSV does not name the pupil by なまえ:\n%s", csv)
+	}
 	var st console.Status
 	statusz(t, base, p, &st)
 	for _, g := range st.Domains[0].Groups {
@@ -217,13 +272,64 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(t, en, chromedp.EmulateViewport(1366, 768), chromedp.Navigate(base+"/console/"))
-	waitJS(t, en, "the console in English", `document.documentElement.lang === 'en' && document.querySelector('#classroom-h').textContent === 'Classroom' && `+chip(r.Members[0], "score")+` === '100'`)
+	waitJS(t, en, "the console in English", openAll+`document.documentElement.lang === 'en' && document.querySelector('#classroom-h').textContent === 'Classroom' && `+chip(r.Members[0], "score")+` === '100'`)
 	shots["console-en.png"] = screenshot(t, en)
 	do(t, en, chromedp.Focus("#lang"), chromedp.KeyEvent("\r"))
 	waitJS(t, en, "the switch to Japanese", `document.documentElement.lang === 'ja' && document.querySelector('#classroom-h').textContent === '教室'`)
 	do(t, en, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
 	waitJS(t, en, "the phone layout without sideways scrolling", `document.documentElement.scrollWidth <= window.innerWidth && `+card+`.getBoundingClientRect().width <= window.innerWidth`)
 	shots["console-phone.png"] = screenshot(t, en)
+	closeEn()
+
+	// Projector mode: large type, no dissolving or admin controls.
+	do(t, tab, chromedp.EmulateViewport(1366, 768), chromedp.Click("#projector"))
+	waitJS(t, tab, "projector mode", `document.documentElement.classList.contains('projector') && location.search.includes('projector=1') && `+
+		card+`.querySelector('button.dissolve').offsetParent === null && document.querySelector('#logout').offsetParent === null && document.querySelector('#server').offsetParent === null`)
+	shots["console-projector.png"] = screenshot(t, tab)
+	do(t, tab, chromedp.Click("#projector"))
+	waitJS(t, tab, "projector mode left", `!document.documentElement.classList.contains('projector') && `+card+`.querySelector('button.dissolve').offsetParent !== null`)
+
+	// A class of 80 pupils, each changing a variable every second, costs the open page at
+	// most 5 kB/s on the wire and under 20 % of a core: the renderer's CPU time over the
+	// browser's own clock, both as Chromium reports them.
+	busy := busyClass(t, p, r.Domain, 80)
+	waitJS(t, tab, "the class of 80", openAll+fmt.Sprintf(`document.querySelectorAll('[data-group=%q] tbody tr').length === 80`, busy.group+"@"+r.Domain))
+	if _, err := chromedp.Call(tab, performance.Enable, performance.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	metric := func() (task, at float64, bytes int64) {
+		res, err := chromedp.Call(tab, performance.GetMetrics, cdp.Empty{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range res.Metrics {
+			switch m.Name {
+			case "ProcessTime": // the renderer process's CPU time, in seconds
+				task = m.Value
+			case "Timestamp":
+				at = m.Value
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return task, at, streamBytes
+	}
+	task0, at0, bytes0 := metric()
+	for range 10 {
+		busy.round(t)
+		time.Sleep(time.Second)
+	}
+	task1, at1, bytes1 := metric()
+	busy.stop()
+	span := at1 - at0
+	bytesPerSecond, cpu := float64(bytes1-bytes0)/span, (task1-task0)/span
+	t.Logf("80 pupils: the page received %.0f bytes/s and used %.1f %% of a core over %.1f s (browser's clock)", bytesPerSecond, 100*cpu, span)
+	if bytes1 == bytes0 || bytesPerSecond > 5000 {
+		t.Errorf("the stream at 80 pupils: %.0f bytes/s, want some, at most 5000", bytesPerSecond)
+	}
+	if cpu <= 0 || cpu >= 0.2 {
+		t.Errorf("the page at 80 pupils used %.1f %% of a core, want under 20 %%", 100*cpu)
+	}
 
 	// Dissolve from the keyboard; the members' subscriptions get the host's dissolve message.
 	do(t, tab, chromedp.Focus(`[data-group="`+r.GroupID+"@"+r.Domain+`"] button.dissolve`), chromedp.KeyEvent("\r"))
@@ -239,6 +345,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		got[fmt.Sprint(m["dissolved"])] = true
 	}
 	waitJS(t, tab, "the group to leave the page", card+` === null && `+pollingCard+` !== null`)
+	waitJS(t, tab, "the dissolved group in the list of ended groups", fmt.Sprintf(`document.querySelector('#ended-list li[data-reason="dissolved"]')?.textContent.startsWith(%q)`, "【"+console.Kana(r.HostID)+"】"))
 	if err := lesson.wait(); err != nil {
 		t.Errorf("the lesson script: %v", err)
 	}
@@ -269,6 +376,61 @@ func TestConsoleInBrowser(t *testing.T) {
 			}
 		}
 	}
+}
+
+// busy is a class of pupils in one group whose every pupil reports each round.
+type busy struct {
+	p      *process
+	group  string
+	domain string
+	nodes  []string
+	n      int
+}
+
+// busyClass creates a group of n pupils (its host and n-1 members) over meshd's API, each
+// with a name and two variables.
+func busyClass(t *testing.T, p *process, domain string, n int) *busy {
+	t.Helper()
+	p.key = consolePupilKey
+	b := &busy{p: p, domain: domain}
+	for i := range n {
+		b.nodes = append(b.nodes, fmt.Sprintf("%08x%024d", 0xc1a55, i))
+	}
+	g := p.post(t, `mutation($n: String!, $h: ID!, $d: String) { createGroup(name: $n, hostId: $h, domain: $d) { id } }`,
+		map[string]any{"n": b.nodes[0], "h": b.nodes[0], "d": domain})
+	b.group = g["createGroup"].(map[string]any)["id"].(string)
+	for _, node := range b.nodes[1:] {
+		p.post(t, `mutation($g: ID!, $d: String!, $n: ID!) { joinGroup(groupId: $g, domain: $d, nodeId: $n) { id } }`,
+			map[string]any{"g": b.group, "d": domain, "n": node})
+	}
+	b.round(t)
+	return b
+}
+
+// round has every pupil report its variables, one of them changed.
+func (b *busy) round(t *testing.T) {
+	t.Helper()
+	b.n++
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(b.nodes); i += 4 {
+				b.p.postQuiet(`mutation($g: ID!, $d: String!, $n: ID!, $data: [SensorDataInput!]!) { reportDataByNode(groupId: $g, domain: $d, nodeId: $n, data: $data) { groupId } }`,
+					map[string]any{"g": b.group, "d": b.domain, "n": b.nodes[i], "data": []map[string]string{
+						{"key": "なまえ", "value": fmt.Sprintf("せいと%02d", i)}, {"key": "score", "value": fmt.Sprint(b.n*7 + i)}, {"key": "x", "value": fmt.Sprint((b.n * 13) % 240)},
+					}})
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// stop ends the class: its host dissolves the group.
+func (b *busy) stop() {
+	b.p.postQuiet(`mutation($g: ID!, $d: String!, $h: ID!) { dissolveGroup(groupId: $g, domain: $d, hostId: $h) { groupId } }`,
+		map[string]any{"g": b.group, "d": b.domain, "h": b.nodes[0]})
 }
 
 // contrastCheck lists every visible text element whose colour is below 4.5:1 against the

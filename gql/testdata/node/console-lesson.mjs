@@ -84,7 +84,9 @@ for await (const line of createInterface({ input: process.stdin })) {
   const cmd = JSON.parse(line);
   if (cmd.report) {
     const m = members.find((x) => x.id === cmd.report.node);
-    await mutate(m.client, 'REPORT_DATA', { ...vars, nodeId: m.id, data: [{ key: cmd.report.key, value: cmd.report.value }, { key: 'x', value: '-40' }] });
+    // A report carries all of the pupil's variables, as the editor's does.
+    m.vars = { ...(m.vars || { x: '-40' }), [cmd.report.key]: cmd.report.value };
+    await mutate(m.client, 'REPORT_DATA', { ...vars, nodeId: m.id, data: Object.entries(m.vars).map(([key, value]) => ({ key, value })) });
     out({ reported: cmd.report });
   }
   if (cmd.fire) {

@@ -1,42 +1,61 @@
-// meshd console: plain JavaScript, no libraries, no build step. It receives the whole status
-// once a second over Server-Sent Events and updates the page in place (keyed elements, text
-// changed only where it differs), draws its charts as SVG, and ticks its countdowns locally.
+// meshd console: plain JavaScript, no libraries, no build step. It receives the status once a
+// second over Server-Sent Events (compressed; nothing while the tab is hidden) and updates the
+// page in place (keyed elements, text changed only where it differs, a closed group only in its
+// summary line), draws its charts as SVG, and ticks its countdowns and "ago" times locally.
 'use strict';
 
 const TEXT = {
   en: {
     title: 'meshd console', skip: 'Skip to the classroom', logout: 'Log out', loginTitle: 'Teacher\'s console',
-    loginHelp: 'Enter an admin key (MESH_ADMIN_KEYS, or the admin-key file in meshd\'s data directory). The pupils\' API key does not open the console.',
+    loginHelp: 'Your school\'s IT teacher or administrator gives you the admin key.',
+    loginTech: 'For the administrator', loginTechText: 'The admin key is MESH_ADMIN_KEYS, or the admin-key file in meshd\'s data directory; `meshd console-link` prints a fresh login link. The pupils\' API key does not open the console.',
     adminKey: 'Admin key', login: 'Log in', loginWrong: 'That is not an admin key.', loginExpired: 'That login link was already used or has expired. Enter the admin key.',
-    server: 'Server', classroom: 'Classroom', noGroups: 'No groups yet. Groups appear here as soon as a host creates one.',
-    chartMessages: 'messages/s', chartRequests: 'requests/s', chartSpan: 'last 2 minutes',
+    sessionGone: 'Your login has ended (it expired, or meshd was set up anew). Please log in again.',
+    server: 'Server details', classroom: 'Classroom', noGroups: 'No groups yet. Groups appear here as soon as a host creates one.',
+    chartMessages: 'traffic/s', chartRequests: 'requests/s', chartSpan: 'last 2 minutes',
     live: 'live', reconnecting: 'reconnecting…', cancel: 'Cancel', dissolve: 'Dissolve', copy: 'Copy join name',
-    copied: (k) => `Copied ${k}`, dissolveConfirm: (k, n) => `Dissolve ${k}? Its ${n} member(s) will be told that the lesson is over.`,
+    copied: (k) => `Copied ${k}`, dissolveConfirm: (k, n) => `Dissolve ${k}? The host and members, ${n} in all, will be disconnected. This cannot be undone.`,
     dissolved: (k) => `${k} dissolved`, failed: (m) => `Failed: ${m}`,
-    version: 'Version', uptime: 'Uptime', sockets: 'Open sockets', subscriptions: 'Subscriptions', groups: 'Groups', members: 'Members',
-    rps: 'Requests/s', mps: 'Messages/s', cpu: 'CPU', mem: 'Memory', heap: 'Go heap', errors: (m) => `Errors (last ${m} min)`,
-    store: 'Store', storeOK: (k, s) => `${k} · ${s} · OK`, storeErr: (e) => `last commit failed: ${e}`, none: 'none',
-    host: 'host', websocket: 'WebSocket', polling: 'polling', gone: 'gone', alive: 'live',
-    created: 'created', expires: 'ends in', heartbeat: 'host heartbeat due in', subsShort: 'subscriptions', mpsShort: 'msg/s',
-    node: 'Node', seen: 'Last seen', variables: 'Variables', events: 'Recent events', noEvents: 'No events yet.', ago: (d) => `${d} ago`,
-    nodeLive: 'live', nodeGone: 'expired', raw: 'id', domain: (d) => `domain ${d}`,
+    version: 'Version', uptime: 'Uptime', sockets: 'Open sockets', subscriptions: 'Connections', groups: 'Groups', members: 'Pupils',
+    rps: 'Requests/s', mps: 'Traffic/s', cpu: 'CPU', mem: 'Memory', heap: 'Go heap', errors: (m) => `Errors (last ${m} min)`,
+    store: 'Storage', storeOK: (k, s) => `${k} · ${s} · OK`, storeErr: (e) => `last save failed: ${e}`, none: 'none',
+    host: 'host', websocket: 'live connection', polling: 'polling', gone: 'ended', alive: 'in progress',
+    created: 'started', expires: 'ends in', heartbeat: 'host answers within', overdue: 'overdue', subsShort: 'connected', mpsShort: 'traffic/s',
+    counts: (c, j) => `connected ${c} / joined ${j}`, silentN: (n) => `${n} not answering`,
+    hostLate: 'The host is not answering: the host\'s screen may have been closed.',
+    node: 'Pupil', seen: 'Last activity', variables: 'Variables', events: 'Messages', noEvents: 'No messages yet.',
+    ago: (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.floor(s / 60)} min ago` : `${Math.floor(s / 3600)} h ago`; },
+    active: 'active', idle: 'waiting', silent: 'not answering', reloaded: 'before reload',
+    raw: 'id', domain: (d) => `domain ${d}`, ended: 'Ended groups', endedAt: (at, why, n) => `${at} · ${why} · ${n} pupil(s)`,
+    why: { dissolved: 'dissolved', 'host gone': 'host stopped answering', expired: 'time limit reached' },
+    light: { ok: 'server OK', bad: 'server problem' }, projector: 'Projector', leaveProjector: 'Leave projector',
+    search: 'Find a pupil', nameVar: 'Name from variable', nameNone: '(pupil id)', csv: 'Save record (CSV)',
   },
   ja: {
     title: 'meshd コンソール', skip: '教室の表示へ移動', logout: 'ログアウト', loginTitle: '先生用コンソール',
-    loginHelp: '管理キーを入力してください（MESH_ADMIN_KEYS、または meshd のデータディレクトリにある admin-key ファイル）。児童・生徒用の API キーでは開けません。',
+    loginHelp: '管理キーは情報担当の先生から受け取ってください。',
+    loginTech: '管理者の方へ', loginTechText: '管理キーは MESH_ADMIN_KEYS の値、または meshd のデータディレクトリにある admin-key ファイルの中身です。`meshd console-link` で新しいログインリンクを表示できます。児童・生徒用の API キーでは開けません。',
     adminKey: '管理キー', login: 'ログイン', loginWrong: '管理キーが違います。', loginExpired: 'このログインリンクは使用済みか期限切れです。管理キーを入力してください。',
-    server: 'サーバー', classroom: '教室', noGroups: 'グループはまだありません。ホストが作るとすぐここに表示されます。',
-    chartMessages: 'メッセージ/秒', chartRequests: 'リクエスト/秒', chartSpan: '直近2分',
+    sessionGone: 'ログインの有効期限が切れました。もう一度ログインしてください。',
+    server: 'サーバーの詳細', classroom: '教室', noGroups: 'グループはまだありません。ホストが作るとすぐここに表示されます。',
+    chartMessages: '通信/秒', chartRequests: 'リクエスト/秒', chartSpan: '直近2分',
     live: '接続中', reconnecting: '再接続中…', cancel: 'キャンセル', dissolve: '解散', copy: '参加名をコピー',
-    copied: (k) => `${k} をコピーしました`, dissolveConfirm: (k, n) => `${k} を解散しますか？ メンバー ${n} 人に授業の終了が通知されます。`,
-    dissolved: (k) => `${k} を解散しました`, failed: (m) => `失敗しました: ${m}`,
-    version: 'バージョン', uptime: '稼働時間', sockets: '接続中のソケット', subscriptions: 'サブスクリプション', groups: 'グループ', members: 'メンバー',
-    rps: 'リクエスト/秒', mps: 'メッセージ/秒', cpu: 'CPU', mem: 'メモリ', heap: 'Go ヒープ', errors: (m) => `エラー（直近${m}分）`,
-    store: 'ストア', storeOK: (k, s) => `${k} · ${s} · 正常`, storeErr: (e) => `直近のコミットに失敗: ${e}`, none: 'なし',
-    host: 'ホスト', websocket: 'WebSocket', polling: 'ポーリング', gone: '終了', alive: '稼働中',
-    created: '作成', expires: '終了まで', heartbeat: 'ホストのハートビート期限まで', subsShort: 'サブスクリプション', mpsShort: 'メッセージ/秒',
-    node: 'ノード', seen: '最終確認', variables: '変数', events: '最近のイベント', noEvents: 'イベントはまだありません。', ago: (d) => `${d}前`,
-    nodeLive: '接続中', nodeGone: '期限切れ', raw: 'ID', domain: (d) => `ドメイン ${d}`,
+    copied: (k) => `${k} をコピーしました`, dissolveConfirm: (k, n) => `${k}を解散しますか？ホストとメンバー ${n} 人の接続が切れます。元に戻せません。`,
+    dissolved: (k) => `${k}を解散しました`, failed: (m) => `失敗しました: ${m}`,
+    version: 'バージョン', uptime: '稼働時間', sockets: '開いているソケット', subscriptions: '接続', groups: 'グループ', members: '参加者',
+    rps: 'リクエスト/秒', mps: '通信/秒', cpu: 'CPU', mem: 'メモリ', heap: 'Go ヒープ', errors: (m) => `エラー（直近${m}分）`,
+    store: '保存先', storeOK: (k, s) => `${k} · ${s} · 正常`, storeErr: (e) => `直近の保存に失敗: ${e}`, none: 'なし',
+    host: 'ホスト', websocket: '常時接続', polling: 'ポーリング', gone: '終了', alive: '進行中',
+    created: '開始', expires: '終了まで', heartbeat: 'ホストの応答 あと', overdue: '期限切れ', subsShort: '接続', mpsShort: '通信/秒',
+    counts: (c, j) => `接続 ${c} / 参加 ${j}`, silentN: (n) => `応答なし ${n} 人`,
+    hostLate: 'ホストの応答がありません。ホストの画面が閉じられた可能性があります。',
+    node: '参加者', seen: '最後の操作', variables: '変数', events: 'メッセージ', noEvents: 'メッセージはまだありません。',
+    ago: (ms) => { const s = Math.max(0, Math.round(ms / 1000)); return s < 60 ? `${s}秒前` : s < 3600 ? `${Math.floor(s / 60)}分前` : `${Math.floor(s / 3600)}時間前`; },
+    active: '活動中', idle: '待機中', silent: '応答なし', reloaded: '再読み込み前',
+    raw: 'ID', domain: (d) => `ドメイン ${d}`, ended: '終了したグループ', endedAt: (at, why, n) => `${at} · ${why} · ${n} 人`,
+    why: { dissolved: '解散', 'host gone': 'ホストの応答なし', expired: '時間切れ' },
+    light: { ok: 'サーバー正常', bad: 'サーバーに問題' }, projector: 'プロジェクター表示', leaveProjector: '通常表示に戻る',
+    search: '参加者を探す', nameVar: '名前に使う変数', nameNone: '（参加者の記号）', csv: '記録を保存（CSV）',
   },
 };
 
@@ -74,6 +93,9 @@ function applyLang() {
   btn.setAttribute('aria-label', other === 'ja' ? '日本語で表示' : 'Show in English');
   const conn = $('#conn');
   if (conn.textContent) setText(conn, t(conn.classList.contains('down') ? 'reconnecting' : 'live'));
+  setText($('#projector'), t(document.documentElement.classList.contains('projector') ? 'leaveProjector' : 'projector'));
+  $('#search').placeholder = t('search');
+  $('#search').setAttribute('aria-label', t('search'));
   if (status) render(status, true);
 }
 
@@ -207,6 +229,10 @@ function stat(dl, key, label, value, bad = false) {
 
 function renderServer(st) {
   const s = st.server, dl = $('#server-stats');
+  const light = $('#light');
+  setText(light, `● ${t('light')[s.light] || s.light}`);
+  light.className = `light ${s.light === 'ok' ? 'ok' : 'bad'}`;
+  light.title = (s.problems || []).join('\n');
   stat(dl, 'version', t('version'), s.version || '—');
   stat(dl, 'uptime', t('uptime'), fmtDur(s.uptimeSeconds * 1000));
   stat(dl, 'groups', t('groups'), s.groups);
@@ -220,25 +246,59 @@ function renderServer(st) {
   stat(dl, 'heap', t('heap'), fmtBytes(s.heapBytes));
   const errs = Object.entries(s.recentErrors || {}).sort((a, b) => b[1] - a[1]);
   stat(dl, 'errors', t('errors', Math.max(1, Math.round(s.errorWindowSeconds / 60))),
-    errs.length ? errs.map(([k, v]) => `${k} ${v}`).join(', ') : t('none'), errs.length > 0);
+    errs.length ? errs.map(([k, v]) => `${k} ${v}`).join(', ') : t('none'), s.light !== 'ok' && errs.length > 0);
   const store = s.store || {};
   stat(dl, 'store', t('store'), store.lastError ? t('storeErr', store.lastError) : t('storeOK', store.kind || '—', fmtBytes(store.bytes)), !!store.lastError);
-  drawServerChart(st);
+  if ($('#server').open) drawServerChart(st);
+}
+
+// lessons keeps, per group, node and variable, the last values seen (for the charts and the
+// CSV), and per group the members and messages seen, for the lesson's record.
+const HIST_MAX = 40;
+const lessons = new Map(); // fullId -> { vars: Map(node|var -> [[ms, value]]), members: Map, events: [] }
+function record(g) {
+  let h = lessons.get(g.fullId);
+  if (!h) { h = { kana: g.kana, vars: new Map(), members: new Map(), events: [] }; lessons.set(g.fullId, h); }
+  for (const m of g.members) h.members.set(m.nodeId, m);
+  for (const n of g.nodes) {
+    for (const [k, v] of n.variables) {
+      const key = `${n.nodeId}\u0000${k}`;
+      const list = h.vars.get(key) || [];
+      if (!list.length || list[list.length - 1][1] !== v) {
+        list.push([Date.parse(n.reported), v]);
+        if (list.length > HIST_MAX) list.shift();
+        h.vars.set(key, list);
+      }
+    }
+  }
+  return h;
+}
+
+/** nameOf is a node's label: the value of the chosen name variable, else its kana. */
+function nameOf(n) {
+  const v = nameVar && n.vars.find(([k]) => k === nameVar);
+  return v && v[1] ? v[1] : n.kana;
 }
 
 function makeGroupCard() {
   const card = el('article', 'card group');
-  const head = el('div', 'ghead');
+  const det = el('details', 'gdet');
+  const sum = el('summary', 'gsum');
   const h3 = el('h3');
   h3.id = `g-${Math.random().toString(36).slice(2)}`;
   card.setAttribute('aria-labelledby', h3.id);
+  sum.append(h3, el('span', 'badge state'), el('span', 'badge mode'), el('span', 'counts'), el('span', 'silentn'), el('span', 'latest'));
+  const banner = el('p', 'banner');
+  banner.setAttribute('role', 'alert');
+  const head = el('div', 'ghead');
   const actions = el('div', 'actions');
   const copy = el('button', 'copy');
   copy.type = 'button';
+  const csv = el('button', 'csv');
+  csv.type = 'button';
   const dissolve = el('button', 'danger dissolve');
   dissolve.type = 'button';
-  actions.append(copy, dissolve);
-  head.append(h3, el('span', 'badge mode'), el('span', 'badge state'), actions);
+  actions.append(copy, csv, dissolve);
   const meta = el('p', 'meta');
   for (const k of ['created', 'expires', 'heartbeat', 'subs', 'mps']) {
     const s = el('span');
@@ -246,8 +306,8 @@ function makeGroupCard() {
     s.append(el('span', 'label'), document.createTextNode(' '), el('b'));
     meta.append(s);
   }
-  const spark = svgEl('svg', { class: 'spark', viewBox: '0 0 160 34', 'aria-hidden': 'true' });
-  meta.append(spark);
+  meta.append(svgEl('svg', { class: 'spark', viewBox: '0 0 160 34', 'aria-hidden': 'true' }));
+  head.append(meta, actions);
   const table = el('table', 'nodes');
   const thead = el('thead');
   const tr = el('tr');
@@ -255,39 +315,42 @@ function makeGroupCard() {
   thead.append(tr);
   table.append(thead, el('tbody'));
   const evH = el('h4', 'evh');
-  evH.style.margin = '0';
-  evH.style.fontSize = '.85rem';
   const feed = el('ul', 'feed');
   feed.tabIndex = 0;
-  card.append(head, meta, table, evH, feed);
+  det.append(sum, head, table, evH, feed);
+  card.append(banner, det);
   copy.addEventListener('click', () => copyJoinName(card.dataset.kana));
+  csv.addEventListener('click', () => exportCSV(card.dataset.group));
   dissolve.addEventListener('click', () => confirmDissolve(card));
+  det.addEventListener('toggle', () => { if (det.open && status) render(status, true); });
   return card;
 }
 
-function setMeta(card, k, label, value, soon = false) {
+function setMeta(card, k, label, value) {
   const s = card.querySelector(`[data-meta="${k}"]`);
   setText(s.firstChild, label);
   setText(s.lastChild, value);
-  s.classList.toggle('soon', soon);
 }
 
 function nodeRow() {
   const tr = el('tr');
   const who = el('td', 'who');
-  who.append(el('span', 'kana'), el('span', 'role'), el('span', 'dot'));
+  who.append(el('span', 'name'), el('span', 'kana'), el('span', 'role'), el('span', 'dot'));
   tr.append(who, el('td', 'seen'), el('td', 'vars-cell'));
   tr.lastChild.append(el('div', 'vars'));
   return tr;
 }
 
+let marked = []; // the variables marked as changed by the previous update
+const STATE_MARK = { active: '●', idle: '◐', silent: '○' };
+
 function renderGroup(card, g, force) {
   const label = `【${g.kana}】`;
   card.dataset.group = g.fullId;
-  card.dataset.domain = card.closest('.domain')?.dataset.key ?? '';
+  card.dataset.domain = g.domain;
   card.dataset.id = g.id;
   card.dataset.kana = g.kana;
-  card.dataset.members = g.members.length;
+  card.dataset.joined = g.joined;
   card.classList.toggle('gone', !g.live);
   const h3 = $('h3', card);
   setText(h3, label);
@@ -296,7 +359,21 @@ function renderGroup(card, g, force) {
   const state = $('.badge.state', card);
   setText(state, g.live ? t('alive') : t('gone'));
   state.className = `badge state ${g.live ? 'ok' : 'bad'}`;
+  setText($('.counts', card), t('counts', g.subscriptions, g.joined));
+  const silent = g.members.filter((m) => m.live && m.state === 'silent' && m.nodeId !== g.hostId).length;
+  setText($('.silentn', card), silent ? t('silentN', silent) : '');
+  const banner = $('.banner', card);
+  banner.hidden = !(g.live && g.hostLate);
+  setText(banner, banner.hidden ? '' : t('hostLate'));
+  card.classList.toggle('late', !banner.hidden);
+  const h = record(g);
+  for (const e of g.events) if (!h.events.some((x) => x.id === e.id)) h.events.push(e);
+  if (h.events.length > 500) h.events.splice(0, h.events.length - 500);
+  const last = g.events[g.events.length - 1];
+  setText($('.latest', card), last ? `${t('events')}: ${last.name}` : '');
+
   setText($('.copy', card), t('copy'));
+  setText($('.csv', card), t('csv'));
   setText($('.dissolve', card), t('dissolve'));
   $('.dissolve', card).setAttribute('aria-label', `${t('dissolve')} ${label}`);
   $('.copy', card).setAttribute('aria-label', `${t('copy')} ${label}`);
@@ -309,53 +386,87 @@ function renderGroup(card, g, force) {
   setText(hb.firstChild, t('heartbeat'));
   setMeta(card, 'subs', t('subsShort'), g.subscriptions);
   setMeta(card, 'mps', t('mpsShort'), fmtRate(g.messagesPerSecond));
-  drawSpark($('.spark', card), g.history || []);
-  for (const th of card.querySelectorAll('th')) setText(th, t(th.dataset.col));
 
   // One row per node: the host, every member, and anyone else who reported.
   const nodes = new Map();
-  nodes.set(g.hostId, { id: g.hostId, kana: g.hostKana, host: true, live: g.live, seen: null, vars: [] });
-  for (const m of g.members) nodes.set(m.nodeId, { id: m.nodeId, kana: m.kana, host: m.nodeId === g.hostId, live: m.live, seen: m.lastSeen, vars: [] });
+  nodes.set(g.hostId, { id: g.hostId, kana: g.hostKana, host: true, live: g.live, state: g.hostState, seen: g.hostLastActive, vars: [] });
+  for (const m of g.members) nodes.set(m.nodeId, { id: m.nodeId, kana: m.kana, host: m.nodeId === g.hostId, live: m.live, state: m.state, seen: m.lastActive, vars: [] });
   for (const n of g.nodes) {
-    const x = nodes.get(n.nodeId) || { id: n.nodeId, kana: n.kana, host: false, live: true, seen: null, vars: [] };
+    const x = nodes.get(n.nodeId) || { id: n.nodeId, kana: n.kana, host: false, live: true, state: 'idle', seen: n.reported, vars: [] };
     x.vars = n.variables;
-    x.reported = n.reported;
     nodes.set(n.nodeId, x);
   }
+  for (const n of nodes.values()) {
+    n.name = nameOf(n);
+    for (const [k] of n.vars) varNames.add(k);
+  }
+  // A reload gives the editor a new id: the old row that stopped answering under the same
+  // name is the same pupil before the reload.
+  const byName = new Map();
+  for (const n of nodes.values()) if (n.name !== n.kana) (byName.get(n.name) || byName.set(n.name, []).get(n.name)).push(n);
+  for (const same of byName.values()) {
+    if (same.length < 2 || !same.some((n) => n.state !== 'silent')) continue;
+    for (const n of same) if (n.state === 'silent') n.reloaded = true;
+  }
+  const rows = [...nodes.values()].sort((a, b) => (b.host - a.host) || (!!a.reloaded - !!b.reloaded) || collator.compare(a.name, b.name));
+  const q = query.trim().toLowerCase();
+  let found = 0;
+  const det = $('.gdet', card);
   const tbody = $('tbody', card);
   const keep = new Set();
-  for (const n of nodes.values()) {
+  let at = 0;
+  for (const n of rows) {
     keep.add(n.id);
+    const hit = !q || [n.name, n.kana, n.id].some((x) => String(x).toLowerCase().includes(q));
+    if (hit) found++;
+    if (!det.open && !force && !q) continue; // a closed card keeps its rows as they were
     const tr = keyed(tbody, n.id, nodeRow);
     tr.dataset.node = n.id;
+    tr.dataset.state = n.state;
+    tr.hidden = !hit;
     tr.classList.toggle('dead', !n.live);
-    const [kana, role, dot] = tr.firstChild.children;
+    tr.classList.toggle('reloaded', !!n.reloaded);
+    if (tbody.children[at] !== tr) tbody.insertBefore(tr, tbody.children[at] || null); // keeps the sorted order
+    at++;
+    const [name, kana, role, dot] = tr.firstChild.children;
+    setText(name, n.name === n.kana ? '' : n.name);
     setText(kana, n.kana);
     kana.title = `${t('raw')}: ${n.id}`;
-    setText(role, n.host ? t('host') : '');
-    setText(dot, n.live ? `● ${t('nodeLive')}` : `○ ${t('nodeGone')}`);
-    dot.className = `dot ${n.live ? 'ok' : 'bad'}`;
+    setText(role, n.host ? t('host') : n.reloaded ? t('reloaded') : '');
+    setText(dot, `${STATE_MARK[n.state] || '○'} ${t(n.state) || n.state}`);
+    dot.className = `dot ${n.state}`;
     const seenCell = tr.children[1];
-    const seenAt = n.seen || n.reported;
-    if (seenAt) seenCell.dataset.since = seenAt; else delete seenCell.dataset.since;
+    if (n.seen) seenCell.dataset.since = n.seen; else delete seenCell.dataset.since;
     const vars = $('.vars', tr);
     const vkeep = new Set();
     for (const [k, v] of n.vars) {
       vkeep.add(k);
-      const chip = keyed(vars, k, () => { const c = el('span', 'var'); c.append(el('span', 'k', k), el('span', 'v')); return c; });
+      const chip = keyed(vars, k, () => {
+        const c = el('button', 'var');
+        c.type = 'button';
+        c.append(el('span', 'k', k), el('span', 'v'));
+        c.addEventListener('click', () => { c.classList.toggle('open'); drawVarChart(c, g.fullId, n.id, k); });
+        return c;
+      });
       chip.dataset.var = k;
-      const ve = chip.lastChild;
+      const ve = chip.children[1];
       if (ve.textContent !== v) {
         const first = !ve.dataset.set;
         ve.textContent = v;
         ve.dataset.set = '1';
-        if (!first && !force) { chip.classList.remove('changed'); void chip.offsetWidth; chip.classList.add('changed'); }
+        if (!first && !force) { chip.classList.add('changed'); marked.push(chip); }
+        if (chip.classList.contains('open')) drawVarChart(chip, g.fullId, n.id, k);
       }
     }
     prune(vars, vkeep);
   }
   prune(tbody, keep);
+  card.hidden = q !== '' && found === 0;
+  if (q && found && !det.open) det.open = true;
+  if (!det.open && !force) return;
 
+  drawSpark($('.spark', card), g.history || []);
+  for (const th of card.querySelectorAll('th')) setText(th, t(th.dataset.col));
   setText($('.evh', card), t('events'));
   const feed = $('.feed', card);
   let seen = seenEvents.get(g.fullId);
@@ -377,8 +488,60 @@ function renderGroup(card, g, force) {
   if (!feed.children.length) feed.append(el('li', 'none', t('noEvents')));
 }
 
+/** drawVarChart shows the recent values of one variable as a small chart inside its chip. */
+function drawVarChart(chip, fullId, node, k) {
+  chip.querySelector('svg')?.remove();
+  if (!chip.classList.contains('open')) return;
+  const list = lessons.get(fullId)?.vars.get(`${node}\u0000${k}`) || [];
+  const nums = list.map(([, v]) => Number(v)).filter((v) => Number.isFinite(v));
+  const svg = svgEl('svg', { class: 'vchart', viewBox: '0 0 120 30', role: 'img', 'aria-label': `${k}: ${list.map(([, v]) => v).join(', ')}` });
+  if (nums.length > 1) {
+    const lo = Math.min(...nums), hi = Math.max(...nums), span = hi - lo || 1;
+    const p = nums.map((v, i) => `${(i / (nums.length - 1) * 118 + 1).toFixed(1)},${(28 - (v - lo) / span * 26).toFixed(1)}`).join(' ');
+    svg.append(svgEl('polyline', { class: 'msg', points: p }));
+  }
+  chip.append(svg);
+}
+
+const collator = new Intl.Collator('ja', { numeric: true });
+let nameVar = '';
+let query = '';
+const varNames = new Set();
+
+function renderEnded(st) {
+  const list = $('#ended-list');
+  $('#ended').hidden = !st.ended.length;
+  setText($('#ended-h'), t('ended'));
+  const keep = new Set();
+  for (const e of st.ended) {
+    const k = `${e.id}@${e.domain}`;
+    keep.add(k);
+    const li = keyed(list, k, () => { const x = el('li'); x.append(el('b'), el('span')); return x; });
+    li.dataset.reason = e.reason;
+    setText(li.firstChild, `【${e.kana}】`);
+    setText(li.lastChild, ` ${t('endedAt', fmtClock(e.at), t('why')[e.reason] || e.reason, e.members)}`);
+  }
+  prune(list, keep);
+  // Newest first, as the server sends them.
+  for (const e of st.ended) list.append(keyed(list, `${e.id}@${e.domain}`, () => el('li')));
+}
+
+function renderNameChoice() {
+  const sel = $('#namevar');
+  const names = [...varNames].sort(collator.compare);
+  if (!nameVar && !sel.dataset.chosen) nameVar = names.find((n) => ['なまえ', '名前', 'name', 'Name'].includes(n)) || '';
+  const want = ['', ...names];
+  if (sel.options.length !== want.length || [...sel.options].some((o, i) => o.value !== want[i])) {
+    sel.replaceChildren(...want.map((v) => { const o = el('option', '', v || t('nameNone')); o.value = v; return o; }));
+  }
+  sel.options[0].textContent = t('nameNone');
+  sel.value = nameVar;
+}
+
 function render(st, force = false) {
   status = st;
+  for (const c of marked) c.classList.remove('changed');
+  marked = [];
   renderServer(st);
   const root = $('#domains');
   const keepDomains = new Set();
@@ -391,18 +554,26 @@ function render(st, force = false) {
       return s;
     });
     setText(sec.firstChild, t('domain', d.domain));
+    sec.firstChild.hidden = st.domains.length === 1;
     const list = sec.lastChild;
     const keep = new Set();
-    for (const g of d.groups) {
+    // Newest groups first.
+    const sorted = [...d.groups].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt));
+    for (const g of sorted) {
       groups++;
       keep.add(g.fullId);
-      renderGroup(keyed(list, g.fullId, makeGroupCard), g, force);
+      g.domain = d.domain;
+      const card = keyed(list, g.fullId, makeGroupCard);
+      renderGroup(card, g, force);
     }
     prune(list, keep);
+    sorted.forEach((g, i) => { const c = keyed(list, g.fullId, makeGroupCard); if (list.children[i] !== c) list.insertBefore(c, list.children[i]); });
   }
   prune(root, keepDomains);
   for (const k of seenEvents.keys()) if (!st.domains.some((d) => d.groups.some((g) => g.fullId === k))) seenEvents.delete(k);
   $('#empty').hidden = groups > 0;
+  renderEnded(st);
+  renderNameChoice();
   tick();
 }
 
@@ -411,10 +582,10 @@ function tick() {
   const n = now();
   for (const e of document.querySelectorAll('[data-deadline]')) {
     const left = Date.parse(e.dataset.deadline) - n;
-    setText(e.lastChild, fmtDur(left));
+    setText(e.lastChild, left < 0 ? t('overdue') : fmtDur(left));
     e.classList.toggle('soon', left < 60000);
   }
-  for (const e of document.querySelectorAll('[data-since]')) setText(e, t('ago', fmtDur(n - Date.parse(e.dataset.since))));
+  for (const e of document.querySelectorAll('[data-since]')) setText(e, t('ago', n - Date.parse(e.dataset.since)));
 }
 
 // ---- actions -------------------------------------------------------------------------------
@@ -440,10 +611,46 @@ async function copyJoinName(kana) {
   }
 }
 
+/** csvOf renders rows as CSV (RFC 4180), with a BOM so that spreadsheet programs read UTF-8. */
+function csvOf(rows) {
+  const cell = (v) => { const s = String(v ?? ''); return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s; };
+  return '\ufeff' + rows.map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
+}
+
+/** lessonCSV is a group's record as this page saw it: members, variables over time, messages. */
+function lessonCSV(fullId) {
+  const h = lessons.get(fullId);
+  if (!h) return csvOf([['kind']]);
+  const iso = (ms) => new Date(ms).toISOString();
+  const rows = [['kind', 'time', 'node', 'kana', 'name', 'key', 'value']];
+  const named = new Map();
+  for (const [key, list] of h.vars) {
+    const [node, k] = key.split('\u0000');
+    if (k === nameVar && list.length) named.set(node, list[list.length - 1][1]);
+  }
+  for (const m of h.members.values()) rows.push(['member', m.joinedAt, m.nodeId, m.kana, named.get(m.nodeId) || '', 'lastActive', m.lastActive]);
+  for (const [key, list] of h.vars) {
+    const [node, k] = key.split('\u0000');
+    for (const [at, v] of list) rows.push(['variable', iso(at), node, '', named.get(node) || '', k, v]);
+  }
+  for (const e of h.events) rows.push(['message', e.at, e.from, e.fromKana, named.get(e.from) || '', e.name, '']);
+  return csvOf(rows);
+}
+
+function exportCSV(fullId) {
+  const a = el('a');
+  a.href = URL.createObjectURL(new Blob([lessonCSV(fullId)], { type: 'text/csv;charset=utf-8' }));
+  a.download = `meshd-${lessons.get(fullId)?.kana || 'group'}-${new Date(now()).toISOString().slice(0, 16).replace(':', '')}.csv`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+}
+
 function confirmDissolve(card) {
   const dlg = $('#confirm');
   const label = `【${card.dataset.kana}】`;
-  setText($('#confirm-text'), t('dissolveConfirm', label, card.dataset.members));
+  setText($('#confirm-text'), t('dissolveConfirm', label, card.dataset.joined));
   dlg.returnValue = '';
   dlg.onclose = async () => {
     if (dlg.returnValue !== 'ok') { $('.dissolve', card)?.focus(); return; }
@@ -451,7 +658,7 @@ function confirmDissolve(card) {
       const res = await fetch('/console/api/dissolve', {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
-        body: JSON.stringify({ domain: card.closest('.domain').dataset.key, groupId: card.dataset.id }),
+        body: JSON.stringify({ domain: card.dataset.domain, groupId: card.dataset.id }),
       });
       const body = await res.json().catch(() => ({}));
       if (!res.ok) throw new Error(body.message || res.status);
@@ -465,7 +672,10 @@ function confirmDissolve(card) {
 
 // ---- session and stream --------------------------------------------------------------------
 
+let loggedIn = false;
+
 function showLogin(msgKey) {
+  loggedIn = false;
   if (stream) { stream.close(); stream = null; }
   $('#app').hidden = true;
   $('#logout').hidden = true;
@@ -475,10 +685,13 @@ function showLogin(msgKey) {
 }
 
 function start() {
+  loggedIn = true;
   $('#login').hidden = true;
   $('#app').hidden = false;
   $('#logout').hidden = false;
   if (stream) stream.close();
+  stream = null;
+  if (document.hidden) return; // nothing is streamed to a hidden tab
   stream = new EventSource('/console/api/stream');
   const conn = $('#conn');
   stream.onopen = () => { setText(conn, t('live')); conn.classList.remove('down'); };
@@ -492,12 +705,18 @@ function start() {
   stream.onerror = async () => {
     setText(conn, t('reconnecting'));
     conn.classList.add('down');
-    if (stream && stream.readyState === EventSource.CLOSED) {
-      const res = await fetch('/console/api/session').catch(() => null);
-      if (res && res.status === 401) showLogin();
-      else setTimeout(start, 2000);
-    }
+    const res = await fetch('/console/api/session').catch(() => null);
+    if (res && res.status === 401) { showLogin('sessionGone'); return; }
+    if (stream && stream.readyState === EventSource.CLOSED) setTimeout(start, 2000);
   };
+}
+
+function setProjector(on) {
+  document.documentElement.classList.toggle('projector', on);
+  setText($('#projector'), t(on ? 'leaveProjector' : 'projector'));
+  const u = new URL(location.href);
+  if (on) u.searchParams.set('projector', '1'); else u.searchParams.delete('projector');
+  history.replaceState(null, '', u);
 }
 
 async function boot() {
@@ -522,14 +741,28 @@ async function boot() {
     csrf = '';
     showLogin();
   });
+  $('#projector').addEventListener('click', () => setProjector(!document.documentElement.classList.contains('projector')));
+  $('#search').addEventListener('input', (e) => { query = e.target.value; if (status) render(status, true); });
+  $('#namevar').addEventListener('change', (e) => {
+    nameVar = e.target.value;
+    e.target.dataset.chosen = '1';
+    if (status) render(status, true);
+  });
+  $('#server').addEventListener('toggle', () => { if (status && $('#server').open) drawServerChart(status); });
+  document.addEventListener('visibilitychange', () => {
+    if (!loggedIn) return;
+    if (document.hidden) { if (stream) { stream.close(); stream = null; } } else if (!stream) start();
+  });
   setInterval(tick, 1000);
+  const params = new URLSearchParams(location.search);
   const res = await fetch('/console/api/session').catch(() => null);
   if (res && res.ok) {
     csrf = (await res.json()).csrf;
-    if (location.search) history.replaceState(null, '', location.pathname);
+    if (params.has('login')) history.replaceState(null, '', location.pathname);
+    setProjector(params.get('projector') === '1');
     start();
   } else {
-    showLogin(new URLSearchParams(location.search).get('login') === 'expired' ? 'loginExpired' : '');
+    showLogin(params.get('login') === 'expired' ? 'loginExpired' : '');
   }
 }
 
