@@ -1,6 +1,10 @@
 package broker
 
-import "unicode/utf16"
+import (
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
 
 // Limits on arguments (spec §12). Violations are ValidationErrors whose messages avoid the
 // words the client treats as fatal ("not found", "expired", "unauthorized").
@@ -17,19 +21,35 @@ const (
 )
 
 func checkDomain(domain string) error {
-	if len(domain) <= MaxDomainUnits {
-		return nil
+	if len(domain) > MaxDomainUnits {
+		// Counted in UTF-16 code units, as upstream's JavaScript check does.
+		if len(utf16.Encode([]rune(domain))) > MaxDomainUnits {
+			return errorf(ValidationError, "Domain must be 256 characters or less")
+		}
 	}
-	// Counted in UTF-16 code units, as upstream's JavaScript check does.
-	if len(utf16.Encode([]rune(domain))) > MaxDomainUnits {
-		return errorf(ValidationError, "Domain must be 256 characters or less")
-	}
-	return nil
+	return checkText("domain", domain)
 }
 
 func checkID(name, value string) error {
 	if len(value) > MaxIDBytes {
 		return errorf(ValidationError, "%s must be %d bytes or less", name, MaxIDBytes)
+	}
+	return checkText(name, value)
+}
+
+// checkText accepts the text an id, a group name or a domain may hold: any UTF-8 string
+// without control characters. Real editors send ids of hex digits (hostId, nodeId),
+// domains of [A-Za-z0-9._-] or createDomain's hex, UUIDs meshd made (groupId) and names
+// typed by people, in any script (ノード001); none holds a control character (U+0000–U+001F,
+// U+007F–U+009F), and an id is written into answers, logs and subjects where one does harm.
+func checkText(name, value string) error {
+	if !utf8.ValidString(value) {
+		return errorf(ValidationError, "%s must be UTF-8 text", name)
+	}
+	for _, r := range value {
+		if unicode.IsControl(r) {
+			return errorf(ValidationError, "%s must not contain control characters (U+%04X)", name, r)
+		}
 	}
 	return nil
 }

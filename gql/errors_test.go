@@ -25,7 +25,7 @@ func TestOutcomeIsTheClientsErrorType(t *testing.T) {
 		{"wrapped broker error", &qerrors.QueryError{Message: "x", Path: []any{"joinGroup"}, ResolverError: fmt.Errorf("join: %w", notFound)}, "GroupNotFound"},
 		{"arguments not read", &qerrors.QueryError{Message: "bad AWSDateTime", Path: []any{"getEventsSince"}}, "ValidationError"},
 		{"plain error", &qerrors.QueryError{Message: "disk full", Path: []any{"createGroup"}, ResolverError: errors.New("disk full")}, "InternalError"},
-		{"panic", panicHandler{slog.New(slog.DiscardHandler)}.MakePanicError(context.Background(), "boom"), "InternalError"},
+		{"panic", newPanics(slog.New(slog.DiscardHandler)).MakePanicError(context.Background(), "boom"), "InternalError"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/gorilla/websocket"
 	graphql "github.com/graph-gophers/graphql-go"
-	qerrors "github.com/graph-gophers/graphql-go/errors"
 
 	"github.com/smalruby/meshd/broker"
 )
@@ -75,6 +74,7 @@ type Server struct {
 	rt          realtime
 	scans       scans
 	ops         opCounts
+	panics      *panics
 }
 
 // New parses the schema and binds it to the broker.
@@ -87,6 +87,7 @@ func New(b broker.Service, cfg Config) (*Server, error) {
 		s.log = slog.Default()
 	}
 	s.docs = newDocCache(s.limits.DocumentCache)
+	s.panics = newPanics(s.log)
 	trace := operationTracer{cfg.OnOperation}
 	opts := []graphql.SchemaOpt{
 		graphql.MaxDepth(s.limits.MaxDepth),
@@ -95,7 +96,8 @@ func New(b broker.Service, cfg Config) (*Server, error) {
 		graphql.MaxSelections(s.limits.MaxSelections),
 		graphql.Tracer(newBudgetTracer(trace)),
 		graphql.SubscribeResolverTimeout(10 * time.Second),
-		graphql.PanicHandler(panicHandler{s.log}),
+		graphql.PanicHandler(s.panics),
+		graphql.Logger(s.panics),
 		// SensorData resolves straight from broker.Pair's fields, without a method call per
 		// key and value: listGroupStatuses returns hundreds of them.
 		graphql.UseFieldResolvers(),
@@ -201,23 +203,21 @@ func (s *Server) ClientIP(remoteAddr, forwardedFor string) string {
 	return addr.String()
 }
 
-type panicHandler struct{ log *slog.Logger }
-
-func (h panicHandler) MakePanicError(ctx context.Context, value any) *qerrors.QueryError {
-	h.log.Error("resolver panic", "panic", value)
-	return &qerrors.QueryError{Message: "Internal server error", ResolverError: &broker.Error{Kind: broker.InternalError, Message: "Internal server error"}}
-}
+// Panics is how many panics were recovered while answering requests (each answered
+// InternalError).
+func (s *Server) Panics() uint64 { return s.panics.count.Load() }
 
 // Handler routes the API's paths: /graphql for queries and mutations, WebSocket upgrades on
 // /graphql, /graphql/realtime and /graphql/connect, CORS preflights anywhere.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
+	api := s.panics.recover(s)
 	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) {
 			s.serveRealtime(w, r)
 			return
 		}
-		s.ServeHTTP(w, r)
+		api.ServeHTTP(w, r)
 	})
 	realtime := func(w http.ResponseWriter, r *http.Request) {
 		if isUpgrade(r) {

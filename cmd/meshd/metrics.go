@@ -158,6 +158,7 @@ func (m *metrics) watch(b broker.Service, bs *bus.Bus, api *gql.Server) {
 		gauge("meshd_realtime_executions", "Running subscription executions, each shared by every subscriber of one document and variables.", func() float64 { return float64(api.RealtimeStats().Executions) }),
 		counter("meshd_messages_delivered_total", "Message frames written to subscribers.", func() float64 { return float64(api.RealtimeStats().FramesSent) }),
 		counter("meshd_slow_consumer_disconnects_total", "WebSockets closed because their reader fell too far behind.", func() float64 { return float64(api.RealtimeStats().SlowConsumers) }),
+		counter("meshd_panics_recovered_total", "Panics recovered while answering a request (each answered InternalError; logged at most once per 10 s, without a stack).", func() float64 { return float64(api.Panics()) }),
 		counter("meshd_lagged_subscriptions_total", "Subscription executions ended with an error because they fell too far behind their group.", func() float64 { return float64(api.RealtimeStats().LaggedExecutions) }),
 	)
 }
