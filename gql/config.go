@@ -30,6 +30,7 @@ func DefaultConfig() Config {
 			MaxResponseBytes: 8 << 20,
 			MaxFrameBytes:    256 << 10,
 			DocumentCache:    1024,
+			MaxErrors:        100,
 		},
 	}
 }
@@ -55,6 +56,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&l.MaxResponseBytes, dl.MaxResponseBytes)
 	orDefault(&l.MaxFrameBytes, dl.MaxFrameBytes)
 	orDefault(&l.DocumentCache, dl.DocumentCache)
+	orDefault(&l.MaxErrors, dl.MaxErrors)
 	orDefault(&r.SendQueueBytes, dr.SendQueueBytes)
 	orDefault(&r.WriteTimeout, dr.WriteTimeout)
 	return c

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"regexp"
+	"strconv"
+	"unicode/utf8"
 
 	qerrors "github.com/graph-gophers/graphql-go/errors"
 
@@ -43,14 +45,19 @@ const (
 )
 
 // ConvertErrors turns graphql-go errors into AppSync-shaped errors, their errorTypes from
-// errorType.
+// errorType, their messages cut at maxErrorMessageBytes.
 func ConvertErrors(errs []*qerrors.QueryError) []Error {
 	out := make([]Error, len(errs))
 	for i, qe := range errs {
 		out[i] = convertError(qe)
+		out[i].Message = cut(out[i].Message, maxErrorMessageBytes)
 	}
 	return out
 }
+
+// maxErrorMessageBytes is the longest message an error carries: graphql-go repeats a
+// document's names in its messages, and a name may be as long as the document.
+const maxErrorMessageBytes = 1024
 
 func convertError(qe *qerrors.QueryError) Error {
 	e := Error{Path: qe.Path, Message: withoutGoTypes(qe.Message)}
@@ -77,6 +84,33 @@ func convertError(qe *qerrors.QueryError) Error {
 	e.Data, e.ErrorInfo = jsonNull, jsonNull
 	e.Extensions = map[string]any{"errorType": string(kind)}
 	return e
+}
+
+// cut shortens s to at most n bytes, at a character boundary, marking the cut with "…".
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	i := n - len(mark)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + mark
+}
+
+// bounded keeps the first max errors of errs and says how many more there were in one last
+// error of the same kind as the first, so that the client decides as it would on all of them.
+func bounded(errs []Error, max int) []Error {
+	if len(errs) <= max {
+		return errs
+	}
+	more := "Validation error of type TooManyErrors: " + strconv.Itoa(len(errs)-max) + " more errors are not shown; at most " + strconv.Itoa(max) + " are (MESH_MAX_ERRORS)"
+	last := Error{Message: more}
+	if first := errs[0]; first.ErrorType != "" {
+		last = Error{ErrorType: first.ErrorType, Message: more, Data: jsonNull, ErrorInfo: jsonNull, Extensions: map[string]any{"errorType": first.ErrorType}}
+	}
+	return append(errs[:max:max], last)
 }
 
 // errorType is the errorType of a field that failed with qe and, when the client is to read

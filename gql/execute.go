@@ -134,15 +134,18 @@ func (s *Server) precheck(query string) (plan.Shape, []Error) {
 	return sh, nil
 }
 
-// convert is ConvertErrors with meshd's own limits named.
+// convert is ConvertErrors with meshd's own limits named, at most MaxErrors of them.
 func (s *Server) convert(qerrs []*qerrors.QueryError) []Error {
+	if len(qerrs) == 0 {
+		return nil
+	}
 	errs := ConvertErrors(qerrs)
 	for i, qe := range qerrs {
 		if errors.Is(qe, graphql.ErrTooManySelections) {
 			errs[i] = documentError("QueryComplexity", "the operation expands to more than "+strconv.Itoa(s.limits.MaxSelections)+" selections (MESH_MAX_SELECTIONS)")
 		}
 	}
-	return errs
+	return bounded(errs, s.limits.MaxErrors)
 }
 
 // refusal rewords graphql-go's refusal of an operation type the way meshd documents it.

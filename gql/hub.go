@@ -83,7 +83,7 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) bool {
 			var errs []Error
 			for r := range results {
 				if res, ok := r.(*graphql.Response); ok && len(res.Errors) > 0 && errs == nil {
-					errs = ConvertErrors(res.Errors)
+					errs = s.convert(res.Errors)
 				}
 			}
 			cancel()
@@ -189,7 +189,7 @@ func (h *hub) run(s *Server, e *execution, f *feed, results <-chan any) []Error 
 		case 0:
 			if !ok {
 				if last != nil && len(last.Errors) > 0 {
-					return ConvertErrors(last.Errors)
+					return s.convert(last.Errors)
 				}
 				return nil
 			}
@@ -212,7 +212,7 @@ func (h *hub) run(s *Server, e *execution, f *feed, results <-chan any) []Error 
 
 // send encodes one response once and queues it to every subscriber of the execution.
 func (h *hub) send(s *Server, e *execution, res *graphql.Response, published time.Time) {
-	out := response{Data: orNull(res.Data), Errors: ConvertErrors(res.Errors)}
+	out := response{Data: orNull(res.Data), Errors: s.convert(res.Errors)}
 	if len(res.Data) > s.limits.MaxFrameBytes || anyTooLarge(res.Errors) {
 		// This message is not delivered to this document; the subscription stays.
 		out = response{Data: jsonNull, Errors: []Error{tooLarge(s.limits.MaxFrameBytes, "MESH_MAX_SUBSCRIPTION_FRAME_BYTES")}}

@@ -27,6 +27,10 @@ type Limits struct {
 	MaxFrameBytes int
 	// DocumentCache is how many validated documents are remembered (1024).
 	DocumentCache int
+	// MaxErrors bounds the errors of one answer (100, as graphql-js stops validation at;
+	// the editor's documents cause one at most). Each message is cut at
+	// maxErrorMessageBytes, so an error answer stays small whatever the document.
+	MaxErrors int
 }
 
 // tooManyAliases is the document error of a document over MaxAliases.

@@ -236,7 +236,7 @@ func TestMessagesCarryNoGoTypeNames(t *testing.T) {
 func TestEditorDocumentsMeetNoLimit(t *testing.T) {
 	e := start(t, func(c *gql.Config) {
 		// A tenth of every default: the editor's documents still pass.
-		c.Limits = gql.Limits{MaxOverlapPairs: 100, MaxSelections: 100, MaxAliases: 1, MaxDepth: 8, MaxQueryBytes: 4096}
+		c.Limits = gql.Limits{MaxOverlapPairs: 100, MaxSelections: 100, MaxAliases: 1, MaxDepth: 8, MaxQueryBytes: 4096, MaxErrors: 10}
 	})
 	for _, d := range loadDocuments(t) {
 		if d.Kind == "subscription" {

@@ -179,6 +179,7 @@ func (c *config) settings() []setting {
 		{topicLimits, "MESH_MAX_RESPONSE_BYTES", "largest answer to one query or mutation", intVar(&c.limits.MaxResponseBytes, apiDefaults.Limits.MaxResponseBytes), ""},
 		{topicLimits, "MESH_MAX_SUBSCRIPTION_FRAME_BYTES", "largest payload of one subscription frame; a larger message is answered with an error", intVar(&c.limits.MaxFrameBytes, apiDefaults.Limits.MaxFrameBytes), ""},
 		{topicLimits, "MESH_DOCUMENT_CACHE", "how many validated documents are remembered", intVar(&c.limits.DocumentCache, apiDefaults.Limits.DocumentCache), ""},
+		{topicLimits, "MESH_MAX_ERRORS", "most errors one answer lists; the rest are counted in one last error", intVar(&c.limits.MaxErrors, apiDefaults.Limits.MaxErrors), ""},
 		{topicStorage, "MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, defaultDataDir), ""},
 		{topicStorage, "MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
 		{topicStorage, "MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, brokerDefaults.StatusFlushInterval), ""},
@@ -330,6 +331,7 @@ func (c *config) validate() error {
 		"max-response-bytes":                c.limits.MaxResponseBytes,
 		"max-subscription-frame-bytes":      c.limits.MaxFrameBytes,
 		"document-cache":                    c.limits.DocumentCache,
+		"max-errors":                        c.limits.MaxErrors,
 		"send-queue-bytes":                  c.sendQueueBytes,
 	}
 	for name, v := range positive {

@@ -57,6 +57,7 @@ var settingsJa = map[string]string{
 	"MESH_MAX_RESPONSE_BYTES":                "1 つのクエリ・ミューテーションへの応答の最大バイト数",
 	"MESH_MAX_SUBSCRIPTION_FRAME_BYTES":      "サブスクリプションの 1 フレームの最大バイト数。超えるメッセージにはエラーを返す",
 	"MESH_DOCUMENT_CACHE":                    "検証済みのドキュメントを覚えておく数",
+	"MESH_MAX_ERRORS":                        "1 つの応答に並べるエラーの最大数。残りは最後の 1 つのエラーで数だけ伝える",
 	"MESH_DATA_DIR":                          "状態ファイルと生成した秘密・管理キーを置くフォルダー",
 	"MESH_STORE":                             "状態の保存先: bbolt（1 ファイルに確実に保存）または memory（終了で消える）",
 	"MESH_STATUS_FLUSH_INTERVAL":             "変わった変数の状態をファイルに書く間隔",
