@@ -22,7 +22,10 @@ type CreateGroupInput struct {
 // createGroup returns the host's live group in the domain unchanged if it has one, and
 // otherwise creates a group with the given id (a new one when empty).
 func (b *Broker) createGroup(ctx context.Context, in CreateGroupInput, now time.Time, id string) (Group, error) {
-	if err := checkArgs(in.Domain, "hostId", in.HostID, "name", in.Name); err != nil {
+	if err := checkArgs(in.Domain, "hostId", in.HostID); err != nil {
+		return Group{}, err
+	}
+	if err := checkName(in.Name); err != nil {
 		return Group{}, err
 	}
 	lifetime := b.cfg.MaxConnectionTime

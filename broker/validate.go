@@ -37,11 +37,20 @@ func checkID(name, value string) error {
 	return checkText(name, value)
 }
 
-// checkText accepts the text an id, a group name or a domain may hold: any UTF-8 string
-// without control characters. Real editors send ids of hex digits (hostId, nodeId),
-// domains of [A-Za-z0-9._-] or createDomain's hex, UUIDs meshd made (groupId) and names
-// typed by people, in any script (ノード001); none holds a control character (U+0000–U+001F,
-// U+007F–U+009F), and an id is written into answers, logs and subjects where one does harm.
+// checkName accepts a group name: a String, any text up to MaxIDBytes.
+func checkName(name string) error {
+	if len(name) > MaxIDBytes {
+		return errorf(ValidationError, "name must be %d bytes or less", MaxIDBytes)
+	}
+	return nil
+}
+
+// checkText accepts the text an id or a domain may hold: any UTF-8 string without control
+// characters. Real editors send ids of hex digits (hostId, nodeId), UUIDs meshd made
+// (groupId), and domains of [A-Za-z0-9._-] or createDomain's hex; the spec's ids in any
+// script (ノード001) are accepted too. None holds a control character (U+0000–U+001F,
+// U+007F–U+009F); an id is written as a GraphQL ID (which graphql-go cannot write with one),
+// into logs and into subjects.
 func checkText(name, value string) error {
 	if !utf8.ValidString(value) {
 		return errorf(ValidationError, "%s must be UTF-8 text", name)

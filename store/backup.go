@@ -125,6 +125,10 @@ func Restore(from, path string) error {
 		os.Remove(tmp)
 		return fmt.Errorf("restore: %w", err)
 	}
+	if err := takeOwnership(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("restore: %w", err)
+	}
 	if err := os.Rename(path, path+".before-restore"); err != nil && !errors.Is(err, os.ErrNotExist) {
 		os.Remove(tmp)
 		return fmt.Errorf("restore: keep the old file: %w", err)
@@ -133,6 +137,30 @@ func Restore(from, path string) error {
 		return fmt.Errorf("restore: %w", err)
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// takeOwnership gives the restored file tmp the owner and mode of the file it replaces at
+// path — or, when there is none, the owner of the data directory, which is the user meshd
+// runs as — so that a restore run with sudo leaves a file the service can open.
+func takeOwnership(tmp, path string) error {
+	mode := os.FileMode(0o600)
+	fi, err := os.Stat(path)
+	if err == nil {
+		mode = fi.Mode().Perm()
+	} else if fi, err = os.Stat(filepath.Dir(path)); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || (int(st.Uid) == os.Geteuid() && int(st.Gid) == os.Getegid()) {
+		return nil
+	}
+	if err := os.Chown(tmp, int(st.Uid), int(st.Gid)); err != nil {
+		return fmt.Errorf("give the restored file the owner of %s (uid %d, gid %d): %w", fi.Name(), st.Uid, st.Gid, err)
+	}
+	return nil
 }
 
 // checkBackup checks a backup, or a file to back up, as a state file is checked at open,

@@ -6,7 +6,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -91,6 +93,9 @@ func checkDataDir(r *findings, cfg *config) {
 		return
 	}
 	path := filepath.Join(cfg.dataDir, stateFile)
+	if msg := unopenable(fi, path); msg != "" {
+		r.problem(msg)
+	}
 	info, err := store.Inspect(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -108,6 +113,45 @@ func checkDataDir(r *findings, cfg *config) {
 		}
 		r.ok(line)
 	}
+}
+
+// unopenable says why the owner of the data directory — the user meshd runs as — could not
+// open the state file at path for writing, or "" when it could or there is no file. check
+// often runs as root, who can open anything, so its own access proves nothing.
+func unopenable(dir fs.FileInfo, path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	d, ok := dir.Sys().(*syscall.Stat_t)
+	f, ok2 := fi.Sys().(*syscall.Stat_t)
+	if !ok || !ok2 || d.Uid == 0 {
+		return ""
+	}
+	perm := fi.Mode().Perm()
+	var rw fs.FileMode
+	switch {
+	case f.Uid == d.Uid:
+		rw = perm >> 6 & 6
+	case f.Gid == d.Gid:
+		rw = perm >> 3 & 6
+	default:
+		rw = perm & 6
+	}
+	if rw == 6 {
+		return ""
+	}
+	return fmt.Sprintf("state file %s belongs to %s with mode %04o: %s, who owns the data directory and runs meshd, cannot open it (restored or copied as root?); give it back with chown %s %s",
+		path, userName(f.Uid), perm, userName(d.Uid), userName(d.Uid), path)
+}
+
+// userName is the name of the user uid, or its number when it has none.
+func userName(uid uint32) string {
+	id := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(id); err == nil {
+		return u.Username
+	}
+	return id
 }
 
 // findings prints what check finds, one a line, and counts the problems.
