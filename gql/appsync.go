@@ -123,7 +123,7 @@ func (*appSync) start(c *conn, id string, payload json.RawMessage) {
 		c.operationError(id, typeUnauthorized, "You are not authorized to make this call.")
 		return
 	}
-	kind, roots, ok := c.check(id, req)
+	kind, roots, ok := c.check(id, &req)
 	switch {
 	case !ok:
 	case kind != "subscription":
@@ -148,7 +148,7 @@ func parseStart(raw json.RawMessage) (request, string, error) {
 	var p struct {
 		Data       json.RawMessage `json:"data"`
 		Query      *string         `json:"query"`
-		Variables  map[string]any  `json:"variables"`
+		Variables  json.RawMessage `json:"variables"`
 		Extensions struct {
 			Authorization map[string]any `json:"authorization"`
 		} `json:"extensions"`
@@ -169,7 +169,7 @@ func parseStart(raw json.RawMessage) (request, string, error) {
 			return req, key, errMalformedStart
 		}
 	case p.Query != nil:
-		req = request{Query: *p.Query, Variables: p.Variables}
+		req = request{Query: *p.Query, RawVariables: p.Variables}
 	default:
 		return req, key, errMalformedStart
 	}

@@ -31,6 +31,10 @@ func DefaultConfig() Config {
 			MaxFrameBytes:    256 << 10,
 			DocumentCache:    1024,
 			MaxErrors:        100,
+
+			MaxVariableBytes:  512 << 10,
+			MaxVariableDepth:  8,
+			MaxVariableValues: 10000,
 		},
 	}
 }
@@ -57,6 +61,9 @@ func (c Config) withDefaults() Config {
 	orDefault(&l.MaxFrameBytes, dl.MaxFrameBytes)
 	orDefault(&l.DocumentCache, dl.DocumentCache)
 	orDefault(&l.MaxErrors, dl.MaxErrors)
+	orDefault(&l.MaxVariableBytes, dl.MaxVariableBytes)
+	orDefault(&l.MaxVariableDepth, dl.MaxVariableDepth)
+	orDefault(&l.MaxVariableValues, dl.MaxVariableValues)
 	orDefault(&r.SendQueueBytes, dr.SendQueueBytes)
 	orDefault(&r.WriteTimeout, dr.WriteTimeout)
 	return c

@@ -14,11 +14,17 @@ import (
 	"github.com/smalruby/meshd/broker"
 )
 
+// unparseable is the message of a request body that is not a GraphQL request.
+const unparseable = "Unable to parse GraphQL query."
+
 // request is a GraphQL request body.
 type request struct {
-	Query         string         `json:"query"`
-	Variables     map[string]any `json:"variables"`
-	OperationName string         `json:"operationName"`
+	Query         string `json:"query"`
+	OperationName string `json:"operationName"`
+	// RawVariables are the variables as sent; bindVariables measures them and decodes the
+	// ones the document names into Variables.
+	RawVariables json.RawMessage `json:"variables"`
+	Variables    map[string]any  `json:"-"`
 }
 
 // response is a GraphQL response body.
@@ -52,6 +58,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeTransportError(w, status, errType, msg)
 		return
 	}
+	if refused, malformed := s.bindVariables(&req); malformed {
+		writeTransportError(w, http.StatusBadRequest, typeMalformedRequest, unparseable)
+		return
+	} else if refused != nil {
+		writeJSON(w, http.StatusOK, response{Data: jsonNull, Errors: []Error{*refused}})
+		return
+	}
 	view := viewFull
 	if r.Method == http.MethodGet {
 		view = viewQuery
@@ -82,14 +95,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // decode reads a request from the body (POST) or the query string (GET); a non-zero status
 // says why it could not.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request) (req request, status int, errType, msg string) {
-	const unparseable = "Unable to parse GraphQL query."
 	if r.Method == http.MethodGet {
 		q := r.URL.Query()
 		req.Query, req.OperationName = q.Get("query"), q.Get("operationName")
 		if v := q.Get("variables"); v != "" {
-			if err := json.Unmarshal([]byte(v), &req.Variables); err != nil {
+			if !json.Valid([]byte(v)) {
 				return req, http.StatusBadRequest, typeMalformedRequest, unparseable
 			}
+			req.RawVariables = json.RawMessage(v)
 		}
 		if req.Query == "" {
 			return req, http.StatusBadRequest, typeMalformedRequest, unparseable
@@ -118,11 +131,7 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request) (req request, st
 	if raw.OperationName != nil {
 		req.OperationName = *raw.OperationName
 	}
-	if len(raw.Variables) > 0 && string(raw.Variables) != "null" {
-		if err := json.Unmarshal(raw.Variables, &req.Variables); err != nil {
-			return req, http.StatusBadRequest, typeMalformedRequest, unparseable
-		}
-	}
+	req.RawVariables = raw.Variables
 	return req, 0, "", ""
 }
 

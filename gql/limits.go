@@ -31,6 +31,15 @@ type Limits struct {
 	// the editor's documents cause one at most). Each message is cut at
 	// maxErrorMessageBytes, so an error answer stays small whatever the document.
 	MaxErrors int
+	// MaxVariableBytes bounds the JSON text of a request's variables (512 KiB).
+	MaxVariableBytes int
+	// MaxVariableDepth bounds how deeply the variables nest, the object holding them being
+	// the first level (8; the editor's reach 4: variables, list, object, string).
+	MaxVariableDepth int
+	// MaxVariableValues bounds the JSON values of the variables, named by the document or
+	// not, each of which costs heap once decoded (10000; the editor's largest, 1000 events of
+	// 5 fields, hold about 6000).
+	MaxVariableValues int
 }
 
 // tooManyAliases is the document error of a document over MaxAliases.

@@ -6,8 +6,12 @@ import (
 
 // check validates the document of operation id as both dialects do on start or subscribe and
 // returns its kind and number of root fields; ok is false once it has answered with an error.
-func (c *conn) check(id string, req request) (kind string, roots int, ok bool) {
-	if errs := c.s.validate(req); len(errs) > 0 {
+func (c *conn) check(id string, req *request) (kind string, roots int, ok bool) {
+	if refused, _ := c.s.bindVariables(req); refused != nil {
+		c.sendError(id, []Error{*refused})
+		return "", 0, false
+	}
+	if errs := c.s.validate(*req); len(errs) > 0 {
 		c.sendError(id, errs)
 		return "", 0, false
 	}

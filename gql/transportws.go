@@ -115,7 +115,7 @@ func (*transportWS) init(c *conn, payload json.RawMessage) bool {
 
 // subscribe starts operation id: a subscription joins the hub, a query or mutation runs.
 func (t *transportWS) subscribe(c *conn, id string, req request) {
-	kind, roots, ok := c.check(id, req)
+	kind, roots, ok := c.check(id, &req)
 	switch {
 	case !ok:
 	case kind != "subscription":

@@ -180,6 +180,9 @@ func (c *config) settings() []setting {
 		{topicLimits, "MESH_MAX_SUBSCRIPTION_FRAME_BYTES", "largest payload of one subscription frame; a larger message is answered with an error", intVar(&c.limits.MaxFrameBytes, apiDefaults.Limits.MaxFrameBytes), ""},
 		{topicLimits, "MESH_DOCUMENT_CACHE", "how many validated documents are remembered", intVar(&c.limits.DocumentCache, apiDefaults.Limits.DocumentCache), ""},
 		{topicLimits, "MESH_MAX_ERRORS", "most errors one answer lists; the rest are counted in one last error", intVar(&c.limits.MaxErrors, apiDefaults.Limits.MaxErrors), ""},
+		{topicLimits, "MESH_MAX_VARIABLE_BYTES", "longest JSON text of a request's variables", intVar(&c.limits.MaxVariableBytes, apiDefaults.Limits.MaxVariableBytes), ""},
+		{topicLimits, "MESH_MAX_VARIABLE_DEPTH", "deepest nesting of a request's variables (the object holding them is 1)", intVar(&c.limits.MaxVariableDepth, apiDefaults.Limits.MaxVariableDepth), ""},
+		{topicLimits, "MESH_MAX_VARIABLE_VALUES", "most JSON values in a request's variables, used or not; checked on the text before any is decoded", intVar(&c.limits.MaxVariableValues, apiDefaults.Limits.MaxVariableValues), ""},
 		{topicStorage, "MESH_DATA_DIR", "directory for the state file and the generated secret", stringVar(&c.dataDir, defaultDataDir), ""},
 		{topicStorage, "MESH_STORE", "state store: bbolt (durable, one file) or memory (lost at exit)", stringVar(&c.storeKind, "bbolt"), ""},
 		{topicStorage, "MESH_STATUS_FLUSH_INTERVAL", "how often changed node statuses are written to the store", durationVar(&c.flushInterval, brokerDefaults.StatusFlushInterval), ""},
@@ -332,6 +335,9 @@ func (c *config) validate() error {
 		"max-subscription-frame-bytes":      c.limits.MaxFrameBytes,
 		"document-cache":                    c.limits.DocumentCache,
 		"max-errors":                        c.limits.MaxErrors,
+		"max-variable-bytes":                c.limits.MaxVariableBytes,
+		"max-variable-depth":                c.limits.MaxVariableDepth,
+		"max-variable-values":               c.limits.MaxVariableValues,
 		"send-queue-bytes":                  c.sendQueueBytes,
 	}
 	for name, v := range positive {
