@@ -32,7 +32,7 @@ func DefaultConfig() Config {
 			DocumentCache:    1024,
 			MaxErrors:        100,
 
-			MaxVariableBytes:  512 << 10,
+			MaxVariableBytes:  1 << 20,
 			MaxVariableDepth:  8,
 			MaxVariableValues: 10000,
 		},

@@ -31,7 +31,8 @@ type Limits struct {
 	// the editor's documents cause one at most). Each message is cut at
 	// maxErrorMessageBytes, so an error answer stays small whatever the document.
 	MaxErrors int
-	// MaxVariableBytes bounds the JSON text of a request's variables (512 KiB).
+	// MaxVariableBytes bounds the JSON text of a request's variables (1 MiB, as a request
+	// body; the editor reports statuses of up to 0.9 MB).
 	MaxVariableBytes int
 	// MaxVariableDepth bounds how deeply the variables nest, the object holding them being
 	// the first level (8; the editor's reach 4: variables, list, object, string).

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/smalruby/meshd/gql"
 )
 
 // nested is n objects inside each other under the variable name, about 6 bytes each.
@@ -17,7 +19,7 @@ func nested(name string, n int) string {
 // or too long is refused with a document error naming the setting, over HTTP and in starts of
 // both WebSocket dialects; a variable the document does not name is never decoded.
 func TestVariablesAreBoundedBeforeTheyAreDecoded(t *testing.T) {
-	e := startRT(t)
+	e := startRT(t, func(c *gql.Config) { c.MaxRequestBytes = 4 << 20 })
 	const doc = `query($d: String!) { listGroupsByDomain(domain: $d) { id } }`
 	many := `{"d":"x","v":[` + strings.Repeat(`1,`, 20000) + `1]}`
 	tests := []struct {
@@ -26,7 +28,7 @@ func TestVariablesAreBoundedBeforeTheyAreDecoded(t *testing.T) {
 		{"deep", nested("d", 5_000), "MESH_MAX_VARIABLE_DEPTH"},
 		{"deep and unused", nested("unused", 5_000), "MESH_MAX_VARIABLE_DEPTH"},
 		{"many values", many, "MESH_MAX_VARIABLE_VALUES"},
-		{"long", `{"d":"` + strings.Repeat("x", 600<<10) + `"}`, "MESH_MAX_VARIABLE_BYTES"},
+		{"long", `{"d":"` + strings.Repeat("x", 1200<<10) + `"}`, "MESH_MAX_VARIABLE_BYTES"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

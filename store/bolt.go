@@ -188,6 +188,9 @@ func create(path string, timeout time.Duration) error {
 }
 
 func openDB(path string, opts *bolt.Options) (*bolt.DB, error) {
+	if err := checkFile(path, opts.Timeout); err != nil {
+		return nil, err
+	}
 	db, err := bolt.Open(path, 0o600, opts)
 	var pathErr *fs.PathError
 	var errno syscall.Errno
