@@ -61,8 +61,16 @@ func verifyPrevious(path string) error {
 		}
 		defer db.Close()
 		return db.View(func(tx *bolt.Tx) error {
+			// Check's goroutine reads the transaction until its channel is drained: stopping
+			// at the first problem raced with the end of the transaction.
+			var first error
 			for err := range tx.Check() {
-				return fmt.Errorf("the file is corrupt: %w", err)
+				if first == nil {
+					first = err
+				}
+			}
+			if first != nil {
+				return fmt.Errorf("the file is corrupt: %w", first)
 			}
 			_, err := readPrevious(tx)
 			return err
