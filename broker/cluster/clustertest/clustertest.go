@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -82,7 +83,8 @@ func Start(t testing.TB, n int, extra ...string) []*Node {
 	for i := range nodes {
 		name := string(rune('a' + i))
 		nodes[i] = &Node{Name: name, t: t, args: append([]string{
-			"-listen-addr", "127.0.0.1:0",
+			// A fixed port, so that a load balancer finds the node again after a restart.
+			"-listen-addr", freeAddr(t),
 			"-data-dir", t.TempDir(),
 			"-cluster-listen", strings.TrimPrefix(routes[i], "nats://"),
 			"-cluster-routes", strings.Join(routes, ","),
@@ -101,15 +103,22 @@ func Start(t testing.TB, n int, extra ...string) []*Node {
 	return nodes
 }
 
-// freeAddr reserves a loopback port and releases it for a node to listen on.
+// freeAddr finds a free loopback port below the kernel's ephemeral range (32768 and up on
+// Linux), so that while a node is down no outgoing connection takes its port as a source
+// port and keeps it from listening again.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free loopback port between 20000 and 32000")
+	return ""
 }
 
 func (n *Node) start(t testing.TB) {

@@ -1,0 +1,143 @@
+package cluster_test
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smalruby/meshd/broker/cluster/clustertest"
+)
+
+// haproxy is a real haproxy process running deploy/haproxy/meshd.cfg in front of a cluster.
+type haproxy struct {
+	// LB posts through the load balancer.
+	LB *clustertest.Node
+	mu sync.Mutex
+	// failed counts the requests haproxy logged with a status of 500 and above or none, by
+	// the node it sent them to ("<NOSRV>" when it had no node to send them to).
+	failed map[string]int
+	lines  []string
+}
+
+// needHAProxy returns haproxy's path, installing Debian's package when it is missing.
+func needHAProxy(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("haproxy"); err == nil {
+		return p
+	}
+	for _, args := range [][]string{{"update"}, {"install", "-y", "haproxy"}} {
+		if out, err := exec.Command("apt-get", args...).CombinedOutput(); err != nil {
+			t.Fatalf("haproxy is missing and apt-get %s failed: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	p, err := exec.LookPath("haproxy")
+	if err != nil {
+		t.Fatal("haproxy still missing after apt-get install haproxy")
+	}
+	return p
+}
+
+// httpLogLine is haproxy's httplog line: the server that answered, the timers, the status
+// (-1 when the request ended without one).
+var httpLogLine = regexp.MustCompile(`meshd_nodes/(\S+) \S+ (-1|\d{3}) `)
+
+// startHAProxy runs the shipped configuration with its bind address and server lines set to
+// the test's nodes, and waits until it forwards requests.
+func startHAProxy(t *testing.T, nodes []*clustertest.Node) *haproxy {
+	t.Helper()
+	bin := needHAProxy(t)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "haproxy", "meshd.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var cfg []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "bind":
+			line = "    bind " + addr
+		case len(f) >= 3 && f[0] == "server":
+			line = ""
+		case len(f) >= 2 && f[0] == "log" && f[1] == "stdout":
+			line = strings.Replace(line, "warning", "info", 1)
+		}
+		cfg = append(cfg, line)
+	}
+	for _, n := range nodes {
+		cfg = append(cfg, fmt.Sprintf("    server %s %s", n.Name, strings.TrimSuffix(strings.TrimPrefix(n.URL, "http://"), "/graphql")))
+	}
+	path := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(path, []byte(strings.Join(cfg, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "-c", "-f", path).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy rejects the shipped configuration: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-db", "-f", path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &haproxy{LB: &clustertest.Node{Name: "haproxy", URL: "http://" + addr + "/graphql"}, failed: map[string]int{}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			h.mu.Lock()
+			h.lines = append(h.lines, line)
+			if m := httpLogLine.FindStringSubmatch(line); m != nil && (m[2] == "-1" || m[2] >= "500") {
+				h.failed[m[1]]++
+			}
+			h.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return h
+			}
+		}
+		if time.Now().After(deadline) {
+			h.mu.Lock()
+			t.Fatalf("haproxy does not forward requests: %v\n%s", err, strings.Join(h.lines, "\n"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// failures returns and resets the failed answers haproxy logged, by node.
+func (h *haproxy) failures() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f := h.failed
+	h.failed = map[string]int{}
+	return f
+}
