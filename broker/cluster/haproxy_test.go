@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker/cluster/clustertest"
+	"github.com/smalruby/meshd/deploy/apttest"
 )
 
 // haproxy is a real haproxy process running deploy/haproxy/meshd.cfg in front of a cluster.
@@ -28,24 +29,6 @@ type haproxy struct {
 	lines  []string
 }
 
-// needHAProxy returns haproxy's path, installing Debian's package when it is missing.
-func needHAProxy(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("haproxy"); err == nil {
-		return p
-	}
-	for _, args := range [][]string{{"update"}, {"install", "-y", "haproxy"}} {
-		if out, err := exec.Command("apt-get", args...).CombinedOutput(); err != nil {
-			t.Fatalf("haproxy is missing and apt-get %s failed: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	p, err := exec.LookPath("haproxy")
-	if err != nil {
-		t.Fatal("haproxy still missing after apt-get install haproxy")
-	}
-	return p
-}
-
 // httpLogLine is haproxy's httplog line: the server that answered, the timers, the status
 // (-1 when the request ended without one).
 var httpLogLine = regexp.MustCompile(`meshd_nodes/(\S+) \S+ (-1|\d{3}) `)
@@ -54,7 +37,7 @@ var httpLogLine = regexp.MustCompile(`meshd_nodes/(\S+) \S+ (-1|\d{3}) `)
 // the test's nodes, and waits until it forwards requests.
 func startHAProxy(t *testing.T, nodes []*clustertest.Node) *haproxy {
 	t.Helper()
-	bin := needHAProxy(t)
+	bin := apttest.Tool(t, "haproxy", "haproxy")
 	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "haproxy", "meshd.cfg"))
 	if err != nil {
 		t.Fatal(err)
