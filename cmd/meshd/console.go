@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	runtimemetrics "runtime/metrics"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,7 @@ type consoleServer struct {
 	generated bool     // the key was generated: no admin keys are configured
 	keyFile   string   // the file the generated key is kept in, "" with -store memory
 	own       net.Addr // the console's own listener (-console-addr), nil on the main one
+	publicURL string   // meshd's public URL (-public-url), "" when unset
 }
 
 // storeHealth describes the store for the console: its kind, file and size, and its
@@ -49,7 +51,7 @@ func storeHealth(kind, path string, st broker.Stats) console.StoreHealth {
 // newConsole starts the console: admin keys from the settings or, when none is set, the key
 // kept in the data directory (generated on first start).
 func newConsole(ctx context.Context, cfg *config, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, ended *console.Ended, admin map[string]http.Handler) (*consoleServer, error) {
-	cs := &consoleServer{log: log}
+	cs := &consoleServer{log: log, publicURL: cfg.publicURL}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
 		// With -store memory nothing outlives the process, the admin key neither: only the
@@ -131,9 +133,45 @@ func (cs *consoleServer) announce(scheme string, mainAddr net.Addr) {
 	// The link logs in once; after that the key in the file does.
 	if cs.keyFile == "" {
 		cs.log.Info("console listening", "login", base+cs.c.LoginPath(), "admin_key", "in memory only (-store memory)")
+		cs.announceElsewhere(scheme, addr)
 		return
 	}
 	cs.log.Info("console listening", "login", base+cs.c.LoginPath(), "admin_key_file", cs.keyFile)
+	cs.announceElsewhere(scheme, addr)
+}
+
+// announceElsewhere logs a one-time login link for each of the machine's LAN addresses the
+// console listens on, and for the public URL when the console is on the main listener: the
+// link to 127.0.0.1 is of no use from the teacher's laptop when meshd runs on a headless Pi.
+func (cs *consoleServer) announceElsewhere(scheme string, addr net.Addr) {
+	var bases []string
+	if cs.own == nil && cs.publicURL != "" {
+		bases = append(bases, strings.TrimSuffix(cs.publicURL, "/"))
+	}
+	bases = append(bases, lanBases(scheme, addr)...)
+	for _, b := range bases {
+		cs.log.Info("console login link", "login", b+cs.c.LoginPath())
+	}
+}
+
+// lanBases returns scheme://IP:port for each non-loopback IPv4 address of the machine when
+// addr listens on every address, else nothing.
+func lanBases(scheme string, addr net.Addr) []string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); err != nil || host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return nil
+	}
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range ifaddrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			out = append(out, scheme+"://"+net.JoinHostPort(n.IP.String(), port))
+		}
+	}
+	return out
 }
 
 // Close stops the console's sampling.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -200,5 +201,31 @@ func TestAdminKeySettings(t *testing.T) {
 	k2, _, err := console.LoadAdminKey(dir)
 	if err != nil || k1 != k2 || len(k1) < console.MinAdminKeyLen {
 		t.Fatalf("keys %q then %q (%v)", k1, k2, err)
+	}
+}
+
+// Login links name the public URL (and the LAN addresses when meshd listens on all of them),
+// not only 127.0.0.1; each logs in once.
+func TestConsoleLoginLinksForOtherMachines(t *testing.T) {
+	p := startMeshd(t, "-data-dir", t.TempDir(), "-public-url", "http://meshd.school.lan:8080")
+	m := logLine(t, p, regexp.MustCompile(`msg="console login link" login="http://meshd\.school\.lan:8080(/console/login\?ticket=[0-9a-f]+)"`))
+	base := strings.TrimSuffix(p.URL, "/graphql")
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	res, err := browser.Get(base + m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if code, _ := get(t, browser, base+"/statusz"); code != http.StatusOK {
+		t.Errorf("/statusz after the public URL's login link: %d", code)
+	}
+	if got := lanBases("http", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}); got != nil {
+		t.Errorf("links for a loopback listener: %v", got)
+	}
+	for _, b := range lanBases("http", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}) {
+		if !strings.HasSuffix(b, ":8080") || strings.Contains(b, "//127.") {
+			t.Errorf("LAN link base %s", b)
+		}
 	}
 }
