@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,27 +48,42 @@ func TestInstalledPackage(t *testing.T) {
 	}
 	node, nodeDir := realclient.Setup(t)
 	root := repoRoot(t)
+	// The Debian root is made (once, then cached) while the packages build.
+	debootstrapTool := apttest.Tool(t, "debootstrap", "debootstrap")
+	lintian := apttest.Tool(t, "lintian", "lintian")
+	image, made := debianImage(t, debootstrapTool)
 	first, second := t.TempDir(), t.TempDir()
 	release(t, root, "1.2.3", first)
 	release(t, root, "1.2.4", second, "-platforms", "linux-amd64")
 
-	t.Run("lintian", func(t *testing.T) {
-		lintian := apttest.Tool(t, "lintian", "lintian")
-		debs, _ := filepath.Glob(filepath.Join(first, "*.deb"))
-		cmd := exec.Command(lintian, append([]string{"--tag-display-limit", "0"}, debs...)...)
-		out, err := cmd.CombinedOutput()
-		t.Logf("lintian:\n%s", out)
-		for _, line := range strings.Split(string(out), "\n") {
+	// lintian runs beside the install.
+	debs, _ := filepath.Glob(filepath.Join(first, "*.deb"))
+	var lintOut bytes.Buffer
+	lint := exec.Command(lintian, append([]string{"--tag-display-limit", "0"}, debs...)...)
+	lint.Stdout, lint.Stderr = &lintOut, &lintOut
+	if err := lint.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		err := lint.Wait()
+		t.Logf("lintian on %d packages:\n%s", len(debs), &lintOut)
+		for _, line := range strings.Split(lintOut.String(), "\n") {
 			if strings.HasPrefix(line, "E: ") {
 				t.Errorf("lintian reports an error: %s", line)
 			}
 		}
-		if err != nil && !bytes.Contains(out, []byte("E: ")) {
-			t.Fatalf("lintian: %v", err)
+		if err != nil && !strings.Contains(lintOut.String(), "E: ") {
+			t.Errorf("lintian: %v", err)
 		}
-	})
+	}()
 
-	chroot := debianRoot(t)
+	switch err := <-made; {
+	case errors.Is(err, errMade):
+		t.Logf("the Debian root is made and cached at %s (%s); later runs unpack it", time.Now().Format(time.TimeOnly), image)
+	case err != nil:
+		t.Fatal(err)
+	}
+	chroot := debianRoot(t, image)
 	install := func(dir, deb string) string {
 		t.Helper()
 		data, err := os.ReadFile(filepath.Join(dir, deb))
@@ -397,19 +413,42 @@ func runClient(t *testing.T, node, dir, base string) {
 	}
 }
 
-// debianRoot returns a fresh Debian root in a temporary directory, with /proc and /dev
-// mounted. The first run debootstraps it into the user's cache directory as a tar file (keyed by
-// suite and architecture); later runs unpack that.
-func debianRoot(t *testing.T) string {
+// errMade tells that debianImage's channel reports a root it has just made.
+var errMade = errors.New("made")
+
+// debianImage returns the cached Debian root's tar file (in the user's cache directory, keyed by
+// suite and architecture) and a channel that reports when it exists: nil at once when it was
+// cached, errMade after debootstrap has made it in the background, or debootstrap's error.
+func debianImage(t *testing.T, debootstrapTool string) (string, chan error) {
 	t.Helper()
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatal(err)
 	}
 	image := filepath.Join(cache, "meshd", fmt.Sprintf("debian-%s-%s.tar", suite, runtime.GOARCH))
-	if _, err := os.Stat(image); err != nil {
-		debootstrap(t, image)
+	made := make(chan error, 1)
+	if _, err := os.Stat(image); err == nil {
+		made <- nil
+		return image, made
 	}
+	start, done := time.Now(), make(chan struct{})
+	go func() {
+		defer close(done)
+		err := debootstrap(debootstrapTool, image)
+		if err == nil {
+			err = errMade
+		}
+		made <- err
+	}()
+	// A test that fails before it needs the root still leaves no debootstrap running.
+	t.Cleanup(func() { <-done })
+	t.Logf("debootstrap %s started at %s: no cached root in %s", suite, start.Format(time.TimeOnly), image)
+	return image, made
+}
+
+// debianRoot unpacks image into a temporary directory and mounts /proc and /dev in it.
+func debianRoot(t *testing.T, image string) string {
+	t.Helper()
 	root := t.TempDir()
 	if out, err := exec.Command("tar", "-C", root, "-xpf", image).CombinedOutput(); err != nil {
 		t.Fatalf("unpack %s: %v\n%s", image, err, out)
@@ -428,26 +467,21 @@ func debianRoot(t *testing.T) string {
 	return root
 }
 
-// debootstrap makes a minimal Debian root and writes it to image.
-func debootstrap(t *testing.T, image string) {
-	t.Helper()
-	tool := apttest.Tool(t, "debootstrap", "debootstrap")
+// debootstrap makes a minimal Debian root and writes it to image as a tar file.
+func debootstrap(tool, image string) error {
 	dir := filepath.Join(filepath.Dir(image), "debootstrap-"+strconv.Itoa(os.Getpid()))
-	if err := os.MkdirAll(filepath.Join(filepath.Dir(image), "debs"), 0o755); err != nil {
-		t.Fatal(err)
+	debs := filepath.Join(filepath.Dir(image), "debs")
+	if err := os.MkdirAll(debs, 0o755); err != nil {
+		return err
 	}
 	defer os.RemoveAll(dir)
-	start := time.Now()
-	cmd := exec.Command(tool, "--variant=minbase", "--cache-dir="+filepath.Join(filepath.Dir(image), "debs"), suite, dir, "http://deb.debian.org/debian")
+	cmd := exec.Command(tool, "--variant=minbase", "--cache-dir="+debs, suite, dir, "http://deb.debian.org/debian")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("debootstrap %s: %v\n%s", suite, err, out)
+		return fmt.Errorf("debootstrap %s: %w\n%s", suite, err, out)
 	}
-	t.Logf("debootstrap %s took %s; later runs unpack %s", suite, time.Since(start).Round(time.Second), image)
 	partial := image + ".partial"
 	if out, err := exec.Command("tar", "-C", dir, "-cf", partial, ".").CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v\n%s", err, out)
+		return fmt.Errorf("tar the Debian root: %w\n%s", err, out)
 	}
-	if err := os.Rename(partial, image); err != nil {
-		t.Fatal(err)
-	}
+	return os.Rename(partial, image)
 }
