@@ -17,9 +17,11 @@ func DefaultConfig() Config {
 			MaxFrameBytes:       256 << 10,
 			MaxConnections:      10000,
 			MaxSubscriptions:    100,
-			SendQueue:           1024,
-			SendQueueBytes:      8 << 20,
-			WriteTimeout:        10 * time.Second,
+
+			MaxGroupSubscriptionsPerAddress: 256,
+			SendQueue:                       1024,
+			SendQueueBytes:                  8 << 20,
+			WriteTimeout:                    10 * time.Second,
 		},
 		Limits: Limits{
 			MaxQueryBytes:    64 << 10,
@@ -50,6 +52,7 @@ func (c Config) withDefaults() Config {
 	orDefault(&r.MaxFrameBytes, dr.MaxFrameBytes)
 	orDefault(&r.MaxConnections, dr.MaxConnections)
 	orDefault(&r.MaxSubscriptions, dr.MaxSubscriptions)
+	orDefault(&r.MaxGroupSubscriptionsPerAddress, dr.MaxGroupSubscriptionsPerAddress)
 	orDefault(&r.SendQueue, dr.SendQueue)
 	l, dl := &c.Limits, d.Limits
 	orDefault(&l.MaxQueryBytes, dl.MaxQueryBytes)

@@ -18,6 +18,14 @@ type subscriber struct {
 	id     string
 	prefix []byte
 	exec   *execution
+	// from is the group and address the subscription counts against.
+	from groupAddress
+}
+
+// groupAddress is a group and a client address, whose live subscriptions are bounded.
+type groupAddress struct {
+	group GroupRef
+	ip    string
 }
 
 // hub shares executions: subscribers with the same document and variables share one
@@ -27,6 +35,8 @@ type hub struct {
 	mu         sync.Mutex
 	execs      map[string]*execution
 	executions atomic.Int64
+	// perAddress counts the live subscriptions of each group from each address.
+	perAddress map[groupAddress]int
 	// lagged counts the executions ended because they fell behind their group.
 	lagged atomic.Uint64
 }
@@ -54,7 +64,12 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.execs == nil {
-		h.execs = map[string]*execution{}
+		h.execs, h.perAddress = map[string]*execution{}, map[groupAddress]int{}
+	}
+	from := groupAddress{groupOf(req), sub.c.ip}
+	if max := s.rt.cfg.MaxGroupSubscriptionsPerAddress; h.perAddress[from] >= max {
+		sub.c.operationError(sub.id, "MaxSubscriptionsReachedError", "at most "+strconv.Itoa(max)+" subscriptions to one group from one address (MESH_MAX_GROUP_SUBSCRIPTIONS_PER_ADDRESS)")
+		return false
 	}
 	e := h.execs[key]
 	if e == nil {
@@ -94,7 +109,8 @@ func (h *hub) add(s *Server, sub *subscriber, req request, ack []byte) bool {
 		h.executions.Add(1)
 		go h.deliver(s, e, f, results)
 	}
-	sub.exec = e
+	sub.exec, sub.from = e, from
+	h.perAddress[from]++
 	old := *e.subs.Load()
 	next := append(old[:len(old):len(old)], sub)
 	// Holding the connection's lock keeps results out of its queue until the ack is in.
@@ -113,6 +129,10 @@ func (h *hub) remove(sub *subscriber) {
 	e := sub.exec
 	if e == nil {
 		return
+	}
+	sub.exec = nil
+	if h.perAddress[sub.from]--; h.perAddress[sub.from] <= 0 {
+		delete(h.perAddress, sub.from)
 	}
 	old := *e.subs.Load()
 	next := make([]*subscriber, 0, len(old))

@@ -38,6 +38,10 @@ type RealtimeConfig struct {
 	MaxConnections int
 	// MaxSubscriptions bounds live subscriptions per socket.
 	MaxSubscriptions int
+	// MaxGroupSubscriptionsPerAddress bounds the live subscriptions to one group from one
+	// client address, over all its sockets: every message of a group costs one frame per
+	// subscriber.
+	MaxGroupSubscriptionsPerAddress int
 	// SendQueue and SendQueueBytes bound the frames and the bytes that may wait for a slow
 	// reader; one more closes its socket with 1013, as a slow consumer.
 	SendQueue      int

@@ -25,54 +25,55 @@ import (
 // config is every setting of meshd. Each has a flag and a MESH_* environment twin; a flag
 // given on the command line wins over the environment, which wins over the default.
 type config struct {
-	listenAddr      string
-	dataDir         string
-	storeKind       string
-	apiKeys         []string
-	allowedOrigins  []string
-	domainMode      string
-	secret          string
-	trustedProxies  []netip.Prefix
-	hostInterval    int
-	hostTTL         int
-	memberInterval  int
-	memberTTL       int
-	maxConnection   int
-	deadGroupGrace  int
-	eventTTL        int
-	pollingInterval int
-	eventPageLimit  int
-	maxRequestBytes int64
-	maxFrameBytes   int64
-	limits          gql.Limits
-	keepalive       int
-	connTimeoutMS   int
-	flushInterval   time.Duration
-	sweepInterval   time.Duration
-	requestTimeout  time.Duration
-	shutdownTimeout time.Duration
-	readTimeout     time.Duration
-	writeTimeout    time.Duration
-	idleTimeout     time.Duration
-	maxOpenConns    int
-	maxConnsPerAddr int
-	natsListen      string
-	natsToken       string
-	maxConnections  int
-	maxSubs         int
-	sendQueue       int
-	sendQueueBytes  int
-	metricsAddr     string
-	pprofAddr       string
-	tlsCert         string
-	tlsKey          string
-	staticDir       string
-	publicURL       string
-	logLevel        string
-	logFormat       string
-	cluster         clusterConfig
-	adminKeys       []string
-	consoleAddr     string
+	listenAddr          string
+	dataDir             string
+	storeKind           string
+	apiKeys             []string
+	allowedOrigins      []string
+	domainMode          string
+	secret              string
+	trustedProxies      []netip.Prefix
+	hostInterval        int
+	hostTTL             int
+	memberInterval      int
+	memberTTL           int
+	maxConnection       int
+	deadGroupGrace      int
+	eventTTL            int
+	pollingInterval     int
+	eventPageLimit      int
+	maxRequestBytes     int64
+	maxFrameBytes       int64
+	limits              gql.Limits
+	keepalive           int
+	connTimeoutMS       int
+	flushInterval       time.Duration
+	sweepInterval       time.Duration
+	requestTimeout      time.Duration
+	shutdownTimeout     time.Duration
+	readTimeout         time.Duration
+	writeTimeout        time.Duration
+	idleTimeout         time.Duration
+	maxOpenConns        int
+	maxConnsPerAddr     int
+	natsListen          string
+	natsToken           string
+	maxConnections      int
+	maxSubs             int
+	maxGroupSubsPerAddr int
+	sendQueue           int
+	sendQueueBytes      int
+	metricsAddr         string
+	pprofAddr           string
+	tlsCert             string
+	tlsKey              string
+	staticDir           string
+	publicURL           string
+	logLevel            string
+	logFormat           string
+	cluster             clusterConfig
+	adminKeys           []string
+	consoleAddr         string
 }
 
 // setting describes one configuration knob for the flag set, -h and the README.
@@ -169,6 +170,7 @@ func (c *config) settings() []setting {
 		{topicLimits, "MESH_MAX_OPEN_CONNECTIONS", "most connections (HTTP and WebSocket) open at once; more are answered 429 and closed; 0 takes the descriptor limit less 128", intVar(&c.maxOpenConns, 0), ""},
 		{topicLimits, "MESH_MAX_CONNECTIONS_PER_ADDRESS", "most connections open at once from one client address (trusted proxies excepted): a classroom of 40 behind one NAT needs about 300", intVar(&c.maxConnsPerAddr, 512), ""},
 		{topicLimits, "MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, apiDefaults.Realtime.MaxSubscriptions), ""},
+		{topicLimits, "MESH_MAX_GROUP_SUBSCRIPTIONS_PER_ADDRESS", "most live subscriptions to one group from one client address, over all its WebSockets (a class of 40 editors behind one NAT opens about 80)", intVar(&c.maxGroupSubsPerAddr, apiDefaults.Realtime.MaxGroupSubscriptionsPerAddress), ""},
 		{topicLimits, "MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, apiDefaults.Realtime.SendQueue), ""},
 		{topicLimits, "MESH_SEND_QUEUE_BYTES", "bytes queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueueBytes, apiDefaults.Realtime.SendQueueBytes), ""},
 		{topicLimits, "MESH_MAX_QUERY_BYTES", "longest GraphQL document accepted", intVar(&c.limits.MaxQueryBytes, apiDefaults.Limits.MaxQueryBytes), ""},
@@ -311,34 +313,35 @@ func editDistance(a, b string) int {
 func (c *config) validate() error {
 	var errs []error
 	positive := map[string]int{
-		"host-heartbeat-interval-seconds":   c.hostInterval,
-		"host-heartbeat-ttl-seconds":        c.hostTTL,
-		"member-heartbeat-interval-seconds": c.memberInterval,
-		"member-heartbeat-ttl-seconds":      c.memberTTL,
-		"max-connection-time-seconds":       c.maxConnection,
-		"dead-group-grace-seconds":          c.deadGroupGrace,
-		"event-ttl-seconds":                 c.eventTTL,
-		"polling-interval-seconds":          c.pollingInterval,
-		"event-page-limit":                  c.eventPageLimit,
-		"keepalive-seconds":                 c.keepalive,
-		"connection-timeout-ms":             c.connTimeoutMS,
-		"max-connections":                   c.maxConnections,
-		"max-subscriptions-per-connection":  c.maxSubs,
-		"send-queue-frames":                 c.sendQueue,
-		"max-connections-per-address":       c.maxConnsPerAddr,
-		"max-query-bytes":                   c.limits.MaxQueryBytes,
-		"max-depth":                         c.limits.MaxDepth,
-		"max-overlap-pairs":                 c.limits.MaxOverlapPairs,
-		"max-selections":                    c.limits.MaxSelections,
-		"max-aliases":                       c.limits.MaxAliases,
-		"max-response-bytes":                c.limits.MaxResponseBytes,
-		"max-subscription-frame-bytes":      c.limits.MaxFrameBytes,
-		"document-cache":                    c.limits.DocumentCache,
-		"max-errors":                        c.limits.MaxErrors,
-		"max-variable-bytes":                c.limits.MaxVariableBytes,
-		"max-variable-depth":                c.limits.MaxVariableDepth,
-		"max-variable-values":               c.limits.MaxVariableValues,
-		"send-queue-bytes":                  c.sendQueueBytes,
+		"host-heartbeat-interval-seconds":     c.hostInterval,
+		"host-heartbeat-ttl-seconds":          c.hostTTL,
+		"member-heartbeat-interval-seconds":   c.memberInterval,
+		"member-heartbeat-ttl-seconds":        c.memberTTL,
+		"max-connection-time-seconds":         c.maxConnection,
+		"dead-group-grace-seconds":            c.deadGroupGrace,
+		"event-ttl-seconds":                   c.eventTTL,
+		"polling-interval-seconds":            c.pollingInterval,
+		"event-page-limit":                    c.eventPageLimit,
+		"keepalive-seconds":                   c.keepalive,
+		"connection-timeout-ms":               c.connTimeoutMS,
+		"max-connections":                     c.maxConnections,
+		"max-subscriptions-per-connection":    c.maxSubs,
+		"max-group-subscriptions-per-address": c.maxGroupSubsPerAddr,
+		"send-queue-frames":                   c.sendQueue,
+		"max-connections-per-address":         c.maxConnsPerAddr,
+		"max-query-bytes":                     c.limits.MaxQueryBytes,
+		"max-depth":                           c.limits.MaxDepth,
+		"max-overlap-pairs":                   c.limits.MaxOverlapPairs,
+		"max-selections":                      c.limits.MaxSelections,
+		"max-aliases":                         c.limits.MaxAliases,
+		"max-response-bytes":                  c.limits.MaxResponseBytes,
+		"max-subscription-frame-bytes":        c.limits.MaxFrameBytes,
+		"document-cache":                      c.limits.DocumentCache,
+		"max-errors":                          c.limits.MaxErrors,
+		"max-variable-bytes":                  c.limits.MaxVariableBytes,
+		"max-variable-depth":                  c.limits.MaxVariableDepth,
+		"max-variable-values":                 c.limits.MaxVariableValues,
+		"send-queue-bytes":                    c.sendQueueBytes,
 	}
 	for name, v := range positive {
 		if v < 1 {
