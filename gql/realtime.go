@@ -40,7 +40,7 @@ type RealtimeConfig struct {
 	MaxSubscriptions int
 	// MaxGroupSubscriptionsPerAddress bounds the live subscriptions to one group from one
 	// client address, over all its sockets: every message of a group costs one frame per
-	// subscriber.
+	// subscriber (256; the editor opens one per group, older ones three).
 	MaxGroupSubscriptionsPerAddress int
 	// SendQueue and SendQueueBytes bound the frames and the bytes that may wait for a slow
 	// reader; one more closes its socket with 1013, as a slow consumer.

@@ -57,7 +57,7 @@ var settingsJa = map[string]string{
 	"MESH_MAX_RESPONSE_BYTES":                  "1 つのクエリ・ミューテーションへの応答の最大バイト数",
 	"MESH_MAX_SUBSCRIPTION_FRAME_BYTES":        "サブスクリプションの 1 フレームの最大バイト数。超えるメッセージにはエラーを返す",
 	"MESH_DOCUMENT_CACHE":                      "検証済みのドキュメントを覚えておく数",
-	"MESH_MAX_GROUP_SUBSCRIPTIONS_PER_ADDRESS": "1 つのグループへの、1 つのクライアントアドレスからの購読（subscription）の最大数。そのアドレスのすべての WebSocket を合わせて数える（NAT の後ろの 40 人のクラスでおよそ 80）",
+	"MESH_MAX_GROUP_SUBSCRIPTIONS_PER_ADDRESS": "1 つのグループへの、1 つのクライアントアドレスからの購読（subscription）の最大数。そのアドレスのすべての WebSocket を合わせて数える（エディターはグループごとに 1 つ、古い版は 3 つ。NAT の後ろの 40 人のクラスで 40〜120）",
 	"MESH_MAX_ERRORS":                          "1 つの応答に並べるエラーの最大数。残りは最後の 1 つのエラーで数だけ伝える",
 	"MESH_MAX_VARIABLE_BYTES":                  "リクエストの変数（variables）の JSON の最大の長さ",
 	"MESH_MAX_VARIABLE_DEPTH":                  "リクエストの変数の入れ子の最大の深さ（変数をまとめたオブジェクトが 1）",
