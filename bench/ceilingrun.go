@@ -75,12 +75,12 @@ func runCeiling(ctx context.Context, s shape, docs map[string]string, d time.Dur
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: find own binary: %w", err)
 	}
-	p, err := startProcess(ctx, "ceiling", self, nil, []string{ceilingEnv + "=1"})
+	p, err := startProcess(ctx, "ceiling", "ceiling", self, nil, []string{ceilingEnv + "=1"})
 	if err != nil {
 		return nil, err
 	}
 	defer p.stop()
-	cs, err := subscribeCeiling(ctx, p.addr, s, docs["OnMessageInGroup"], parallel)
+	cs, err := subscribeCeiling(ctx, p.Addr(), s, docs["OnMessageInGroup"], parallel)
 	if cs != nil {
 		defer cs.close()
 	}
@@ -114,7 +114,7 @@ func runCeiling(ctx context.Context, s shape, docs map[string]string, d time.Dur
 	res.CPU = cpu
 	res.Delivered = cs.arrived[0].Load() + cs.arrived[1].Load() + cs.arrived[fedPhase].Load()
 	res.OutOfOrder = cs.outOfOrder.Load()
-	res.PeakRSS, _ = peakRSS(p.pid())
+	res.PeakRSS, _ = peakRSS(p.Pid())
 	return res, nil
 }
 
@@ -182,9 +182,9 @@ func (cs *ceilingSockets) read(c *rtConn, i int) {
 // when it ended, how long it took and the ceiling's CPU over it (of one core); then it waits
 // until every frame has arrived, at most 10 s.
 func (cs *ceilingSockets) flood(ctx context.Context, p *process, fr floodRequest, s shape) (sent, arrived uint64, elapsed time.Duration, cpu float64, err error) {
-	cpu0, _ := cpuTime(p.pid())
+	cpu0, _ := cpuTime(p.Pid())
 	body, _ := json.Marshal(fr)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+p.addr+"/flood", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+p.Addr()+"/flood", bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, 0, 0, fmt.Errorf("ceiling: %w", err)
 	}
@@ -199,7 +199,7 @@ func (cs *ceilingSockets) flood(ctx context.Context, p *process, fr floodRequest
 		return 0, 0, 0, 0, fmt.Errorf("ceiling: flood answered %s: %v", resp.Status, err)
 	}
 	arrived = cs.arrived[fr.Phase].Load()
-	cpu1, _ := cpuTime(p.pid())
+	cpu1, _ := cpuTime(p.Pid())
 	for _, n := range res.Sent {
 		sent += n * uint64(s.nodes)
 	}

@@ -82,7 +82,7 @@ func (o options) startCluster(ctx context.Context, n int, env []string) (server,
 		}
 		dirs = append(dirs, dir)
 		name := fmt.Sprintf("meshd-%c", 'a'+i)
-		p, err := startProcess(ctx, name, o.meshd, []string{
+		p, err := startProcess(ctx, name, "meshd", o.meshd, []string{
 			"-listen-addr", "127.0.0.1:0", "-data-dir", dir, "-node-name", name,
 			"-cluster-listen", route, "-cluster-routes", "nats://" + strings.Join(routes, ",nats://"),
 		}, env)
@@ -91,12 +91,12 @@ func (o options) startCluster(ctx context.Context, n int, env []string) (server,
 			return server{}, nil, err
 		}
 		procs = append(procs, p)
-		ep, err := endpointsFor("http://"+p.addr+"/graphql", false)
+		ep, err := endpointsFor("http://"+p.Addr()+"/graphql", false)
 		if err != nil {
 			stop()
 			return server{}, nil, err
 		}
-		srv.eps, srv.pids = append(srv.eps, ep), append(srv.pids, p.pid())
+		srv.eps, srv.pids = append(srv.eps, ep), append(srv.pids, p.Pid())
 	}
 	for i, ep := range srv.eps {
 		if err := waitReady(ctx, ep); err != nil {

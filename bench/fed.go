@@ -19,13 +19,13 @@ import (
 // variables, so the same sizes). It records the ceiling's CPU, the latency and the counts.
 func (cs *ceilingSockets) feed(ctx context.Context, p *process, s shape, docs map[string]string, d time.Duration, res *ceilingResult) error {
 	var failed counts
-	a := newAPI("http://"+p.addr+"/publish", "", 512, &failed)
+	a := newAPI("http://"+p.Addr()+"/publish", "", 512, &failed)
 	defer a.close()
 	perGroup := s.dataRate + s.eventRate
 	var posted, refused atomic.Uint64
 	window, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	cpu0, _ := cpuTime(p.pid())
+	cpu0, _ := cpuTime(p.Pid())
 	start := time.Now()
 	var wg sync.WaitGroup
 	for gi := range s.groups {
@@ -54,7 +54,7 @@ func (cs *ceilingSockets) feed(ctx context.Context, p *process, s shape, docs ma
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu1, _ := cpuTime(p.pid())
+	cpu1, _ := cpuTime(p.Pid())
 	res.FedCPU = (cpu1 - cpu0).Seconds() / elapsed.Seconds()
 	res.FedPostsPerSec = float64(posted.Load()) / elapsed.Seconds()
 	res.FedSent = posted.Load() * uint64(s.nodes)

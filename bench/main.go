@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 )
 
 func main() {
@@ -128,16 +130,13 @@ func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	if o.target == "" && o.meshd == "" {
-		dir, err := os.MkdirTemp("", "meshd-bench-bin-")
+		bin, err := meshdtest.Build(ctx, nil, nil)
 		if err != nil {
 			fmt.Fprintln(stderr, "bench:", err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
-		if o.meshd, err = buildMeshd(ctx, root, dir); err != nil {
-			fmt.Fprintln(stderr, "bench:", err)
-			return 1
-		}
+		defer bin.Remove()
+		o.meshd = bin.Path
 	}
 
 	var results []*result

@@ -47,12 +47,12 @@ func runNATS(ctx context.Context, s shape, d time.Duration, parallel int) (*nats
 	if err != nil {
 		return nil, fmt.Errorf("nats reference: find own binary: %w", err)
 	}
-	p, err := startProcess(ctx, "natsref", self, nil, []string{natsEnv + "=1"})
+	p, err := startProcess(ctx, "natsref", "natsref", self, nil, []string{natsEnv + "=1"})
 	if err != nil {
 		return nil, err
 	}
 	defer p.stop()
-	wsAddr, clientAddr, _ := strings.Cut(p.addr, ",")
+	wsAddr, clientAddr, _ := strings.Cut(p.Addr(), ",")
 	ns := &natsSockets{conns: make([]*natsConn, s.groups*s.nodes), hist: newHistShards(16)}
 	defer ns.close()
 	if err := ns.open(ctx, wsAddr, s.nodes, parallel); err != nil {
@@ -64,7 +64,7 @@ func runNATS(ctx context.Context, s shape, d time.Duration, parallel int) (*nats
 	}
 	defer nc.Close()
 
-	cpu0, _ := cpuTime(p.pid())
+	cpu0, _ := cpuTime(p.Pid())
 	start := time.Now()
 	deadline := start.Add(d)
 	var wg sync.WaitGroup
@@ -95,7 +95,7 @@ func runNATS(ctx context.Context, s shape, d time.Duration, parallel int) (*nats
 	}
 	elapsed := time.Since(start)
 	arrived := ns.arrived.Load()
-	cpu1, _ := cpuTime(p.pid())
+	cpu1, _ := cpuTime(p.Pid())
 	drain := time.Now().Add(10 * time.Second)
 	for ns.arrived.Load() < sent.Load() && time.Now().Before(drain) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
@@ -111,7 +111,7 @@ func runNATS(ctx context.Context, s shape, d time.Duration, parallel int) (*nats
 		Delivered:        ns.arrived.Load(),
 		OutOfOrder:       ns.outOfOrder.Load(),
 	}
-	res.PeakRSS, _ = peakRSS(p.pid())
+	res.PeakRSS, _ = peakRSS(p.Pid())
 	return res, ctx.Err()
 }
 

@@ -288,12 +288,12 @@ func (o options) server(ctx context.Context) (server, func() error, error) {
 		}
 		env = append(env, "MESH_PPROF_ADDR="+pprofAddr)
 	}
-	p, err := startProcess(ctx, "meshd", o.meshd, []string{"-listen-addr", "127.0.0.1:0", "-data-dir", dir}, env)
+	p, err := startProcess(ctx, "meshd", "meshd", o.meshd, []string{"-listen-addr", "127.0.0.1:0", "-data-dir", dir}, env)
 	if err != nil {
 		os.RemoveAll(dir)
 		return server{}, nil, err
 	}
-	ep, err := endpointsFor("http://"+p.addr+"/graphql", false)
+	ep, err := endpointsFor("http://"+p.Addr()+"/graphql", false)
 	var once sync.Once
 	var stopErr error
 	stop := func() error {
@@ -307,7 +307,7 @@ func (o options) server(ctx context.Context) (server, func() error, error) {
 		stop()
 		return server{}, nil, err
 	}
-	return server{ep: ep, pid: p.pid(), pprof: pprofAddr}, stop, nil
+	return server{ep: ep, pid: p.Pid(), pprof: pprofAddr}, stop, nil
 }
 
 // freePort finds a loopback port nobody listens on.

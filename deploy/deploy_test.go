@@ -3,6 +3,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 )
 
 // settings returns every MESH_* variable meshd reads, from its own -h.
@@ -266,8 +269,8 @@ var (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, b := range built {
-		if b.path != "" {
-			os.RemoveAll(filepath.Dir(b.path))
+		if b.bin != nil {
+			b.bin.Remove()
 		}
 	}
 	os.Exit(code)
@@ -275,9 +278,9 @@ func TestMain(m *testing.M) {
 
 // crossBinary is one cross-built meshd, shared by the tests that need it.
 type crossBinary struct {
-	once      sync.Once
-	path, out string
-	err       error
+	once sync.Once
+	bin  *meshdtest.Binary
+	err  error
 }
 
 // crossBuild builds meshd for linux/goarch (GOARM goarm) once per test run, as the Pi guide
@@ -292,21 +295,12 @@ func crossBuild(t *testing.T, goarch, goarm string) string {
 	}
 	builtMu.Unlock()
 	b.once.Do(func() {
-		dir, err := os.MkdirTemp("", "meshd-"+goarch+goarm)
-		if err != nil {
-			b.err = err
-			return
-		}
-		b.path = filepath.Join(dir, "meshd")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", b.path, "../cmd/meshd")
-		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+goarch, "GOARM="+goarm, "CGO_ENABLED=0")
-		out, err := cmd.CombinedOutput()
-		b.out, b.err = string(out), err
+		b.bin, b.err = meshdtest.Build(context.Background(), []string{"-trimpath"}, []string{"GOOS=linux", "GOARCH=" + goarch, "GOARM=" + goarm, "CGO_ENABLED=0"})
 	})
 	if b.err != nil {
-		t.Fatalf("build for %s%s: %v\n%s", goarch, goarm, b.err, b.out)
+		t.Fatalf("build for %s%s: %v", goarch, goarm, b.err)
 	}
-	return b.path
+	return b.bin.Path
 }
 
 func TestKustomizationSetsTheImage(t *testing.T) {

@@ -1,25 +1,17 @@
 package deploy_test
 
 import (
-	"bufio"
-	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 	"github.com/smalruby/meshd/deploy/apttest"
 )
 
@@ -31,107 +23,55 @@ func qemu(t *testing.T, goarch string) string {
 	return apttest.Tool(t, name, "qemu-user-static")
 }
 
-// piMeshd is a meshd binary for a Pi running under qemu-user.
+// piMeshd is a meshd started by the deploy tests; post sends key.
 type piMeshd struct {
-	cmd    *exec.Cmd
-	base   string
-	key    string // the API key post sends
-	stderr *bytes.Buffer
-	mu     *sync.Mutex
-	exited chan error
+	*meshdtest.Process
+	base string // http://host:port
+	key  string
 }
 
-var piListening = regexp.MustCompile(`msg="meshd listening" addr=(\S+)`)
-
+// startPi runs a meshd binary for a Pi under qemu-user on a random loopback port.
 func startPi(t *testing.T, emulator, binary, dataDir string) *piMeshd {
 	t.Helper()
-	cmd := exec.Command(emulator, binary, "-listen-addr", "127.0.0.1:0", "-data-dir", dataDir, "-api-keys", "pi-key")
-	cmd.Env = append(os.Environ(), "MESH_LOG_FORMAT=text")
-	return startCmd(t, cmd, "pi-key")
+	return startMeshd(t, meshdtest.Options{
+		Binary: binary,
+		Prefix: []string{emulator},
+		Args:   []string{"-listen-addr", "127.0.0.1:0", "-data-dir", dataDir, "-api-keys", "pi-key"},
+	}, "pi-key")
 }
 
-// startCmd starts cmd, a meshd logging in text, and waits until it listens; post sends key.
-func startCmd(t *testing.T, cmd *exec.Cmd, key string) *piMeshd {
+// startMeshd starts meshd as o says and waits until it listens; post sends key.
+func startMeshd(t *testing.T, o meshdtest.Options, key string) *piMeshd {
 	t.Helper()
-	emulator := cmd.Path
-	pipe, err := cmd.StderrPipe()
+	p, err := meshdtest.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &piMeshd{cmd: cmd, key: key, stderr: &bytes.Buffer{}, mu: &sync.Mutex{}, exited: make(chan error, 1)}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.stderr.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-			if m := piListening.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-		p.exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-p.exited
-		}
-	})
-	select {
-	case a := <-addr:
-		p.base = "http://" + a
-	case err := <-p.exited:
-		t.Fatalf("meshd exited under %s: %v\n%s", filepath.Base(emulator), err, p.log())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("meshd did not start under %s:\n%s", filepath.Base(emulator), p.log())
-	}
-	return p
-}
-
-func (p *piMeshd) log() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stderr.String()
+	t.Cleanup(func() { p.Kill() })
+	return &piMeshd{Process: p, base: "http://" + p.Addr(), key: key}
 }
 
 // post runs a GraphQL document and returns its data, failing on any error.
 func (p *piMeshd) post(t *testing.T, query string, vars map[string]any) map[string]any {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, p.base+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("x-api-key", p.key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var header []string
+	if p.key != "" {
+		header = []string{"x-api-key", p.key}
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out struct {
-		Data   map[string]any `json:"data"`
-		Errors []any          `json:"errors"`
+	data, err := p.Post(ctx, query, vars, header...)
+	if err != nil || data == nil {
+		t.Fatalf("%s: %v %v", query, err, data)
 	}
-	if err := json.Unmarshal(raw, &out); err != nil || len(out.Errors) > 0 || out.Data == nil {
-		t.Fatalf("%s: %s", query, raw)
-	}
-	return out.Data
+	return data
 }
 
 // stop sends SIGTERM and expects a clean exit.
 func (p *piMeshd) stop(t *testing.T) {
 	t.Helper()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-p.exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, p.log())
-		}
-	case <-time.After(60 * time.Second):
-		t.Fatalf("meshd did not stop:\n%s", p.log())
+	if err := p.Stop(time.Minute); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -214,7 +154,7 @@ func TestPiBuildsRun(t *testing.T) {
 			again := startPi(t, emulator, binary, dir)
 			list := again.post(t, `query($d: String!) { listGroupsByDomain(domain: $d) { id name } }`, map[string]any{"d": domain})["listGroupsByDomain"].([]any)
 			if len(list) != 1 || list[0].(map[string]any)["id"] != id {
-				t.Fatalf("after a restart on the same data directory: %v\n%s", list, again.log())
+				t.Fatalf("after a restart on the same data directory: %v\n%s", list, again.Logs())
 			}
 			if d := again.post(t, `mutation { createDomain }`, nil)["createDomain"]; d != domain {
 				t.Fatalf("domain %v after the restart, was %s", d, domain)

@@ -4,12 +4,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 )
 
 // prebuiltEditor is a fixture of the published editor's build: its bundle carries the AWS
@@ -57,8 +58,6 @@ func TestPiGuideServesThePublishedEditor(t *testing.T) {
 	if !static {
 		t.Fatalf("the Pi guide's settings do not serve the editor: %q", settings)
 	}
-	cmd := exec.Command(crossBuild(t, runtime.GOARCH, ""))
-	cmd.Env = env
 	entries, _ := os.ReadDir(prebuiltEditor)
 	var bundle string
 	for _, e := range entries {
@@ -66,7 +65,7 @@ func TestPiGuideServesThePublishedEditor(t *testing.T) {
 			bundle = e.Name()
 		}
 	}
-	p := startCmd(t, cmd, "")
+	p := startMeshd(t, meshdtest.Options{Binary: crossBuild(t, runtime.GOARCH, ""), Environ: env}, "")
 	res, err := http.Get(p.base + "/" + bundle)
 	if err != nil {
 		t.Fatal(err)

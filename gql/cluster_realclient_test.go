@@ -9,8 +9,12 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker/cluster/clustertest"
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 	"github.com/smalruby/meshd/gql/realclient"
 )
+
+// TestMain removes the meshd the cluster tests built.
+func TestMain(m *testing.M) { meshdtest.Main(m) }
 
 // TestRealClientAcrossClusterNodes runs the editor's SDK, aws-appsync, against three real
 // meshd processes forming one cluster: the host's client talks only to node A, the members'
@@ -24,7 +28,7 @@ func TestRealClientAcrossClusterNodes(t *testing.T) {
 	nodes := clustertest.Start(t, 3, "-api-keys", realClientAPIKey)
 	urls := make([]string, len(nodes))
 	for i, n := range nodes {
-		urls[i] = n.URL
+		urls[i] = n.URL()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -37,7 +41,7 @@ func TestRealClientAcrossClusterNodes(t *testing.T) {
 	)
 	if err := runLogged(t, cmd); err != nil {
 		for _, n := range nodes {
-			t.Logf("node %s:\n%s", n.Name, n.Log())
+			t.Logf("node %s:\n%s", n.Name, n.Logs())
 		}
 		t.Fatalf("node --test cluster.test.mjs: %v (the real client failed against the cluster; see the log above)", err)
 	}

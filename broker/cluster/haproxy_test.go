@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker/cluster/clustertest"
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 	"github.com/smalruby/meshd/deploy/apttest"
 )
 
@@ -62,7 +63,7 @@ func startHAProxy(t *testing.T, nodes []*clustertest.Node) *haproxy {
 		cfg = append(cfg, line)
 	}
 	for _, n := range nodes {
-		cfg = append(cfg, fmt.Sprintf("    server %s %s", n.Name, strings.TrimSuffix(strings.TrimPrefix(n.URL, "http://"), "/graphql")))
+		cfg = append(cfg, fmt.Sprintf("    server %s %s", n.Name, strings.TrimSuffix(strings.TrimPrefix(n.URL(), "http://"), "/graphql")))
 	}
 	path := filepath.Join(t.TempDir(), "haproxy.cfg")
 	if err := os.WriteFile(path, []byte(strings.Join(cfg, "\n")+"\n"), 0o600); err != nil {
@@ -80,7 +81,7 @@ func startHAProxy(t *testing.T, nodes []*clustertest.Node) *haproxy {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h := &haproxy{LB: &clustertest.Node{Name: "haproxy", URL: "http://" + addr + "/graphql"}, failed: map[string]int{}}
+	h := &haproxy{LB: &clustertest.Node{Name: "haproxy", Process: meshdtest.At(addr)}, failed: map[string]int{}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

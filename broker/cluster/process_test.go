@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/smalruby/meshd/broker/cluster/clustertest"
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 )
 
 const (
@@ -36,6 +37,9 @@ func vars(kv ...any) map[string]any {
 	}
 	return m
 }
+
+// TestMain removes the meshd the cluster tests built.
+func TestMain(m *testing.M) { meshdtest.Main(m) }
 
 func domainOf(t *testing.T, n *clustertest.Node) string {
 	t.Helper()
@@ -89,7 +93,7 @@ func TestProcessCluster(t *testing.T) {
 		}
 		for _, n := range nodes {
 			_, err := n.Post(context.Background(), joinGroup, vars("g", "nope", "d", domain, "n", "x"))
-			if e, ok := err.(*clustertest.Error); !ok || e.Type != "GroupNotFound" || e.Message != "Group not found: nope@"+domain {
+			if e, ok := err.(*meshdtest.Error); !ok || e.Type != "GroupNotFound" || e.Message != "Group not found: nope@"+domain {
 				t.Fatalf("node %s: join of a missing group = %v", n.Name, err)
 			}
 		}
@@ -160,7 +164,7 @@ func TestProcessCluster(t *testing.T) {
 
 	t.Run("metrics show each node's place in the log", func(t *testing.T) {
 		for _, n := range nodes {
-			resp, err := http.Get(strings.TrimSuffix(n.URL, "/graphql") + "/metrics")
+			resp, err := http.Get(strings.TrimSuffix(n.URL(), "/graphql") + "/metrics")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,7 +226,7 @@ func subscribe(t *testing.T, n *clustertest.Node, domain, group string) *subscri
 // trySubscribe subscribes, or says why it could not within 20 s.
 func trySubscribe(t *testing.T, n *clustertest.Node, domain, group string) (*subscriber, error) {
 	header, _ := json.Marshal(map[string]string{"host": "meshd", "x-api-key": "k"})
-	url := "ws" + strings.TrimPrefix(strings.TrimSuffix(n.URL, "/graphql"), "http") + "/graphql/realtime?header=" +
+	url := "ws" + strings.TrimPrefix(strings.TrimSuffix(n.URL(), "/graphql"), "http") + "/graphql/realtime?header=" +
 		base64.StdEncoding.EncodeToString(header) + "&payload=e30="
 	ws, _, err := (&websocket.Dialer{Subprotocols: []string{"graphql-ws"}}).Dial(url, nil)
 	if err != nil {
@@ -401,7 +405,7 @@ func leaderOf(t *testing.T, nodes []*clustertest.Node) *clustertest.Node {
 	var leader *clustertest.Node
 	var latest string
 	for _, n := range nodes {
-		for _, line := range strings.Split(n.Log(), "\n") {
+		for _, line := range strings.Split(n.Logs(), "\n") {
 			if !strings.Contains(line, "this node leads the cluster log") {
 				continue
 			}
@@ -627,10 +631,10 @@ func TestProcessClusterFailures(t *testing.T) {
 				stopped = without(stopped)[0]
 			}
 			fault(t, stopped, false, true, func(*load) {
-				stopped.Stop()
+				stopped.Stop(time.Minute)
 				t.Logf("stopped node %s, %s, with SIGTERM", stopped.Name, role)
-				if !strings.Contains(stopped.Log(), "handed over") {
-					t.Errorf("node %s did not hand over before it stopped:\n%s", stopped.Name, stopped.Log())
+				if !strings.Contains(stopped.Logs(), "handed over") {
+					t.Errorf("node %s did not hand over before it stopped:\n%s", stopped.Name, stopped.Logs())
 				}
 				stopped.Restart(t)
 			})

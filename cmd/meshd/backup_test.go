@@ -55,7 +55,7 @@ func TestBinaryCheck(t *testing.T) {
 	served := t.TempDir()
 	p := startMeshd(t, "-data-dir", served)
 	p.post(t, `mutation { createGroup(name: "n", hostId: "h", domain: "d") { id } }`, nil)
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	if code := p.wait(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -120,7 +120,7 @@ func TestBinaryBackupAndRestoreStopped(t *testing.T) {
 	dir := t.TempDir()
 	p := startMeshd(t, "-data-dir", dir)
 	id := p.post(t, `mutation { createGroup(name: "n", hostId: "h", domain: "d") { id } }`, nil)["createGroup"].(map[string]any)["id"].(string)
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	p.wait(t)
 
 	file := filepath.Join(t.TempDir(), "lesson.db")
@@ -157,11 +157,11 @@ func TestBinaryUpgradesAFormat1File(t *testing.T) {
 	format1, _ := os.ReadFile("../../store/testdata/format1.db")
 	os.WriteFile(filepath.Join(dir, "meshd.db"), format1, 0o600)
 	p := startMeshd(t, "-data-dir", dir)
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	p.wait(t)
 	want := `msg="state file upgraded to a new format version; the original is kept" from=1 to=2 kept=` + dir + "/meshd.db.format1"
-	if !strings.Contains(p.stderr.String(), want) {
-		t.Fatalf("no upgrade logged:\n%s", p.stderr)
+	if !strings.Contains(p.Logs(), want) {
+		t.Fatalf("no upgrade logged:\n%s", p.Logs())
 	}
 	if kept, _ := os.ReadFile(filepath.Join(dir, "meshd.db.format1")); !bytes.Equal(kept, format1) {
 		t.Fatal("the original is not kept")
@@ -218,8 +218,8 @@ func TestBinaryBackupWhileRunning(t *testing.T) {
 	if info.Groups < 20 || info.Groups > total {
 		t.Fatalf("the backup holds %d groups of the %d written", info.Groups, total)
 	}
-	if !strings.Contains(p.stderr.String(), `msg="backup taken"`) {
-		t.Errorf("the backup is not logged:\n%s", p.stderr)
+	if !strings.Contains(p.Logs(), `msg="backup taken"`) {
+		t.Errorf("the backup is not logged:\n%s", p.Logs())
 	}
 
 	// Only an admin key may take one.

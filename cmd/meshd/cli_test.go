@@ -55,17 +55,17 @@ func TestBinaryStartupMistakes(t *testing.T) {
 // not meant, and reads its warnings.
 func TestBinaryWarnsAboutLikelyMistakes(t *testing.T) {
 	p := startMeshdEnv(t, []string{"MESH_API_KEY=secret-of-the-school", "MESH_API_KEYS="}, "-store", "memory", "-pprof-addr", ":0")
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d:\n%s", code, p.stderr)
+		t.Fatalf("exit %d:\n%s", code, p.Logs())
 	}
 	for _, want := range []string{
 		`level=WARN msg="MESH_API_KEY is set but is not a meshd setting: it is ignored (did you mean MESH_API_KEYS?)"`,
 		`level=WARN msg="no API key is set (-api-keys, MESH_API_KEYS): meshd accepts requests with any key or none"`,
 		`level=WARN msg="-pprof-addr :0 listens beyond loopback`,
 	} {
-		if !strings.Contains(p.stderr.String(), want) {
-			t.Errorf("the log lacks %s:\n%s", want, p.stderr)
+		if !strings.Contains(p.Logs(), want) {
+			t.Errorf("the log lacks %s:\n%s", want, p.Logs())
 		}
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/smalruby/meshd/broker/brokertest"
 	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/deploy/apttest"
 	"github.com/smalruby/meshd/gql/realclient"
@@ -537,7 +538,7 @@ type lesson struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 	lines chan map[string]any
-	log   *syncBuffer
+	log   *brokertest.Logs
 	done  chan error
 }
 
@@ -546,7 +547,7 @@ func startLesson(t *testing.T, node, dir, url string) *lesson {
 	cmd := exec.Command(node, "console-lesson.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "MESHD_HTTP_URL="+url, "MESHD_API_KEY="+consolePupilKey, "NO_COLOR=1")
-	l := &lesson{cmd: cmd, lines: make(chan map[string]any, 16), log: &syncBuffer{}, done: make(chan error, 1)}
+	l := &lesson{cmd: cmd, lines: make(chan map[string]any, 16), log: &brokertest.Logs{}, done: make(chan error, 1)}
 	cmd.Stderr = l.log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

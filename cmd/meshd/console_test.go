@@ -24,11 +24,11 @@ func logLine(t *testing.T, p *process, re *regexp.Regexp) []string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
+		if m := re.FindStringSubmatch(p.Logs()); m != nil {
 			return m
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no log line matching %s:\n%s", re, p.stderr)
+			t.Fatalf("no log line matching %s:\n%s", re, p.Logs())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -48,7 +48,7 @@ func TestConsoleAdminKeyIsGeneratedAndKept(t *testing.T) {
 	}
 	raw, _ := os.ReadFile(keyFile)
 	key := strings.TrimSpace(string(raw))
-	if len(key) < console.MinAdminKeyLen || strings.Contains(p.stderr.String(), key) {
+	if len(key) < console.MinAdminKeyLen || strings.Contains(p.Logs(), key) {
 		t.Fatalf("key %q: too short, or written to the log", key)
 	}
 
@@ -109,11 +109,11 @@ func TestConsoleAdminKeyIsGeneratedAndKept(t *testing.T) {
 	}
 
 	// A restart keeps the key.
-	p.cmd.Process.Signal(os.Interrupt)
+	p.Signal(os.Interrupt)
 	p.wait(t)
 	p2 := startMeshd(t, "-data-dir", dir)
 	if m := logLine(t, p2, loginLink); m[2] != keyFile {
-		t.Fatalf("second start:\n%s", p2.stderr)
+		t.Fatalf("second start:\n%s", p2.Logs())
 	}
 	raw2, _ := os.ReadFile(keyFile)
 	if string(raw2) != string(raw) {

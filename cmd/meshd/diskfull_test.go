@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 )
 
 // TestDiskFullRollsBackAndReadyzFollows runs the real binary on a 2 MiB tmpfs and fills it:
@@ -54,13 +56,13 @@ func TestDiskFullRollsBackAndReadyzFollows(t *testing.T) {
 	failed := ""
 	for i := range 500 {
 		host := "full" + string(rune('a'+i%26)) + strings.Repeat("x", i/26)
-		_, raw, err := p.send(create, map[string]any{"h": host, "n": host})
+		_, err := p.send(create, map[string]any{"h": host, "n": host})
 		if err == nil {
 			acked[host] = ""
 			continue
 		}
-		if !strings.Contains(string(raw), `"errorType":"InternalError"`) {
-			t.Fatalf("a create on a full disk: %s", raw)
+		if e := new(meshdtest.Error); !errors.As(err, &e) || e.Type != "InternalError" {
+			t.Fatalf("a create on a full disk: %v", err)
 		}
 		failed = host
 		break
@@ -75,13 +77,13 @@ func TestDiskFullRollsBackAndReadyzFollows(t *testing.T) {
 		}
 	}
 	if code, body := get(t, http.DefaultClient, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "store") {
-		t.Fatalf("/readyz on a full disk: %d %q\n%s", code, body, p.stderr)
+		t.Fatalf("/readyz on a full disk: %d %q\n%s", code, body, p.Logs())
 	}
 	if code, _ := get(t, http.DefaultClient, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz on a full disk: %d", code)
 	}
-	if !strings.Contains(p.stderr.String(), "store commits are failing") {
-		t.Fatalf("the failing store was not logged:\n%s", p.stderr)
+	if !strings.Contains(p.Logs(), "store commits are failing") {
+		t.Fatalf("the failing store was not logged:\n%s", p.Logs())
 	}
 
 	if err := os.Remove(filler.Name()); err != nil {
@@ -91,10 +93,10 @@ func TestDiskFullRollsBackAndReadyzFollows(t *testing.T) {
 	if code, body := get(t, http.DefaultClient, base+"/readyz"); code != 200 {
 		t.Fatalf("/readyz after space was freed: %d %q", code, body)
 	}
-	if !strings.Contains(p.stderr.String(), "store commits succeed again") {
-		t.Fatalf("the recovery was not logged:\n%s", p.stderr)
+	if !strings.Contains(p.Logs(), "store commits succeed again") {
+		t.Fatalf("the recovery was not logged:\n%s", p.Logs())
 	}
-	p.cmd.Process.Signal(syscall.SIGKILL)
+	p.Signal(syscall.SIGKILL)
 	p.wait(t)
 
 	p = startMeshd(t, args...)

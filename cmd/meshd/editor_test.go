@@ -32,9 +32,9 @@ func TestPrebuiltEditorWithTheRealClient(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	t.Logf("node --test editor.test.mjs:\n%s", out)
 	if err != nil {
-		t.Fatalf("the real client against the served editor: %v\nmeshd log:\n%s", err, p.stderr)
+		t.Fatalf("the real client against the served editor: %v\nmeshd log:\n%s", err, p.Logs())
 	}
-	if !strings.Contains(p.stderr.String(), `msg="editor endpoint rewritten"`) {
-		t.Fatalf("no rewrite logged:\n%s", p.stderr)
+	if !strings.Contains(p.Logs(), `msg="editor endpoint rewritten"`) {
+		t.Fatalf("no rewrite logged:\n%s", p.Logs())
 	}
 }

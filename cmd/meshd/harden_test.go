@@ -63,7 +63,7 @@ func TestConnectionFloodLeavesRoomForOthers(t *testing.T) {
 	p := startCommand(t, []string{"prlimit", "--nofile=1024:1024", "--"}, nil, "-store", "memory", "-read-timeout", "3s")
 	base := strings.TrimSuffix(p.URL, "/graphql")
 	host := strings.TrimPrefix(base, "http://")
-	cpu0 := processCPU(t, p.cmd.Process.Pid)
+	cpu0 := processCPU(t, p.Pid())
 
 	const flood = 1100
 	conns := make([]net.Conn, 0, flood)
@@ -134,11 +134,11 @@ func TestConnectionFloodLeavesRoomForOthers(t *testing.T) {
 	if code, _ := get(t, clientFrom("127.0.0.1"), base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz from the flooding address once its connections ended: %d", code)
 	}
-	if strings.Contains(p.stderr.String(), "too many open files") {
-		t.Fatalf("meshd ran out of descriptors:\n%s", p.stderr)
+	if strings.Contains(p.Logs(), "too many open files") {
+		t.Fatalf("meshd ran out of descriptors:\n%s", p.Logs())
 	}
 	// The flood cost meshd little: every refused connection is one accept, write and close.
-	if cpu := processCPU(t, p.cmd.Process.Pid) - cpu0; cpu > 5*time.Second {
+	if cpu := processCPU(t, p.Pid()) - cpu0; cpu > 5*time.Second {
 		t.Fatalf("the flood cost meshd %v of CPU", cpu)
 	}
 }
@@ -169,17 +169,17 @@ func TestIdleKeepAliveIsClosed(t *testing.T) {
 func TestSIGHUPWithoutTLSKeepsServing(t *testing.T) {
 	p := startMeshd(t, "-store", "memory")
 	for i := range 3 {
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := p.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(30 * time.Second)
-		for strings.Count(p.stderr.String(), "nothing to reload") <= i {
+		for strings.Count(p.Logs(), "nothing to reload") <= i {
 			if time.Now().After(deadline) {
-				t.Fatalf("SIGHUP %d was not handled:\n%s", i+1, p.stderr)
+				t.Fatalf("SIGHUP %d was not handled:\n%s", i+1, p.Logs())
 			}
 			select {
-			case <-p.exited:
-				t.Fatalf("SIGHUP stopped meshd:\n%s", p.stderr)
+			case <-p.Exited():
+				t.Fatalf("SIGHUP stopped meshd:\n%s", p.Logs())
 			case <-time.After(10 * time.Millisecond):
 			}
 		}
@@ -226,9 +226,9 @@ var pprofListening = regexp.MustCompile(`msg="pprof listening" addr=(\S+)`)
 // pass them as MESH_API_KEYS).
 func TestPprofCmdlineHidesSecrets(t *testing.T) {
 	p := startMeshd(t, "-store", "memory", "-pprof-addr", "127.0.0.1:0", "-api-keys", "k1,k2", "-admin-keys=admin-key-0123456789", "-secret-key", "s1")
-	m := pprofListening.FindStringSubmatch(p.stderr.String())
+	m := pprofListening.FindStringSubmatch(p.Logs())
 	if m == nil {
-		t.Fatalf("no pprof address in the log:\n%s", p.stderr)
+		t.Fatalf("no pprof address in the log:\n%s", p.Logs())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -101,9 +101,9 @@ func TestBinaryNotifiesSystemd(t *testing.T) {
 	if m := next(t, got); m != "WATCHDOG=1" {
 		t.Fatalf("datagram %q, want WATCHDOG=1", m)
 	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	if code := p.wait(t); code != 0 {
-		t.Fatalf("exit %d:\n%s", code, p.stderr)
+		t.Fatalf("exit %d:\n%s", code, p.Logs())
 	}
 	// Everything meshd sent is in the socket by now: watchdog pings, then STOPPING.
 	for m := next(t, got); m != "STOPPING=1"; m = next(t, got) {

@@ -174,11 +174,11 @@ func TestTLSAndReloadOnSIGHUP(t *testing.T) {
 	}
 	ws.Close()
 	pool2 := writeCert(t, certFile, keyFile, 2)
-	p.cmd.Process.Signal(syscall.SIGHUP)
+	p.Signal(syscall.SIGHUP)
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(p.stderr.String(), "TLS certificate reloaded") {
+	for !strings.Contains(p.Logs(), "TLS certificate reloaded") {
 		if time.Now().After(deadline) {
-			t.Fatalf("no reload logged:\n%s", p.stderr)
+			t.Fatalf("no reload logged:\n%s", p.Logs())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 )
 
 // meshd keeps a generated secret only where a domain it shapes must outlive the process or
@@ -44,15 +45,22 @@ func TestBinaryWritesASecretOnlyWhenNeeded(t *testing.T) {
 	}
 }
 
-// TestMain fails the package's tests when one of them left a data directory in the source
-// tree, as a meshd started without -data-dir would.
+// TestMain removes the meshd the tests built, and fails the package's tests when one of them
+// left a data directory in the source tree, as a meshd started without -data-dir would.
 func TestMain(m *testing.M) {
+	meshdtest.Main(noDataDirLeft{m})
+}
+
+// noDataDirLeft runs the tests and fails them when they left meshd-data/ behind.
+type noDataDirLeft struct{ m *testing.M }
+
+func (n noDataDirLeft) Run() int {
 	_, before := os.Stat("meshd-data")
-	code := m.Run()
+	code := n.m.Run()
 	if _, after := os.Stat("meshd-data"); after == nil && before != nil {
 		fmt.Fprintln(os.Stderr, "a test left meshd-data/ in cmd/meshd: give meshd a -data-dir under t.TempDir()")
 		os.RemoveAll("meshd-data")
 		code = 1
 	}
-	os.Exit(code)
+	return code
 }
