@@ -135,10 +135,6 @@ func (p *Process) read(r io.Reader, listening *regexp.Regexp, addr chan<- string
 	found := false
 	for sc.Scan() {
 		line := sc.Text()
-		if m := listening.FindStringSubmatch(line); m != nil && !found {
-			found = true
-			addr <- m[1]
-		}
 		p.mu.Lock()
 		if p.log.Len()+len(line) > maxLog {
 			rest := p.log.String()[p.log.Len()/2:]
@@ -147,6 +143,11 @@ func (p *Process) read(r io.Reader, listening *regexp.Regexp, addr chan<- string
 		}
 		p.log.WriteString(line + "\n")
 		p.mu.Unlock()
+		// After the line is in the log: whoever Start returns to finds it there.
+		if m := listening.FindStringSubmatch(line); m != nil && !found {
+			found = true
+			addr <- m[1]
+		}
 	}
 	io.Copy(io.Discard, r) // a line longer than the scanner's buffer must not block the process
 }
