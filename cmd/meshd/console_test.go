@@ -137,7 +137,7 @@ func TestConsoleMemoryStoreKeepsNoKey(t *testing.T) {
 	if code, body := get(t, browser, strings.TrimSuffix(p.URL, "/graphql")+"/statusz"); code != http.StatusOK {
 		t.Errorf("/statusz after the login link: %d %s", code, body)
 	}
-	p.cmd.Process.Signal(os.Interrupt)
+	p.Signal(os.Interrupt)
 	p.wait(t)
 	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
 		t.Errorf("-store memory wrote into the data directory: %v %v", entries, err)
