@@ -4,8 +4,6 @@ package gql
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -21,6 +19,7 @@ import (
 	graphql "github.com/graph-gophers/graphql-go"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/gql/access"
 )
 
 //go:embed schema.graphql
@@ -40,7 +39,7 @@ type Config struct {
 	DomainMode broker.DomainMode
 	Secret     string
 	// TrustedProxies are the networks whose X-Forwarded-For header is believed.
-	TrustedProxies []netip.Prefix
+	TrustedProxies access.Proxies
 	// MaxRequestBytes bounds an HTTP request body.
 	MaxRequestBytes int64
 	// RequestTimeout bounds one request's execution.
@@ -69,7 +68,7 @@ type Server struct {
 	limits      Limits
 	docs        *docCache
 	res         *resolver
-	keys        [][sha256.Size]byte
+	keys        access.KeySet
 	log         *slog.Logger
 	rt          realtime
 	scans       scans
@@ -129,9 +128,7 @@ func New(b broker.Service, cfg Config) (*Server, error) {
 		// Origins are checked before the upgrade, against MESH_ALLOWED_ORIGINS.
 		CheckOrigin: func(*http.Request) bool { return true },
 	}
-	for _, k := range cfg.APIKeys {
-		s.keys = append(s.keys, sha256.Sum256([]byte(k)))
-	}
+	s.keys = access.NewKeySet(cfg.APIKeys)
 	return s, nil
 }
 
@@ -152,15 +149,10 @@ func (s *Server) authorize(key, transport, ip string) bool {
 
 // Authorized reports whether key may use the API. Keys are compared in constant time.
 func (s *Server) Authorized(key string) bool {
-	if len(s.keys) == 0 {
+	if s.keys.Len() == 0 {
 		return true
 	}
-	sum := sha256.Sum256([]byte(key))
-	ok := 0
-	for _, k := range s.keys {
-		ok |= subtle.ConstantTimeCompare(sum[:], k[:])
-	}
-	return ok == 1
+	return s.keys.Contains(key)
 }
 
 // OriginAllowed reports whether a browser origin may use the API ("" is a non-browser client).
@@ -184,20 +176,13 @@ func clientIP(ctx context.Context) string {
 // ClientIP returns the caller's address: the first X-Forwarded-For entry when the peer is a
 // trusted proxy, else the peer itself.
 func (s *Server) ClientIP(remoteAddr, forwardedFor string) string {
-	peer, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
+	addr, trusted := s.cfg.TrustedProxies.Peer(remoteAddr)
+	if !addr.IsValid() {
 		return ""
 	}
-	addr := peer.Addr().Unmap()
-	if forwardedFor != "" {
-		for _, p := range s.cfg.TrustedProxies {
-			if p.Contains(addr) {
-				first, _, _ := strings.Cut(forwardedFor, ",")
-				if fwd, err := netip.ParseAddr(strings.TrimSpace(first)); err == nil {
-					return fwd.Unmap().String()
-				}
-				break
-			}
+	if trusted && forwardedFor != "" {
+		if fwd, err := netip.ParseAddr(access.FirstValue(forwardedFor)); err == nil {
+			return fwd.Unmap().String()
 		}
 	}
 	return addr.String()

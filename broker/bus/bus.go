@@ -17,6 +17,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/smalruby/meshd/broker/loglimit"
 )
 
 // Options configures the embedded NATS server.
@@ -43,6 +45,10 @@ const MinTokenLength = 16
 // maxPayload is the largest message the bus carries: far above the biggest allowed mutation.
 const maxPayload = 8 << 20
 
+// dropLogInterval is the least time between two log lines about the bus's errors, so that a
+// burst of slow-consumer drops is one line, not thousands.
+const dropLogInterval = 10 * time.Second
+
 // Bus publishes and delivers group messages.
 type Bus struct {
 	srv        *server.Server
@@ -50,7 +56,7 @@ type Bus struct {
 	listening  bool // a client port is open: clients outside the process may connect
 	maxPending int
 	log        *slog.Logger
-	errLog     logLimit
+	errLog     loglimit.Limit
 
 	// local holds each subject's subscriptions in the process (a *subjectSubs by subject).
 	local sync.Map
@@ -111,7 +117,7 @@ func New(opts Options) (*Bus, error) {
 		srv.Shutdown()
 		return nil, errors.New("start embedded nats: not ready within 10s")
 	}
-	b := &Bus{srv: srv, listening: opts.ListenAddr != "", maxPending: opts.MaxPending, log: opts.Logger, errLog: logLimit{every: dropLogInterval},
+	b := &Bus{srv: srv, listening: opts.ListenAddr != "", maxPending: opts.MaxPending, log: opts.Logger, errLog: loglimit.Limit{Every: dropLogInterval},
 		subs: make(map[*Subscription]struct{})}
 	if b.maxPending <= 0 {
 		b.maxPending = 64 << 20
@@ -142,7 +148,7 @@ func (b *Bus) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 		b.slowConsumer(subject)
 		return
 	}
-	ok, held := b.errLog.allow(time.Now())
+	ok, held := b.errLog.Allow(time.Now())
 	if ok {
 		b.log.Error("bus error", "subject", subject, "err", err, "lines_held_back", held)
 	}
@@ -150,7 +156,7 @@ func (b *Bus) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
 
 // slowConsumer logs, rate-limited, that a subscription of subject dropped messages.
 func (b *Bus) slowConsumer(subject string) {
-	if ok, held := b.errLog.allow(time.Now()); ok {
+	if ok, held := b.errLog.Allow(time.Now()); ok {
 		b.log.Warn("bus slow consumer: messages dropped", "subject", subject, "dropped_total", b.Dropped(), "lines_held_back", held)
 	}
 }

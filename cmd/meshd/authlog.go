@@ -2,10 +2,11 @@ package main
 
 import (
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smalruby/meshd/broker/loglimit"
 )
 
 // authLogGap is the least time between two log lines about refused API keys: a misconfigured
@@ -18,28 +19,19 @@ type authFailureLog struct {
 	log   *slog.Logger
 	count *prometheus.CounterVec
 	now   func() time.Time
-
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
+	limit loglimit.Limit
 }
 
 func newAuthFailureLog(log *slog.Logger, count *prometheus.CounterVec) *authFailureLog {
-	return &authFailureLog{log: log, count: count, now: time.Now}
+	return &authFailureLog{log: log, count: count, now: time.Now, limit: loglimit.Limit{Every: authLogGap}}
 }
 
 // observe is gql's OnAuthFailure hook.
 func (a *authFailureLog) observe(transport, ip string) {
 	a.count.WithLabelValues(transport).Inc()
-	a.mu.Lock()
-	now := a.now()
-	if !a.last.IsZero() && now.Sub(a.last) < authLogGap {
-		a.suppressed++
-		a.mu.Unlock()
+	ok, suppressed := a.limit.Allow(a.now())
+	if !ok {
 		return
 	}
-	suppressed := a.suppressed
-	a.last, a.suppressed = now, 0
-	a.mu.Unlock()
 	a.log.Warn("API key refused (check the editor's MESH_API_KEY against MESH_API_KEYS)", "transport", transport, "ip", ip, "not_logged_before", suppressed)
 }

@@ -5,24 +5,20 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/bus"
 	"github.com/smalruby/meshd/cmd/meshd/console"
+	"github.com/smalruby/meshd/cmd/meshd/keyfile"
 	"github.com/smalruby/meshd/gql"
 	"github.com/smalruby/meshd/store"
 )
@@ -251,24 +247,6 @@ func needsSecret(cfg *config) bool {
 // loadSecret returns the createDomain secret kept in dir, creating it on first start so that
 // domains stay the same across restarts.
 func loadSecret(dir string) (string, error) {
-	path := filepath.Join(dir, "secret")
-	if b, err := os.ReadFile(path); err == nil {
-		if s := strings.TrimSpace(string(b)); s != "" {
-			return s, nil
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read secret: %w", err)
-	}
-	buf := make([]byte, 32)
-	if _, err := rand.Read(buf); err != nil {
-		return "", fmt.Errorf("generate secret: %w", err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("create data directory: %w", err)
-	}
-	s := hex.EncodeToString(buf)
-	if err := os.WriteFile(path, []byte(s+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write secret: %w", err)
-	}
-	return s, nil
+	secret, _, err := keyfile.Load(dir, "secret", "secret", "", 32)
+	return secret, err
 }

@@ -2,8 +2,6 @@ package console
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
@@ -11,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/smalruby/meshd/broker/loglimit"
+	"github.com/smalruby/meshd/gql/access"
 )
 
 // Limits of the console's sessions and login tickets.
@@ -36,17 +37,16 @@ const (
 // auth checks admin keys, hands out sessions and login tickets, and counts and logs what it
 // refuses.
 type auth struct {
-	admin   [][sha256.Size]byte
-	api     [][sha256.Size]byte
+	admin   access.KeySet
+	api     access.KeySet
 	log     *slog.Logger
 	onFail  func(reason string)
 	now     func() time.Time
 	mu      sync.Mutex
 	sess    map[string]session
 	tickets map[string]time.Time
-	// lastLog and suppressed rate-limit the log lines of refused credentials.
-	lastLog    time.Time
-	suppressed int
+	// logLimit rate-limits the log lines of refused credentials.
+	logLimit loglimit.Limit
 }
 
 type session struct {
@@ -55,23 +55,11 @@ type session struct {
 }
 
 func newAuth(adminKeys, apiKeys []string, log *slog.Logger, onFail func(string)) *auth {
-	a := &auth{log: log, onFail: onFail, now: time.Now, sess: map[string]session{}, tickets: map[string]time.Time{}}
-	for _, k := range adminKeys {
-		a.admin = append(a.admin, sha256.Sum256([]byte(k)))
+	return &auth{
+		admin: access.NewKeySet(adminKeys), api: access.NewKeySet(apiKeys),
+		log: log, onFail: onFail, now: time.Now, sess: map[string]session{}, tickets: map[string]time.Time{},
+		logLimit: loglimit.Limit{Every: failureLogGap},
 	}
-	for _, k := range apiKeys {
-		a.api = append(a.api, sha256.Sum256([]byte(k)))
-	}
-	return a
-}
-
-func matches(set [][sha256.Size]byte, key string) bool {
-	sum := sha256.Sum256([]byte(key))
-	ok := 0
-	for _, k := range set {
-		ok |= subtle.ConstantTimeCompare(sum[:], k[:])
-	}
-	return ok == 1
 }
 
 // checkKey reports whether key is an admin key; a refused key is counted and logged.
@@ -79,9 +67,9 @@ func (a *auth) checkKey(r *http.Request, key string) bool {
 	switch {
 	case key == "":
 		a.refuse(r, FailureMissing)
-	case matches(a.admin, key):
+	case a.admin.Contains(key):
 		return true
-	case matches(a.api, key):
+	case a.api.Contains(key):
 		a.refuse(r, FailureAPIKey)
 	default:
 		a.refuse(r, FailureWrong)
@@ -94,16 +82,10 @@ func (a *auth) refuse(r *http.Request, reason string) {
 	if a.onFail != nil {
 		a.onFail(reason)
 	}
-	a.mu.Lock()
-	now := a.now()
-	if now.Sub(a.lastLog) < failureLogGap {
-		a.suppressed++
-		a.mu.Unlock()
+	ok, suppressed := a.logLimit.Allow(a.now())
+	if !ok {
 		return
 	}
-	suppressed := a.suppressed
-	a.lastLog, a.suppressed = now, 0
-	a.mu.Unlock()
 	msg := "console refused a credential"
 	if reason == FailureAPIKey {
 		msg = "console refused the pupils' API key: the console needs an admin key (MESH_ADMIN_KEYS)"

@@ -14,13 +14,14 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/smalruby/meshd/gql/access"
 )
 
 // editorCacheBytes bounds the memory the editor's rewritten and compressed files may hold.
@@ -40,7 +41,7 @@ type Config struct {
 	// it from each request.
 	PublicURL string
 	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host are believed.
-	TrustedProxies []netip.Prefix
+	TrustedProxies access.Proxies
 	// Log receives the rewrites and a warning when dir has no index.html; nil is slog.Default().
 	Log *slog.Logger
 }
@@ -50,7 +51,7 @@ type editor struct {
 	root *os.Root
 	// publicURL is Config.PublicURL without a trailing slash.
 	publicURL string
-	trusted   []netip.Prefix
+	trusted   access.Proxies
 	log       *slog.Logger
 	cache     *blobCache
 }
@@ -278,11 +279,11 @@ func (e *editor) endpoint(r *http.Request) (string, error) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	if e.fromTrustedProxy(r.RemoteAddr) {
-		if p := firstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
+	if _, trusted := e.trusted.Peer(r.RemoteAddr); trusted {
+		if p := access.FirstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
 			scheme = p
 		}
-		if h := firstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
+		if h := access.FirstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
 			host = h
 		}
 	}
@@ -290,24 +291,6 @@ func (e *editor) endpoint(r *http.Request) (string, error) {
 		return "", fmt.Errorf("host %q cannot be written into the editor; set -public-url", host)
 	}
 	return scheme + "://" + host + "/graphql", nil
-}
-
-func (e *editor) fromTrustedProxy(remoteAddr string) bool {
-	peer, err := netip.ParseAddrPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	for _, p := range e.trusted {
-		if p.Contains(peer.Addr().Unmap()) {
-			return true
-		}
-	}
-	return false
-}
-
-func firstValue(s string) string {
-	first, _, _ := strings.Cut(s, ",")
-	return strings.TrimSpace(first)
 }
 
 // validHost accepts a DNS name, an IPv4 address or a bracketed IPv6 address, with an optional
