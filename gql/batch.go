@@ -51,6 +51,10 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	return c.Conn.Write(p)
 }
 
+// NetConn returns the connection under c, as tls.Conn's NetConn does, for listeners below
+// the batching one that need to find their own connection again.
+func (c *batchConn) NetConn() net.Conn { return c.Conn }
+
 // cork starts holding writes back.
 func (c *batchConn) cork() {
 	c.mu.Lock()

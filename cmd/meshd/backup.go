@@ -57,8 +57,9 @@ func backup(ctx context.Context, args, environ []string, stdout io.Writer) error
 	return nil
 }
 
-// backupOverHTTP copies the state file of the meshd running with cfg's settings to w, through
-// its backup endpoint, and returns the endpoint's URL.
+// backupOverHTTP copies the state file of the meshd running on cfg's data directory to w,
+// through its backup endpoint at the address it recorded there, and returns the endpoint's
+// URL. An answer from any other server is refused before a byte is written.
 func backupOverHTTP(ctx context.Context, cfg *config, w io.Writer) (string, int64, error) {
 	var key string
 	if len(cfg.adminKeys) > 0 {
@@ -70,11 +71,15 @@ func backupOverHTTP(ctx context.Context, cfg *config, w io.Writer) (string, int6
 		}
 		key = k
 	}
-	url, client, err := adminEndpoint(cfg)
+	rec, err := readRunning(cfg.dataDir)
+	if err != nil {
+		return "", 0, fmt.Errorf("a meshd holds %s, but: %w", filepath.Join(cfg.dataDir, stateFile), err)
+	}
+	client, err := adminClient(rec.URL, cfg.tlsCert)
 	if err != nil {
 		return "", 0, err
 	}
-	url += backupPath
+	url := rec.URL + backupPath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return url, 0, err
@@ -85,6 +90,9 @@ func backupOverHTTP(ctx context.Context, cfg *config, w io.Writer) (string, int6
 		return url, 0, fmt.Errorf("backup from the running meshd: %w", err)
 	}
 	defer resp.Body.Close()
+	if err := rec.check(resp, cfg.dataDir); err != nil {
+		return url, 0, fmt.Errorf("backup: %w", err)
+	}
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return url, 0, fmt.Errorf("backup: %s answered %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
@@ -96,23 +104,22 @@ func backupOverHTTP(ctx context.Context, cfg *config, w io.Writer) (string, int6
 	return url, n, nil
 }
 
-// adminEndpoint is the base URL of the running meshd's console, on this machine, and a client
-// for it. Over HTTPS the client accepts exactly the certificate of -tls-cert, whatever name it
-// carries.
-func adminEndpoint(cfg *config) (string, *http.Client, error) {
-	if cfg.consoleAddr != "" {
-		return "http://" + dialable(cfg.consoleAddr), http.DefaultClient, nil
+// adminClient is a client for the running meshd's console at url, on this machine. Over
+// HTTPS it accepts exactly the certificate of certFile (-tls-cert), whatever name it carries.
+func adminClient(url, certFile string) (*http.Client, error) {
+	if !strings.HasPrefix(url, "https://") {
+		return http.DefaultClient, nil
 	}
-	if cfg.tlsCert == "" {
-		return "http://" + dialable(cfg.listenAddr), http.DefaultClient, nil
+	if certFile == "" {
+		return nil, fmt.Errorf("the running meshd serves its console at %s: set -tls-cert (MESH_TLS_CERT) as its service does, so that only its certificate is accepted", url)
 	}
-	pemBytes, err := os.ReadFile(cfg.tlsCert)
+	pemBytes, err := os.ReadFile(certFile)
 	if err != nil {
-		return "", nil, fmt.Errorf("backup over HTTPS: %w", err)
+		return nil, fmt.Errorf("admin endpoint over HTTPS: %w", err)
 	}
 	block, _ := pem.Decode(pemBytes)
 	if block == nil || block.Type != "CERTIFICATE" {
-		return "", nil, fmt.Errorf("backup over HTTPS: %s holds no certificate", cfg.tlsCert)
+		return nil, fmt.Errorf("admin endpoint over HTTPS: %s holds no certificate", certFile)
 	}
 	pinned := block.Bytes
 	tlsConfig := &tls.Config{
@@ -125,7 +132,7 @@ func adminEndpoint(cfg *config) (string, *http.Client, error) {
 			return nil
 		},
 	}
-	return "https://" + dialable(cfg.listenAddr), &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}, nil
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}, nil
 }
 
 // backupEndpoint is the admin endpoint that serves backups of a bbolt state file; none for

@@ -250,11 +250,11 @@ func TestAdminEndpointPinsTheCertificate(t *testing.T) {
 		cert string
 		ok   bool
 	}{{served, true}, {other, false}} {
-		base, client, err := adminEndpoint(&config{listenAddr: addr, tlsCert: tt.cert})
+		client, err := adminClient("https://"+addr, tt.cert)
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := client.Get(base + "/")
+		resp, err := client.Get("https://" + addr + "/")
 		if resp != nil {
 			resp.Body.Close()
 		}
@@ -314,5 +314,61 @@ func TestBinarySlowBackupDoesNotHoldCommits(t *testing.T) {
 		if _, err := p.send(fmt.Sprintf(`mutation { createGroup(name: "n", hostId: "slow%d", domain: "d") { id } }`, i), nil); err != nil {
 			t.Fatalf("createGroup %d while a backup of %d bytes is read slowly: %v", i, size, err)
 		}
+	}
+}
+
+// meshd backup and meshd status talk to the meshd that holds their data directory, found
+// from the address it records there, never to whatever listens on their own -listen-addr:
+// here another meshd with the same admin key, whose address they are given.
+func TestBackupAndStatusFindTheirMeshd(t *testing.T) {
+	const key = "a-shared-admin-key-0123"
+	ours, other := t.TempDir(), t.TempDir()
+	a := startMeshd(t, "-data-dir", ours, "-admin-keys", key)
+	a.post(t, `mutation { createGroup(name: "ours", hostId: "h", domain: "d") { id } }`, nil)
+	b := startMeshd(t, "-data-dir", other, "-admin-keys", key)
+	b.post(t, `mutation { createGroup(name: "other", hostId: "h", domain: "d") { id } }`, nil)
+	b.post(t, `mutation { createGroup(name: "other2", hostId: "h2", domain: "d") { id } }`, nil)
+	otherAddr := strings.TrimSuffix(strings.TrimPrefix(b.URL, "http://"), "/graphql")
+
+	file := filepath.Join(t.TempDir(), "ours.db")
+	status, stdout, stderr := meshdCommand(t, []string{"MESH_ADMIN_KEYS=" + key}, "backup", "-data-dir", ours, "-listen-addr", otherAddr, file)
+	if status != 0 {
+		t.Fatalf("backup: exit %d\n%s%s", status, stdout, stderr)
+	}
+	if info, err := store.Inspect(file); err != nil || info.Groups != 1 {
+		t.Fatalf("the backup of %s holds %+v (%v), want its one group, not the other meshd's two", ours, info, err)
+	}
+	status, stdout, stderr = meshdCommand(t, []string{"MESH_ADMIN_KEYS=" + key, "MESH_LISTEN_ADDR=" + otherAddr, "MESH_DATA_DIR=" + ours}, "status")
+	if status != 0 || !strings.Contains(stdout, "ours") || strings.Contains(stdout, "other") {
+		t.Fatalf("status of %s: exit %d\n%s%s", ours, status, stdout, stderr)
+	}
+
+	// A record whose address another server has taken since is noticed, and nothing written.
+	rec, err := readRunning(ours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := running{URL: "http://" + otherAddr, Instance: rec.Instance, PID: rec.PID}
+	if err := stale.record(ours); err != nil {
+		t.Fatal(err)
+	}
+	status, _, stderr = meshdCommand(t, []string{"MESH_ADMIN_KEYS=" + key}, "backup", "-data-dir", ours, filepath.Join(t.TempDir(), "x.db"))
+	if status != 1 || !strings.Contains(stderr, "is not the meshd that holds "+ours) {
+		t.Fatalf("backup through a stale record: exit %d\n%s", status, stderr)
+	}
+	status, _, stderr = meshdCommand(t, []string{"MESH_ADMIN_KEYS=" + key}, "status", "-data-dir", ours)
+	if status != 1 || !strings.Contains(stderr, "is not the meshd that holds "+ours) {
+		t.Fatalf("status through a stale record: exit %d\n%s", status, stderr)
+	}
+	// A clean stop forgets the record.
+	a.Signal(syscall.SIGTERM)
+	a.wait(t)
+	if _, err := os.Stat(filepath.Join(other, runningFile)); err != nil {
+		t.Fatalf("the other meshd's record: %v", err)
+	}
+	b.Signal(syscall.SIGTERM)
+	b.wait(t)
+	if _, err := os.Stat(filepath.Join(other, runningFile)); !os.IsNotExist(err) {
+		t.Fatalf("a stopped meshd's record is left: %v", err)
 	}
 }

@@ -141,13 +141,13 @@ func (c *config) settings() []setting {
 		{topicListening, "MESH_TLS_KEY", "PEM private key of -tls-cert", stringVar(&c.tlsKey, ""), ""},
 		{topicListening, "MESH_CONSOLE_ADDR", "serve the teacher's console and /statusz on this address only (e.g. 127.0.0.1:8081); empty serves them on the main listener", stringVar(&c.consoleAddr, ""), ""},
 		{topicListening, "MESH_STATIC_DIR", "serve a built Smalruby editor from this directory on the same origin", stringVar(&c.staticDir, ""), "static"},
-		{topicListening, "MESH_PUBLIC_URL", "meshd's URL as pupils' browsers reach it (e.g. http://meshd.school.lan:8080); the -static editor's compiled-in AppSync endpoint becomes this plus /graphql; empty takes the scheme and Host of each request", stringVar(&c.publicURL, ""), ""},
+		{topicListening, "MESH_PUBLIC_URL", "meshd's URL as pupils' browsers reach it (e.g. http://meshd.school.lan:8080); the -static editor's compiled-in AppSync endpoint becomes this plus /graphql; empty makes it the origin the editor's page was loaded from plus /graphql", stringVar(&c.publicURL, ""), ""},
 		{topicSecurity, "MESH_API_KEYS", "comma-separated API keys clients must send; empty accepts any key (set it in the environment: a command line is visible to every local user)", listVar(&c.apiKeys, ""), ""},
 		{topicSecurity, "MESH_ALLOWED_ORIGINS", "comma-separated browser origins allowed; empty allows all", listVar(&c.allowedOrigins, ""), ""},
 		{topicSecurity, "MESH_DOMAIN_MODE", "what createDomain returns: fixed (one domain for everyone, for a LAN), ip or subnet", stringVar(&c.domainMode, "fixed"), ""},
 		{topicSecurity, "MESH_SECRET_KEY", "secret mixed into createDomain's hash; when empty, generated and kept in the data directory unless -store memory with -domain-mode fixed, which need none", stringVar(&c.secret, ""), ""},
 		{topicSecurity, "MESH_ADMIN_KEYS", "comma-separated admin keys of the teacher's console and /statusz (never an API key); empty generates one into the data directory (with -store memory, kept in memory only)", listVar(&c.adminKeys, ""), ""},
-		{topicSecurity, "MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For (and, for -static, X-Forwarded-Proto and -Host) is believed", prefixVar(&c.trustedProxies, ""), ""},
+		{topicSecurity, "MESH_TRUSTED_PROXIES", "comma-separated networks (CIDR) whose X-Forwarded-For is believed", prefixVar(&c.trustedProxies, ""), ""},
 		{topicLifetimes, "MESH_HOST_HEARTBEAT_INTERVAL_SECONDS", "how often hosts renew their heartbeat", intVar(&c.hostInterval, secondsOf(brokerDefaults.HostHeartbeatInterval)), ""},
 		{topicLifetimes, "MESH_HOST_HEARTBEAT_TTL_SECONDS", "a group dies this long after its last host heartbeat", intVar(&c.hostTTL, secondsOf(brokerDefaults.HostHeartbeatTTL)), ""},
 		{topicLifetimes, "MESH_MEMBER_HEARTBEAT_INTERVAL_SECONDS", "how often members send heartbeats", intVar(&c.memberInterval, secondsOf(brokerDefaults.MemberHeartbeatInterval)), ""},
@@ -167,8 +167,8 @@ func (c *config) settings() []setting {
 		{topicLimits, "MESH_MAX_REQUEST_BYTES", "largest HTTP request body accepted", int64Var(&c.maxRequestBytes, apiDefaults.MaxRequestBytes), ""},
 		{topicLimits, "MESH_MAX_WS_FRAME_BYTES", "largest WebSocket frame accepted", int64Var(&c.maxFrameBytes, apiDefaults.Realtime.MaxFrameBytes), ""},
 		{topicLimits, "MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, apiDefaults.Realtime.MaxConnections), ""},
-		{topicLimits, "MESH_MAX_OPEN_CONNECTIONS", "most connections (HTTP and WebSocket) open at once; more are answered 429 and closed; 0 takes the descriptor limit less 128", intVar(&c.maxOpenConns, 0), ""},
-		{topicLimits, "MESH_MAX_CONNECTIONS_PER_ADDRESS", "most connections open at once from one client address (trusted proxies excepted): a classroom of 40 behind one NAT needs about 300", intVar(&c.maxConnsPerAddr, 512), ""},
+		{topicLimits, "MESH_MAX_OPEN_CONNECTIONS", "the connection budget: most connections (HTTP and WebSocket, on every listener) open at once; when it is spent the idle ones make room first, and what cannot be spared is answered 429; 0 takes the descriptor limit less 128", intVar(&c.maxOpenConns, 0), ""},
+		{topicLimits, "MESH_MAX_CONNECTIONS_PER_ADDRESS", "most connections open at once from one client address (trusted proxies excepted); 0 sets no cap: a school behind one NAT address may use the whole budget, and under pressure the address holding the most yields first", intVar(&c.maxConnsPerAddr, 0), ""},
 		{topicLimits, "MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, apiDefaults.Realtime.MaxSubscriptions), ""},
 		{topicLimits, "MESH_MAX_GROUP_SUBSCRIPTIONS_PER_ADDRESS", "most live subscriptions to one group from one client address, over all its WebSockets (the editor opens one per group, older ones three: a class of 40 behind one NAT opens 40 to 120)", intVar(&c.maxGroupSubsPerAddr, apiDefaults.Realtime.MaxGroupSubscriptionsPerAddress), ""},
 		{topicLimits, "MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, apiDefaults.Realtime.SendQueue), ""},
@@ -328,7 +328,6 @@ func (c *config) validate() error {
 		"max-subscriptions-per-connection":    c.maxSubs,
 		"max-group-subscriptions-per-address": c.maxGroupSubsPerAddr,
 		"send-queue-frames":                   c.sendQueue,
-		"max-connections-per-address":         c.maxConnsPerAddr,
 		"max-query-bytes":                     c.limits.MaxQueryBytes,
 		"max-depth":                           c.limits.MaxDepth,
 		"max-overlap-pairs":                   c.limits.MaxOverlapPairs,
@@ -356,6 +355,9 @@ func (c *config) validate() error {
 	}
 	if c.maxOpenConns < 0 {
 		errs = append(errs, fmt.Errorf("-max-open-connections must be 0 (automatic) or more, got %d", c.maxOpenConns))
+	}
+	if c.maxConnsPerAddr < 0 {
+		errs = append(errs, fmt.Errorf("-max-connections-per-address must be 0 (no cap) or more, got %d", c.maxConnsPerAddr))
 	}
 	if c.writeTimeout <= c.requestTimeout {
 		errs = append(errs, fmt.Errorf("-write-timeout (%s) must be longer than -request-timeout (%s)", c.writeTimeout, c.requestTimeout))
@@ -391,6 +393,8 @@ func (c *config) validate() error {
 			errs = append(errs, fmt.Errorf("-static: %w", err))
 		} else if !fi.IsDir() {
 			errs = append(errs, fmt.Errorf("-static: %s is not a directory", c.staticDir))
+		} else if err := editor.CheckDataDir(c.staticDir, c.dataDir); err != nil {
+			errs = append(errs, fmt.Errorf("-static: %w", err))
 		}
 	}
 	if c.publicURL != "" {

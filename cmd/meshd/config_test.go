@@ -71,6 +71,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"domain mode", []string{"-domain-mode", "ipv6"}, nil, `-domain-mode: domain mode "ipv6": want fixed, ip or subnet`},
 		{"log level", []string{"-log-level", "loud"}, nil, `-log-level must be debug, info, warn or error, got "loud"`},
 		{"address without a port", []string{"-pprof-addr", "localhost"}, nil, "-pprof-addr: address localhost: missing port in address"},
+		{"data directory inside -static", []string{"-static", "editor/testdata/prebuilt", "-data-dir", "editor/testdata/prebuilt/meshd-data"}, nil,
+			"-static: the data directory editor/testdata/prebuilt/meshd-data and the editor's directory editor/testdata/prebuilt overlap"},
 		{"one-character cluster secret", []string{"-cluster-secret", "s"}, nil, "-cluster-secret must be at least 16 characters long, not 1"},
 		{"short cluster secret in the environment", nil, map[string]string{"MESH_CLUSTER_SECRET": "fifteen-chars-x"}, "-cluster-secret must be at least 16 characters long, not 15"},
 		{"one-character NATS token", []string{"-nats-listen", "127.0.0.1:4222", "-nats-token", "t"}, nil, "-nats-token must be at least 16 characters long, not 1"},

@@ -50,7 +50,7 @@ func storeHealth(kind, path string, st broker.Stats) console.StoreHealth {
 
 // newConsole starts the console: admin keys from the settings or, when none is set, the key
 // kept in the data directory (generated on first start).
-func newConsole(ctx context.Context, cfg *config, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, ended *console.Ended, admin map[string]http.Handler) (*consoleServer, error) {
+func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, ended *console.Ended, admin map[string]http.Handler) (*consoleServer, error) {
 	cs := &consoleServer{log: log, publicURL: cfg.publicURL}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
@@ -103,7 +103,7 @@ func newConsole(ctx context.Context, cfg *config, log *slog.Logger, local *broke
 	// Live views end when shutdown begins, so that they do not hold the HTTP server open.
 	context.AfterFunc(ctx, c.Close)
 	if cfg.consoleAddr != "" {
-		if cs.own, err = c.Listen(ctx, cfg.consoleAddr); err != nil {
+		if cs.own, err = srvs.side(ctx, "console", cfg.consoleAddr, stamp(c.Handler(), instance)); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -119,13 +119,24 @@ func (cs *consoleServer) wrap(next http.Handler) http.Handler {
 	return cs.c.Wrap(next)
 }
 
+// where is the scheme and address the console listens on: its own, else the main listener's.
+func (cs *consoleServer) where(scheme string, mainAddr net.Addr) (string, net.Addr) {
+	if cs.own != nil {
+		return "http", cs.own
+	}
+	return scheme, mainAddr
+}
+
+// base is the console's base URL on this machine.
+func (cs *consoleServer) base(scheme string, mainAddr net.Addr) string {
+	scheme, addr := cs.where(scheme, mainAddr)
+	return scheme + "://" + dialable(addr.String())
+}
+
 // announce logs where the console is; with a generated key it logs a one-time login link.
 func (cs *consoleServer) announce(scheme string, mainAddr net.Addr) {
-	addr := mainAddr
-	if cs.own != nil {
-		addr, scheme = cs.own, "http"
-	}
-	base := scheme + "://" + dialable(addr.String())
+	base := cs.base(scheme, mainAddr)
+	scheme, addr := cs.where(scheme, mainAddr)
 	if !cs.generated {
 		cs.log.Info("console listening", "url", base+"/console/", "admin_keys", "MESH_ADMIN_KEYS")
 		return

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,5 +37,29 @@ func TestPrebuiltEditorWithTheRealClient(t *testing.T) {
 	}
 	if !strings.Contains(p.Logs(), `msg="editor endpoint rewritten"`) {
 		t.Fatalf("no rewrite logged:\n%s", p.Logs())
+	}
+}
+
+// `cd editor-build && meshd -static .` would serve the default data directory inside it — the
+// state file, the secret, the admin key. meshd refuses to start, and meshd check refuses it too,
+// before either writes anything.
+func TestStaticRefusesItsDataDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/index.html", []byte("<title>Smalruby</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-static", "."}, {"check", "-static", "."}} {
+		// Before, meshd started and served: the deadline ends that.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, meshdBinary(t), args...)
+		cmd.Dir = dir
+		out, _ := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "the data directory meshd-data and the editor's directory . overlap") {
+			t.Fatalf("meshd %v: exit %d\n%s", args, cmd.ProcessState.ExitCode(), out)
+		}
+		if _, err := os.Stat(dir + "/meshd-data"); !os.IsNotExist(err) {
+			t.Fatalf("meshd %v created its data directory inside the editor's: %v", args, err)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -48,17 +49,22 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	m := newMetrics()
 	// The console lists the groups that ended; the broker tells of them from its start.
 	ended := new(console.Ended)
+	srvs := newServing(cfg, log)
+	m.watchBudget(srvs.budget)
 	// The side listeners come first: an address in use stops meshd before it touches the data
 	// directory.
-	if cfg.metricsAddr != "" {
-		if err := sideServer(ctx, log, "metrics", cfg.metricsAddr, m.handler()); err != nil {
+	for _, side := range []struct {
+		name, addr string
+		h          http.Handler
+	}{{"metrics", cfg.metricsAddr, m.handler()}, {"pprof", cfg.pprofAddr, pprofHandler()}} {
+		if side.addr == "" {
+			continue
+		}
+		addr, err := srvs.side(ctx, side.name, side.addr, side.h)
+		if err != nil {
 			return err
 		}
-	}
-	if cfg.pprofAddr != "" {
-		if err := sideServer(ctx, log, "pprof", cfg.pprofAddr, pprofHandler()); err != nil {
-			return err
-		}
+		log.Info(side.name+" listening", "addr", addr.String())
 	}
 	if err := cfg.cluster.prepare(cfg); err != nil {
 		return err
@@ -138,7 +144,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	m.watch(brk, b, api)
 	m.watchCluster(brk)
 	m.watchStore(st)
-	cons, err := newConsole(ctx, cfg, log, local, brk, api, m, ended, backupEndpoint(st, log))
+	instance, err := newInstance()
+	if err != nil {
+		return err
+	}
+	cons, err := newConsole(ctx, cfg, srvs, instance, log, local, brk, api, m, ended, backupEndpoint(st, log))
 	if err != nil {
 		return err
 	}
@@ -152,14 +162,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.listenAddr, err)
 	}
-	ln = newCapListener(ln, connectionCap(cfg.maxOpenConns), cfg.maxConnsPerAddr, cfg.trustedProxies, log)
-	ln = gql.BatchingListener(ln)
-	srv := &http.Server{
-		Handler:           deadlines(m.countResponses(cons.wrap(handler)), cfg.readTimeout, cfg.writeTimeout),
-		ReadHeaderTimeout: cfg.readTimeout,
-		IdleTimeout:       cfg.idleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	ln = gql.BatchingListener(srvs.budget.listen(ln))
+	srv := srvs.server(stamp(m.countResponses(cons.wrap(handler)), instance))
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		cert, err := loadCertificate(cfg.tlsCert, cfg.tlsKey)
@@ -176,6 +180,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("meshd listening", "addr", ln.Addr().String(), "scheme", scheme, "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys), "version", readBuildInfo().Version)
 	cons.announce(scheme, ln.Addr())
+	// meshd backup and meshd status find this meshd, and no other, from the data directory.
+	rec := running{URL: cons.base(scheme, ln.Addr()), Instance: instance, PID: os.Getpid()}
+	if err := rec.record(cfg.dataDir); err != nil {
+		log.Warn("meshd backup and meshd status will not find this meshd", "err", err)
+	}
+	defer rec.forget(cfg.dataDir)
 	if err := sd.notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("could not tell systemd meshd is ready", "err", err)
 	}

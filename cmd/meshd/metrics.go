@@ -173,6 +173,37 @@ func (m *metrics) watchStore(st store.Store) {
 	}
 }
 
+// reapedHelp is the help of meshd_connections_reaped_total, the same for each state.
+const reapedHelp = "Connections closed to make room for a new one while the budget was spent, by state: idle (a keep-alive between requests, or nothing sent yet) or busy (the oldest request in progress of the address holding the most)."
+
+// watchBudget registers the connection budget's gauge and counters.
+func (m *metrics) watchBudget(b *connBudget) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "meshd_connections_open",
+			Help: "Connections open on every listener (API, console, metrics, pprof), all drawn from one budget.",
+		}, func() float64 { return float64(b.open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "meshd_connections_max",
+			Help: "The connection budget (-max-open-connections, by default the descriptor limit less 128).",
+		}, func() float64 { return float64(b.max) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "meshd_connections_refused_total",
+			Help: "Connections answered 429 and closed because the budget was spent and none could be spared.",
+		}, func() float64 { return float64(b.refused.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "meshd_connections_reaped_total",
+			Help:        reapedHelp,
+			ConstLabels: prometheus.Labels{"state": "idle"},
+		}, func() float64 { return float64(b.reapedIdle.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name:        "meshd_connections_reaped_total",
+			Help:        reapedHelp,
+			ConstLabels: prometheus.Labels{"state": "busy"},
+		}, func() float64 { return float64(b.reapedBusy.Load()) }),
+	)
+}
+
 // countResponses counts h's responses by status code.
 func (m *metrics) countResponses(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

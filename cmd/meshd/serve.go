@@ -48,7 +48,7 @@ func routes(cfg *config, api http.Handler, brk broker.Service, m *metrics, log *
 		mux.Handle("/", api)
 		return mux, nil
 	}
-	ed, err := editor.New(cfg.staticDir, editor.Config{PublicURL: cfg.publicURL, TrustedProxies: cfg.trustedProxies, Log: log})
+	ed, err := editor.New(cfg.staticDir, editor.Config{PublicURL: cfg.publicURL, DataDir: cfg.dataDir, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("-static: %w", err)
 	}
@@ -62,25 +62,52 @@ func routes(cfg *config, api http.Handler, brk broker.Service, m *metrics, log *
 	return mux, nil
 }
 
-// sideServer runs a secondary listener (metrics, pprof) until ctx ends. It listens before it
-// returns, so that an address in use stops meshd instead of leaving it without the listener.
-func sideServer(ctx context.Context, log *slog.Logger, name, addr string, h http.Handler) error {
+// serving is how every listener of meshd serves HTTP — the API, the console, metrics and
+// pprof: one connection budget, and the same header, body, answer and idle timeouts.
+type serving struct {
+	budget            *connBudget
+	read, write, idle time.Duration
+	log               *slog.Logger
+}
+
+func newServing(cfg *config, log *slog.Logger) *serving {
+	return &serving{
+		budget: newConnBudget(connectionCap(cfg.maxOpenConns), cfg.maxConnsPerAddr, cfg.trustedProxies, log),
+		read:   cfg.readTimeout, write: cfg.writeTimeout, idle: cfg.idleTimeout,
+		log: log,
+	}
+}
+
+// server is an HTTP server of h with those timeouts, whose connections the budget follows.
+func (s *serving) server(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           deadlines(h, s.read, s.write),
+		ReadHeaderTimeout: s.read,
+		IdleTimeout:       s.idle,
+		ConnState:         s.budget.track,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// side serves h on a listener of its own beside the API (console, metrics, pprof) until ctx
+// ends, and returns the address. It listens before it returns, so that an address in use
+// stops meshd instead of leaving it without the listener.
+func (s *serving) side(ctx context.Context, name, addr string, h http.Handler) (net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("%s listener: %w", name, err)
+		return nil, fmt.Errorf("%s listener: %w", name, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := s.server(h)
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	log.Info(name+" listening", "addr", ln.Addr().String())
 	go func() {
-		if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
-			log.Error(name+" server failed", "addr", addr, "err", err)
+		if err := srv.Serve(s.budget.listen(ln)); err != nil && err != http.ErrServerClosed {
+			s.log.Error(name+" server failed", "addr", addr, "err", err)
 		}
 	}()
-	return nil
+	return ln.Addr(), nil
 }
 
 func pprofHandler() http.Handler {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -25,9 +24,9 @@ const statusGroupLines = 14
 func status(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("meshd status", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	url := fs.String("url", "", "base URL of meshd's console (default: http://127.0.0.1 with the port of MESH_CONSOLE_ADDR, else of MESH_LISTEN_ADDR)")
+	url := fs.String("url", "", "base URL of meshd's console (default: the address the meshd running on the data directory recorded there)")
 	key := fs.String("key", "", "admin key (default: the first of MESH_ADMIN_KEYS, else the admin-key file in the data directory)")
-	dataDir := fs.String("data-dir", "", "meshd's data directory, for its admin-key file (default: MESH_DATA_DIR, else meshd-data)")
+	dataDir := fs.String("data-dir", "", "meshd's data directory, for its address and admin-key file (default: MESH_DATA_DIR, else meshd-data)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: meshd status [flags]\n\nPrints a one-screen summary of a running meshd from its /statusz.\n\n")
 		fs.PrintDefaults()
@@ -41,15 +40,30 @@ func status(ctx context.Context, args []string, getenv func(string) string, stdo
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("status takes no arguments, got %q", fs.Arg(0))}
 	}
-	base, err := statusURL(*url, getenv)
+	dir := *dataDir
+	if dir == "" {
+		dir = getenv("MESH_DATA_DIR")
+	}
+	if dir == "" {
+		dir = defaultDataDir
+	}
+	// The meshd that holds the data directory, unless -url names one.
+	at := statusTarget{base: strings.TrimRight(*url, "/"), client: http.DefaultClient}
+	if at.base == "" {
+		rec, err := readRunning(dir)
+		if err != nil {
+			return fmt.Errorf("status: %w (or pass -url)", err)
+		}
+		if at.client, err = adminClient(rec.URL, getenv("MESH_TLS_CERT")); err != nil {
+			return err
+		}
+		at.base, at.rec, at.dir = rec.URL, &rec, dir
+	}
+	k, err := statusKey(*key, dir, getenv)
 	if err != nil {
 		return err
 	}
-	k, err := statusKey(*key, *dataDir, getenv)
-	if err != nil {
-		return err
-	}
-	st, err := fetchStatus(ctx, base, k)
+	st, err := at.fetch(ctx, k)
 	if err == nil && st.Server.RateSeconds == 0 {
 		// The first sample after a quiet spell has no rates yet; the next one has.
 		select {
@@ -57,30 +71,13 @@ func status(ctx context.Context, args []string, getenv func(string) string, stdo
 			return ctx.Err()
 		case <-time.After(console.Tick + 100*time.Millisecond):
 		}
-		st, err = fetchStatus(ctx, base, k)
+		st, err = at.fetch(ctx, k)
 	}
 	if err != nil {
 		return err
 	}
 	printStatus(stdout, st)
 	return nil
-}
-
-func statusURL(flagURL string, getenv func(string) string) (string, error) {
-	if flagURL != "" {
-		return strings.TrimRight(flagURL, "/"), nil
-	}
-	addr := getenv("MESH_CONSOLE_ADDR")
-	if addr == "" {
-		addr = getenv("MESH_LISTEN_ADDR")
-	}
-	if addr == "" {
-		addr = defaultListenAddr
-	}
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return "", fmt.Errorf("listen address %q: %w", addr, err)
-	}
-	return "http://" + dialable(addr), nil
 }
 
 func statusKey(flagKey, dataDir string, getenv func(string) string) (string, error) {
@@ -91,32 +88,40 @@ func statusKey(flagKey, dataDir string, getenv func(string) string) (string, err
 		first, _, _ := strings.Cut(keys, ",")
 		return strings.TrimSpace(first), nil
 	}
-	if dataDir == "" {
-		dataDir = getenv("MESH_DATA_DIR")
-	}
-	if dataDir == "" {
-		dataDir = defaultDataDir
-	}
 	key, _, err := readAdminKey(dataDir)
 	return key, err
 }
 
-func fetchStatus(ctx context.Context, base, key string) (*console.Status, error) {
+// statusTarget is the console meshd status reads: the one -url names, or the one the meshd
+// running on dir recorded there (rec), whose answers must carry its instance.
+type statusTarget struct {
+	base   string
+	client *http.Client
+	rec    *running
+	dir    string
+}
+
+func (at statusTarget) fetch(ctx context.Context, key string) (*console.Status, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/statusz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, at.base+"/statusz", nil)
 	if err != nil {
 		return nil, fmt.Errorf("status: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
+	res, err := at.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("status: is meshd running? %w", err)
 	}
 	defer res.Body.Close()
+	if at.rec != nil {
+		if err := at.rec.check(res, at.dir); err != nil {
+			return nil, fmt.Errorf("status: %w", err)
+		}
+	}
 	if res.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
-		return nil, fmt.Errorf("status: %s answered %s: %s", base+"/statusz", res.Status, strings.TrimSpace(string(body)))
+		return nil, fmt.Errorf("status: %s answered %s: %s", at.base+"/statusz", res.Status, strings.TrimSpace(string(body)))
 	}
 	st := new(console.Status)
 	if err := json.NewDecoder(io.LimitReader(res.Body, 64<<20)).Decode(st); err != nil {

@@ -1,7 +1,8 @@
 // Package editor serves a built Smalruby editor from a directory on meshd's own origin. The
 // JavaScript that carries the AppSync endpoint the build compiled in is served with meshd's
 // endpoint instead, so a downloaded editor works unchanged; every file is served compressed
-// where the browser allows, and content-hashed files are cached by browsers for a year.
+// where the browser allows, and content-hashed files are cached by browsers for a year. No
+// dotfile is served, and the directory may not overlap meshd's data directory.
 package editor
 
 import (
@@ -20,8 +21,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/smalruby/meshd/gql/access"
 )
 
 // editorCacheBytes bounds the memory the editor's rewritten and compressed files may hold.
@@ -37,11 +36,11 @@ const immutableAge = 365 * 24 * time.Hour
 
 // Config is what the editor's file server needs besides its directory.
 type Config struct {
-	// PublicURL is meshd's URL as browsers reach it (it must pass CheckPublicURL); empty derives
-	// it from each request.
+	// PublicURL is meshd's URL as browsers reach it (it must pass CheckPublicURL); empty makes
+	// the editor take its endpoint from the origin its page was loaded from.
 	PublicURL string
-	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host are believed.
-	TrustedProxies access.Proxies
+	// DataDir is meshd's data directory, which must not overlap the editor's (CheckDataDir).
+	DataDir string
 	// Log receives the rewrites and a warning when dir has no index.html; nil is slog.Default().
 	Log *slog.Logger
 }
@@ -49,18 +48,30 @@ type Config struct {
 // editor is the file server New returns.
 type editor struct {
 	root *os.Root
-	// publicURL is Config.PublicURL without a trailing slash.
-	publicURL string
-	trusted   access.Proxies
-	log       *slog.Logger
-	cache     *blobCache
+	// endpoint is what replaces the compiled-in AppSync endpoint literal, quotes and all.
+	endpoint string
+	log      *slog.Logger
+	cache    *blobCache
 }
+
+// originEndpoint is the endpoint written into the editor without -public-url: an expression
+// the browser evaluates to its page's own origin plus /graphql — the scheme and host the
+// pupil's browser used, through any proxy — so that the rewritten file is the same for every
+// request, whatever Host or X-Forwarded-Host it carries.
+const originEndpoint = `(self.location.origin+"/graphql")`
 
 // New serves the editor built into dir.
 func New(dir string, cfg Config) (http.Handler, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.Default()
+	}
+	if err := CheckDataDir(dir, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	endpoint := originEndpoint
+	if cfg.PublicURL != "" {
+		endpoint = `"` + strings.TrimSuffix(cfg.PublicURL, "/") + `/graphql"`
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -70,12 +81,59 @@ func New(dir string, cfg Config) (http.Handler, error) {
 		log.Warn("the -static directory has no index.html: pupils opening meshd's address get 404", "dir", dir, "hint", indexHint(dir))
 	}
 	return &editor{
-		root:      root,
-		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"),
-		trusted:   cfg.TrustedProxies,
-		log:       log,
-		cache:     newBlobCache(editorCacheBytes),
+		root:     root,
+		endpoint: endpoint,
+		log:      log,
+		cache:    newBlobCache(editorCacheBytes),
 	}, nil
+}
+
+// CheckDataDir refuses a data directory that overlaps the editor's directory dir: inside it,
+// pupils could download the state file, the secret and the admin key; around it, every file
+// served would be one of the data directory's. Both paths are compared absolute, with their
+// symbolic links resolved as far as they exist.
+func CheckDataDir(dir, dataDir string) error {
+	if dataDir == "" {
+		return nil
+	}
+	d, err := resolved(dir)
+	if err != nil {
+		return err
+	}
+	data, err := resolved(dataDir)
+	if err != nil {
+		return err
+	}
+	if within(data, d) || within(d, data) {
+		return fmt.Errorf("the data directory %s and the editor's directory %s overlap: pupils could download the state file and the admin key; keep the data directory (-data-dir) outside the editor's", dataDir, dir)
+	}
+	return nil
+}
+
+// resolved is p made absolute, its longest existing prefix with symbolic links resolved.
+func resolved(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	rest := ""
+	for cur := abs; ; {
+		if r, err := filepath.EvalSymlinks(cur); err == nil {
+			return filepath.Join(r, rest), nil
+		}
+		parent := filepath.Dir(cur)
+		if parent == cur {
+			return abs, nil
+		}
+		rest = filepath.Join(filepath.Base(cur), rest)
+		cur = parent
+	}
+}
+
+// within reports whether path p is dir or lies below it.
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // indexHint names a folder just below dir that holds index.html (unpacking a downloaded
@@ -120,6 +178,10 @@ func (e *editor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
 	if name == "" || strings.HasSuffix(r.URL.Path, "/") {
 		name = path.Join(name, "index.html")
+	}
+	if hidden(name) {
+		http.NotFound(w, r)
+		return
 	}
 	f, err := e.root.Open(name)
 	if err != nil {
@@ -195,7 +257,8 @@ func (e *editor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveRewritten answers with the JavaScript file f rewritten to meshd's endpoint when it holds
 // the compiled-in AppSync endpoint, and reports whether it did. Precompressed copies of such a
-// file are never served: they still carry the AppSync endpoint.
+// file are never served: they still carry the AppSync endpoint. The rewritten file is the same
+// for every request, so its cost does not depend on anything a client sends.
 func (e *editor) serveRewritten(w http.ResponseWriter, r *http.Request, f *os.File, mod time.Time, ver string) bool {
 	read := func() ([]byte, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
@@ -203,44 +266,30 @@ func (e *editor) serveRewritten(w http.ResponseWriter, r *http.Request, f *os.Fi
 		}
 		return io.ReadAll(f)
 	}
-	found, err := e.cache.get("scan "+ver, func() ([]byte, error) {
-		raw, err := read()
-		if _, n := rewriteEndpoints(raw, ""); n == 0 || err != nil {
-			return []byte{}, err
-		}
-		return []byte{1}, nil
-	})
-	if err != nil {
-		http.Error(w, "read error", http.StatusInternalServerError)
-		return true
-	}
-	if len(found) == 0 {
-		return false
-	}
-	endpoint, err := e.endpoint(r)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return true
-	}
-	key := ver + " " + endpoint
-	plain, err := e.cache.get("plain "+key, func() ([]byte, error) {
+	plain, err := e.cache.get("rewritten "+ver, func() ([]byte, error) {
 		raw, err := read()
 		if err != nil {
 			return nil, err
 		}
-		out, n := rewriteEndpoints(raw, endpoint)
-		e.log.Info("editor endpoint rewritten", "file", ver, "places", n, "endpoint", endpoint)
+		out, n := rewriteEndpoints(raw, e.endpoint)
+		if n == 0 {
+			return []byte{}, nil
+		}
+		e.log.Info("editor endpoint rewritten", "file", ver, "places", n, "endpoint", e.endpoint)
 		return out, nil
 	})
 	if err != nil {
 		http.Error(w, "read error", http.StatusInternalServerError)
 		return true
 	}
+	if len(plain) == 0 {
+		return false
+	}
 	h := w.Header()
-	representation := fmt.Sprintf("%x", fnv64(endpoint))
+	representation := "rewritten"
 	body := plain
 	if accepts(r.Header.Get("Accept-Encoding"), "gzip") {
-		body, _ = e.cache.get("gzip "+key, func() ([]byte, error) { return gzipBytes(plain), nil })
+		body, _ = e.cache.get("rewritten gzip "+ver, func() ([]byte, error) { return gzipBytes(plain), nil })
 		h.Set("Content-Encoding", "gzip")
 		representation += "-gzip"
 	}
@@ -268,44 +317,15 @@ func (e *editor) precompressed(name string, orig fs.FileInfo) (*os.File, fs.File
 	return f, fi, true
 }
 
-// endpoint is the GraphQL URL written into the editor: the public URL when one is set, else the
-// scheme and host the browser used, taken from X-Forwarded-Proto and X-Forwarded-Host only when
-// a trusted proxy sent them.
-func (e *editor) endpoint(r *http.Request) (string, error) {
-	if e.publicURL != "" {
-		return e.publicURL + "/graphql", nil
-	}
-	scheme, host := "http", r.Host
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if _, trusted := e.trusted.Peer(r.RemoteAddr); trusted {
-		if p := access.FirstValue(r.Header.Get("X-Forwarded-Proto")); p == "http" || p == "https" {
-			scheme = p
-		}
-		if h := access.FirstValue(r.Header.Get("X-Forwarded-Host")); h != "" {
-			host = h
+// hidden reports whether a path names a dotfile or lies in a dot-directory (.git, .env,
+// .htpasswd): never part of a built editor, often a secret.
+func hidden(name string) bool {
+	for _, seg := range strings.Split(name, "/") {
+		if strings.HasPrefix(seg, ".") {
+			return true
 		}
 	}
-	if !validHost(host) {
-		return "", fmt.Errorf("host %q cannot be written into the editor; set -public-url", host)
-	}
-	return scheme + "://" + host + "/graphql", nil
-}
-
-// validHost accepts a DNS name, an IPv4 address or a bracketed IPv6 address, with an optional
-// port: nothing that could end a JavaScript string.
-func validHost(h string) bool {
-	if h == "" || len(h) > 255 {
-		return false
-	}
-	for _, c := range []byte(h) {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(".-:[]_", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
+	return false
 }
 
 // The fixed parts of an AppSync endpoint, https://<id>.appsync-api.<region>.amazonaws.com/graphql.
@@ -316,9 +336,10 @@ const (
 
 // rewriteEndpoints replaces every AppSync GraphQL endpoint written as a JavaScript string
 // literal — "https://<id>.appsync-api.<region>.amazonaws.com/graphql" in double, single or back
-// quotes, as webpack's DefinePlugin and minifiers leave it — with endpoint, and says how many it
-// replaced. It runs in one pass, in time linear in len(src); src is not modified.
-func rewriteEndpoints(src []byte, endpoint string) ([]byte, int) {
+// quotes, as webpack's DefinePlugin and minifiers leave it — quotes and all, with the
+// JavaScript expression to, and says how many it replaced. It runs in one pass, in time linear
+// in len(src); src is not modified.
+func rewriteEndpoints(src []byte, to string) ([]byte, int) {
 	var out []byte
 	n, last := 0, 0
 	for i := 0; ; {
@@ -329,15 +350,16 @@ func rewriteEndpoints(src []byte, endpoint string) ([]byte, int) {
 		start := i + j
 		i = start + 1
 		end, ok := matchEndpoint(src, start)
-		if !ok {
+		if !ok || start-1 < last {
+			// Not a literal, or its opening quote closed the one replaced before.
 			continue
 		}
 		if out == nil {
-			out = make([]byte, 0, len(src)+len(endpoint))
+			out = make([]byte, 0, len(src)+len(to))
 		}
-		out = append(out, src[last:start]...)
-		out = append(out, endpoint...)
-		last, i = end, end
+		out = append(out, src[last:start-1]...)
+		out = append(out, to...)
+		last, i = end+1, end+1
 		n++
 	}
 	if n == 0 {
@@ -347,7 +369,8 @@ func rewriteEndpoints(src []byte, endpoint string) ([]byte, int) {
 }
 
 // matchEndpoint reports whether an AppSync endpoint literal's URL starts at src[start], opened
-// by a quote just before it and closed by the same quote just after, and returns its end.
+// by a quote just before it and closed by the same quote just after, and returns the index of
+// that closing quote.
 func matchEndpoint(src []byte, start int) (int, bool) {
 	if start == 0 {
 		return 0, false

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,9 +26,11 @@ const awsEndpoint = "https://mpe3yhgk6zdxfhjbay2vqcq5qe.appsync-api.ap-northeast
 // the build was given, "" when none, in double quotes), the source's fallback to the production
 // endpoint keeps its single quotes, and the SDK's own code mentions AppSync hosts in ways that
 // are not the endpoint.
+// Both arguments are JavaScript expressions: aws(awsEndpoint) as the build leaves them, or
+// what meshd writes in their place.
 func definePluginBundle(defined, fallback string) string {
 	return `(()=>{"use strict";var e={};` +
-		`const GRAPHQL_ENDPOINT="` + defined + `"||'` + fallback + `',REGION=""||"ap-northeast-1",API_KEY=""||"da2-compiledinkey";` +
+		`const GRAPHQL_ENDPOINT=` + defined + `||` + fallback + `,REGION=""||"ap-northeast-1",API_KEY=""||"da2-compiledinkey";` +
 		`e.realtime=function(u){return u.replace("appsync-api","appsync-realtime-api").replace("https://","wss://")};` +
 		`e.doc="see https://docs.aws.amazon.com/appsync/ and https://x.appsync-api.us-east-1.amazonaws.com/graphql/realtime";` +
 		`e.isAws=/^https:\/\/\w{26}\.appsync-api\.\w{2}(?:(?:-\w{2,})+)-\d\.amazonaws.com\/graphql$/i;` +
@@ -37,21 +38,27 @@ func definePluginBundle(defined, fallback string) string {
 		strings.Repeat("/* padding so that compression is worth it */", 64) + `})();`
 }
 
-// prebuilt is the bundle of an editor built with no MESH_GRAPHQL_ENDPOINT: the fallback is used.
-func prebuilt(endpoint string) string { return definePluginBundle("", endpoint) }
+// prebuilt is the bundle of an editor built with no MESH_GRAPHQL_ENDPOINT: the fallback, the
+// expression endpoint, is used.
+func prebuilt(endpoint string) string { return definePluginBundle(`""`, endpoint) }
+
+// aws is the endpoint literal the source's fallback leaves in single quotes.
+func aws(endpoint string) string { return `'` + endpoint + `'` }
 
 func TestRewriteEndpoints(t *testing.T) {
-	const to = "http://meshd.school.lan:8080/graphql"
+	const to = originEndpoint
 	tests := []struct {
 		name, in, want string
 		n              int
 	}{
-		{"double quotes", `a="` + awsEndpoint + `";`, `a="` + to + `";`, 1},
-		{"single quotes", `a='` + awsEndpoint + `'`, `a='` + to + `'`, 1},
-		{"template literal", "a=`" + awsEndpoint + "`", "a=`" + to + "`", 1},
-		{"two literals back to back", `"` + awsEndpoint + `"` + awsEndpoint + `"`, `"` + to + `"` + to + `"`, 2},
-		{"DefinePlugin output", definePluginBundle(awsEndpoint, awsEndpoint), definePluginBundle(to, to), 2},
-		{"prebuilt", prebuilt(awsEndpoint), prebuilt(to), 1},
+		{"double quotes", `a="` + awsEndpoint + `";`, `a=` + to + `;`, 1},
+		{"single quotes", `a='` + awsEndpoint + `'`, `a=` + to, 1},
+		{"template literal", "a=`" + awsEndpoint + "`", "a=" + to, 1},
+		{"two literals back to back", `"` + awsEndpoint + `""` + awsEndpoint + `"`, to + to, 2},
+		{"sharing a quote", `"` + awsEndpoint + `"` + awsEndpoint + `"`, to + awsEndpoint + `"`, 1},
+		{"DefinePlugin output", definePluginBundle(`"`+awsEndpoint+`"`, aws(awsEndpoint)), definePluginBundle(to, to), 2},
+		{"prebuilt", prebuilt(aws(awsEndpoint)), prebuilt(to), 1},
+		{"a public URL", prebuilt(aws(awsEndpoint)), prebuilt(`"http://meshd.lan/graphql"`), 1},
 		{"mismatched quotes", `"` + awsEndpoint + `'`, `"` + awsEndpoint + `'`, 0},
 		{"no quote before", `x` + awsEndpoint + `"`, `x` + awsEndpoint + `"`, 0},
 		{"at the very start", awsEndpoint + `"`, awsEndpoint + `"`, 0},
@@ -67,6 +74,10 @@ func TestRewriteEndpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			to := to
+			if tt.name == "a public URL" {
+				to = `"http://meshd.lan/graphql"`
+			}
 			got, n := rewriteEndpoints([]byte(tt.in), to)
 			if string(got) != tt.want || n != tt.n {
 				t.Fatalf("rewrite = %.300q, %d\nwant     %.300q, %d", got, n, tt.want, tt.n)
@@ -78,12 +89,12 @@ func TestRewriteEndpoints(t *testing.T) {
 // FuzzRewriteEndpoints checks the rewriter on any input: it only ever replaces endpoint
 // literals, leaves none behind, changes nothing else and is done after one pass.
 func FuzzRewriteEndpoints(f *testing.F) {
-	f.Add([]byte(definePluginBundle(awsEndpoint, awsEndpoint)))
+	f.Add([]byte(definePluginBundle(`"`+awsEndpoint+`"`, aws(awsEndpoint))))
 	f.Add([]byte(`"` + awsEndpoint + `"` + awsEndpoint + `'` + awsEndpoint + `'`))
 	f.Add([]byte(`'https://a.appsync-api.b.amazonaws.com/graphql'`))
 	f.Add([]byte(`"https://https://a.appsync-api.-.amazonaws.com/graphql"`))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		const to = "http://meshd.test/graphql"
+		const to = originEndpoint
 		orig := bytes.Clone(src)
 		out, n := rewriteEndpoints(src, to)
 		if !bytes.Equal(src, orig) {
@@ -114,8 +125,8 @@ func editorDir(t *testing.T) string {
 	css := strings.Repeat("body{margin:0}", 200)
 	files := map[string]string{
 		"index.html":                     `<!doctype html><title>Smalruby</title><script src="gui.0123abcd4567ef890123.js"></script>`,
-		"gui.0123abcd4567ef890123.js":    prebuilt(awsEndpoint),
-		"gui.0123abcd4567ef890123.js.gz": string(gzipBytes([]byte(prebuilt(awsEndpoint)))),
+		"gui.0123abcd4567ef890123.js":    prebuilt(aws(awsEndpoint)),
+		"gui.0123abcd4567ef890123.js.gz": string(gzipBytes([]byte(prebuilt(aws(awsEndpoint))))),
 		"gui.0123abcd4567ef890123.js.br": "brotli bytes that still say " + awsEndpoint,
 		"chunks/fetch-worker.js":         strings.Repeat("self.onmessage=function(){};", 100),
 		"static/style.css":               css,
@@ -124,6 +135,9 @@ func editorDir(t *testing.T) string {
 		"static/old.css":                 css,
 		"static/old.css.gz":              "stale",
 		"static/blocks-media/a.svg":      `<svg xmlns="http://www.w3.org/2000/svg"/>`,
+		".env":                           "SECRET=dotfile",
+		".git/config":                    "[remote] secret",
+		"static/.htpasswd":               "secret:x",
 	}
 	for name, body := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
@@ -164,14 +178,10 @@ func (l *logCounter) count(msg string) int {
 	return l.msgs[msg]
 }
 
-func startEditor(t *testing.T, dir, publicURL string, trusted ...string) (*httptest.Server, *logCounter) {
+func startEditor(t *testing.T, dir, publicURL string) (*httptest.Server, *logCounter) {
 	t.Helper()
-	var prefixes []netip.Prefix
-	for _, p := range trusted {
-		prefixes = append(prefixes, netip.MustParsePrefix(p))
-	}
 	logs := &logCounter{msgs: map[string]int{}}
-	ed, err := New(dir, Config{PublicURL: publicURL, TrustedProxies: prefixes, Log: slog.New(logs)})
+	ed, err := New(dir, Config{PublicURL: publicURL, Log: slog.New(logs)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +242,7 @@ const bundle = "/gui.0123abcd4567ef890123.js"
 
 func TestEditorRewritesTheCompiledInEndpoint(t *testing.T) {
 	srv, logs := startEditor(t, editorDir(t), "")
-	want := prebuilt(srv.URL + "/graphql")
+	want := prebuilt(originEndpoint)
 	tests := []struct {
 		name, acceptEncoding, encoding string
 	}{
@@ -272,33 +282,62 @@ func TestEditorRewritesTheCompiledInEndpoint(t *testing.T) {
 	}
 }
 
+// Without -public-url the editor takes its endpoint from its page's origin: what a client puts
+// in Host or X-Forwarded-Host changes neither the answer nor its cost — one rewrite for 50
+// made-up hosts, one cached copy, one ETag (before, each host cost a rewrite and a gzip of the
+// bundle and evicted the class's copy, and an immutable answer varied on a forwarded host).
 func TestEditorEndpointFromRequestOrSetting(t *testing.T) {
 	dir := editorDir(t)
-	derived, _ := startEditor(t, dir, "", "127.0.0.0/8")
-	untrusted, _ := startEditor(t, dir, "", "10.0.0.0/8")
+	derived, logs := startEditor(t, dir, "")
 	public, _ := startEditor(t, dir, "https://mesh.school.example/meshd/")
-	tests := []struct {
-		name   string
-		srv    *httptest.Server
-		header []string
-		want   string
-	}{
-		{"Host of the request", derived, []string{"Host", "192.168.1.20:8080"}, "http://192.168.1.20:8080/graphql"},
-		{"forwarded by a trusted proxy", derived, []string{"X-Forwarded-Proto", "https", "X-Forwarded-Host", "mesh.school.example, proxy.lan"}, "https://mesh.school.example/graphql"},
-		{"forwarded by anyone else", untrusted, []string{"Host", "meshd.lan", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "evil.example"}, "http://meshd.lan/graphql"},
-		{"IPv6 host", derived, []string{"Host", "[fd00::5]:8080"}, "http://[fd00::5]:8080/graphql"},
-		{"public URL", public, []string{"Host", "ignored.lan"}, "https://mesh.school.example/meshd/graphql"},
+	etags := map[string]bool{}
+	for i := range 50 {
+		r := fetch(t, derived.URL+bundle, "Host", fmt.Sprintf("made-up-%d.example", i),
+			"X-Forwarded-Host", fmt.Sprintf(`x%d";alert(1);"`, i), "X-Forwarded-Proto", "https", "Accept-Encoding", "gzip")
+		if r.status != 200 || string(r.body) != prebuilt(originEndpoint) {
+			t.Fatalf("host %d: %d %.300s", i, r.status, r.body)
+		}
+		etags[r.header.Get("ETag")] = true
 	}
-	for _, tt := range tests {
+	if n := logs.count("editor endpoint rewritten"); n != 1 || len(etags) != 1 {
+		t.Fatalf("50 hosts: %d rewrites, %d ETags; want one of each", n, len(etags))
+	}
+	if r := fetch(t, public.URL+bundle, "Host", "ignored.lan"); r.status != 200 || string(r.body) != prebuilt(`"https://mesh.school.example/meshd/graphql"`) {
+		t.Fatalf("public URL: %d %.300s", r.status, r.body)
+	}
+}
+
+// A data directory that overlaps the editor's is refused: inside it, pupils could download
+// the state file and the admin key.
+func TestCheckDataDir(t *testing.T) {
+	dir := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(dir, link); err != nil {
+		t.Fatal(err)
+	}
+	sibling := t.TempDir()
+	for _, tt := range []struct {
+		name, data string
+		ok         bool
+	}{
+		{"the default inside the editor", filepath.Join(dir, "meshd-data"), false},
+		{"the editor itself", dir, false},
+		{"deeper inside", filepath.Join(dir, "a", "b"), false},
+		{"inside, through a symbolic link", filepath.Join(link, "meshd-data"), false},
+		{"around the editor", filepath.Dir(dir), false},
+		{"beside it", sibling, true},
+		{"a name that only starts the same", dir + "-data", true},
+		{"none", "", true},
+	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := fetch(t, tt.srv.URL+bundle, tt.header...)
-			if r.status != 200 || string(r.body) != prebuilt(tt.want) {
-				t.Fatalf("%d %.300s", r.status, r.body)
+			err := CheckDataDir(dir, tt.data)
+			if (err == nil) != tt.ok {
+				t.Fatalf("CheckDataDir(%s, %s) = %v", dir, tt.data, err)
+			}
+			if _, err := New(dir, Config{DataDir: tt.data, Log: slog.New(slog.DiscardHandler)}); (err == nil) != tt.ok {
+				t.Fatalf("New with -data-dir %s: %v", tt.data, err)
 			}
 		})
-	}
-	if r := fetch(t, derived.URL+bundle, "X-Forwarded-Host", `x";alert(1);"`); r.status != http.StatusBadRequest {
-		t.Fatalf("a host that would end the string: %d %.200s", r.status, r.body)
 	}
 }
 
@@ -332,6 +371,10 @@ func TestEditorStaticFiles(t *testing.T) {
 		{"dot-dot", "/../secret", "", 404, "", "", ""},
 		{"encoded dot-dot", "/%2e%2e/%2e%2e/secret", "", 404, "", "", ""},
 		{"symbolic link out of the directory", "/link", "", 404, "", "", ""},
+		{"dotfile", "/.env", "", 404, "", "", ""},
+		{"dot-directory", "/.git/config", "", 404, "", "", ""},
+		{"dotfile below", "/static/.htpasswd", "", 404, "", "", ""},
+		{"encoded dotfile", "/%2eenv", "", 404, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,7 +384,7 @@ func TestEditorStaticFiles(t *testing.T) {
 			}
 			if tt.status != 200 {
 				if bytes.Contains(r.body, []byte("secret")) {
-					t.Fatal("served a file from outside the directory")
+					t.Fatal("served a secret: a file from outside the directory or a dotfile")
 				}
 				return
 			}
@@ -467,16 +510,16 @@ func TestBlobCache(t *testing.T) {
 
 // BenchmarkRewriteEndpoints rewrites a bundle of the newest editor's size (about 20 MB).
 func BenchmarkRewriteEndpoints(b *testing.B) {
-	src := []byte(strings.Repeat(prebuilt(awsEndpoint), 20<<20/len(prebuilt(awsEndpoint))))
+	src := []byte(strings.Repeat(prebuilt(aws(awsEndpoint)), 20<<20/len(prebuilt(aws(awsEndpoint)))))
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
-		rewriteEndpoints(src, "http://meshd.school.lan:8080/graphql")
+		rewriteEndpoints(src, originEndpoint)
 	}
 }
 
 // BenchmarkGzipBundle compresses the same bundle, as the first request for it does.
 func BenchmarkGzipBundle(b *testing.B) {
-	src := []byte(strings.Repeat(prebuilt(awsEndpoint), 20<<20/len(prebuilt(awsEndpoint))))
+	src := []byte(strings.Repeat(prebuilt(aws(awsEndpoint)), 20<<20/len(prebuilt(aws(awsEndpoint)))))
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
 		gzipBytes(src)
@@ -550,7 +593,7 @@ func FuzzEditorPath(f *testing.F) {
 // the same as the bundle these tests build.
 func TestPrebuiltFixture(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join("testdata", "prebuilt", bundle[1:]))
-	if err != nil || string(got) != prebuilt(awsEndpoint) {
-		t.Fatalf("testdata/prebuilt%s differs from prebuilt(awsEndpoint): %v", bundle, err)
+	if err != nil || string(got) != prebuilt(aws(awsEndpoint)) {
+		t.Fatalf("testdata/prebuilt%s differs from prebuilt(aws(awsEndpoint)): %v", bundle, err)
 	}
 }

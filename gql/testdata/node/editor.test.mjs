@@ -4,6 +4,7 @@
 // Run from cmd/meshd's TestPrebuiltEditorWithTheRealClient, which starts the real binary.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import vm from 'node:vm';
 
 import { Inbox, closeSockets, describe as describeErr, nodeId, sockets, transcript, until, within } from './lib/harness.mjs';
 import * as D from './lib/documents.mjs';
@@ -32,9 +33,10 @@ describe('a prebuilt editor served by meshd -static', { timeout: 60000 }, () => 
     assert.equal(res.status, 200);
     const js = await res.text(); // fetch decodes the gzip meshd sent
     assert.doesNotMatch(js, /appsync-api\.ap-northeast-1\.amazonaws\.com\/graphql'/, 'no AWS endpoint is left');
-    const m = /const GRAPHQL_ENDPOINT=""\|\|'([^']*)'/.exec(js);
-    assert.ok(m, 'the compiled-in endpoint literal');
-    endpoint = m[1];
+    // meshd writes an expression the browser evaluates to its page's origin plus /graphql.
+    const m = /const GRAPHQL_ENDPOINT=""\|\|(\(self\.location\.origin\+"\/graphql"\))/.exec(js);
+    assert.ok(m, 'the compiled-in endpoint literal replaced by the page-origin expression');
+    endpoint = vm.runInNewContext(m[1], { self: { location: new URL(bundleURL) } });
     apiKey = /API_KEY=""\|\|"([^"]*)"/.exec(js)[1];
     assert.equal(new URL(endpoint).origin, new URL(bundleURL).origin, 'the endpoint is meshd\'s own origin');
     assert.equal(new URL(endpoint).pathname, '/graphql');
