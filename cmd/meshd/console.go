@@ -75,7 +75,7 @@ func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string
 	}
 	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "meshd_console_auth_failures_total",
-		Help: "Credentials the console and /statusz refused, by reason (missing, wrong, api_key, ticket, csrf).",
+		Help: "Credentials the console and /statusz refused, by reason (missing, wrong, api_key, ticket, csrf, throttled: not compared, the address guessed wrong too often).",
 	}, []string{"reason"})
 	m.reg.MustRegister(failures)
 	started := time.Now()

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -23,6 +24,13 @@ const (
 	maxTickets     = 16
 	failureLogGap  = 10 * time.Second
 	csrfHeaderName = "X-CSRF-Token"
+	// An address may guess freeGuesses admin keys wrong; after each further wrong one it may
+	// not try again for a backoff that doubles from firstBackoff up to maxBackoff. Strikes are
+	// remembered for at most maxStruck addresses.
+	freeGuesses  = 5
+	firstBackoff = time.Second
+	maxBackoff   = 15 * time.Minute
+	maxStruck    = 4096
 )
 
 // Reasons a credential is refused, as counted by Options.OnAuthFailure.
@@ -32,6 +40,8 @@ const (
 	FailureAPIKey  = "api_key"
 	FailureTicket  = "ticket"
 	FailureCSRF    = "csrf"
+	// FailureThrottled is a key not even compared: its address guessed wrong too often.
+	FailureThrottled = "throttled"
 )
 
 // auth checks admin keys, hands out sessions and login tickets, and counts and logs what it
@@ -47,6 +57,14 @@ type auth struct {
 	tickets map[string]time.Time
 	// logLimit rate-limits the log lines of refused credentials.
 	logLimit loglimit.Limit
+	// struck holds the wrong guesses of each address (an IPv6 address's /64).
+	struck map[netip.Addr]*strikes
+}
+
+// strikes are one address's wrong admin keys since its last right one.
+type strikes struct {
+	wrong int
+	until time.Time // no key from the address is compared before then
 }
 
 type session struct {
@@ -59,22 +77,91 @@ func newAuth(adminKeys, apiKeys []string, log *slog.Logger, onFail func(string))
 		admin: access.NewKeySet(adminKeys), api: access.NewKeySet(apiKeys),
 		log: log, onFail: onFail, now: time.Now, sess: map[string]session{}, tickets: map[string]time.Time{},
 		logLimit: loglimit.Limit{Every: failureLogGap},
+		struck:   map[netip.Addr]*strikes{},
 	}
 }
 
-// checkKey reports whether key is an admin key; a refused key is counted and logged.
+// checkKey reports whether key is an admin key; a refused key is counted and logged. An
+// address that guessed wrong more than freeGuesses times has its keys refused unseen, the
+// right one too, until its backoff ends; every other address is unaffected.
 func (a *auth) checkKey(r *http.Request, key string) bool {
+	addr := guesser(r)
+	if wait := a.backoff(addr); wait > 0 {
+		a.refuse(r, FailureThrottled)
+		return false
+	}
 	switch {
 	case key == "":
 		a.refuse(r, FailureMissing)
 	case a.admin.Contains(key):
+		a.mu.Lock()
+		delete(a.struck, addr)
+		a.mu.Unlock()
 		return true
 	case a.api.Contains(key):
+		a.strike(addr)
 		a.refuse(r, FailureAPIKey)
 	default:
+		a.strike(addr)
 		a.refuse(r, FailureWrong)
 	}
 	return false
+}
+
+// guesser is the address a request's guesses count under: its peer, an IPv6 peer's /64.
+func guesser(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	addr := ap.Addr().Unmap()
+	if addr.Is6() {
+		addr = netip.PrefixFrom(addr, 64).Masked().Addr()
+	}
+	return addr
+}
+
+// backoff is how long addr must still wait before a key of it is compared.
+func (a *auth) backoff(addr netip.Addr) time.Duration {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if s := a.struck[addr]; s != nil {
+		return s.until.Sub(a.now())
+	}
+	return 0
+}
+
+// strike counts a wrong guess of addr and sets its backoff.
+func (a *auth) strike(addr netip.Addr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	now := a.now()
+	s := a.struck[addr]
+	if s == nil {
+		if len(a.struck) >= maxStruck {
+			for k, o := range a.struck {
+				if !o.until.After(now) {
+					delete(a.struck, k)
+				}
+			}
+		}
+		if len(a.struck) >= maxStruck {
+			return // a flood of addresses: each still gets freeGuesses only until room is made
+		}
+		s = &strikes{}
+		a.struck[addr] = s
+	}
+	s.wrong++
+	if over := s.wrong - freeGuesses; over > 0 {
+		wait := maxBackoff
+		if over < 20 {
+			wait = min(firstBackoff<<(over-1), maxBackoff)
+		}
+		s.until = now.Add(wait)
+		if over == 1 {
+			a.log.Warn("console: an address guessed admin keys wrong too often; its keys are refused unseen for a backoff that doubles with each further wrong one", "addr", addr, "wrong", s.wrong, "backoff", wait)
+		}
+	}
 }
 
 // refuse counts a refused credential and logs it, at most once per failureLogGap.

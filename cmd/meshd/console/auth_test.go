@@ -1,10 +1,13 @@
 package console
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,5 +74,59 @@ func TestSameOrigin(t *testing.T) {
 		if got := sameOrigin(r); got != tc.want {
 			t.Errorf("%s: sameOrigin = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// Admin-key guessing is throttled per address (before, one address tried ~6,000 keys a
+// second): after freeGuesses wrong keys an address's keys are refused unseen — counted and
+// logged as throttled — for a backoff that doubles with each further wrong one, while the
+// right key keeps working from every other address, and works again from the guesser's once
+// its backoff ends.
+func TestAdminKeyGuessingIsThrottled(t *testing.T) {
+	const key = "admin-key-0123456789"
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	counts := map[string]int{}
+	var logs strings.Builder
+	a := newAuth([]string{key}, nil, slog.New(slog.NewTextHandler(&logs, nil)), func(reason string) { counts[reason]++ })
+	a.now = func() time.Time { return now }
+	from := func(addr string) *http.Request {
+		r := httptest.NewRequest("GET", "/statusz", nil)
+		r.RemoteAddr = addr
+		return r
+	}
+	const guesser = "10.0.0.1:40000"
+	for i := range freeGuesses + 3 {
+		if a.checkKey(from(guesser), fmt.Sprint("guess-", i)) {
+			t.Fatalf("guess %d accepted", i)
+		}
+	}
+	if counts[FailureWrong] != freeGuesses+1 || counts[FailureThrottled] != 2 {
+		t.Fatalf("refusals %v: want %d wrong (the free ones and the one that set the backoff), then 2 throttled", counts, freeGuesses+1)
+	}
+	if a.checkKey(from("10.0.0.1:40001"), key) {
+		t.Fatal("the right key from the guessing address during its backoff was compared")
+	}
+	for _, other := range []string{"10.0.0.2:40000", "[fd00::1]:40000"} {
+		if !a.checkKey(from(other), key) {
+			t.Fatalf("the right key from %s was refused", other)
+		}
+	}
+	if !strings.Contains(logs.String(), "guessed admin keys wrong too often") || !strings.Contains(logs.String(), "addr=10.0.0.1") {
+		t.Fatalf("the throttle is not logged with its address:\n%s", logs.String())
+	}
+	// The backoff doubles with each wrong guess after the free ones.
+	now = now.Add(firstBackoff)
+	if a.checkKey(from(guesser), "wrong-again") {
+		t.Fatal("a wrong key accepted")
+	}
+	if got := a.backoff(netip.MustParseAddr("10.0.0.1")); got != 2*firstBackoff {
+		t.Fatalf("backoff after the second strike past the free guesses: %v, want %v", got, 2*firstBackoff)
+	}
+	now = now.Add(2 * firstBackoff)
+	if !a.checkKey(from(guesser), key) {
+		t.Fatal("the right key after the backoff was refused")
+	}
+	if got := a.backoff(netip.MustParseAddr("10.0.0.1")); got != 0 {
+		t.Fatalf("the right key did not clear the address's strikes: backoff %v", got)
 	}
 }
