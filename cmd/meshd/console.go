@@ -91,6 +91,7 @@ func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string
 			return h
 		},
 		AdminKeys:     keys,
+		SessionSecret: cfg.secret,
 		Admin:         admin,
 		APIKeys:       cfg.apiKeys,
 		OnAuthFailure: func(reason string) { failures.WithLabelValues(reason).Inc() },

@@ -1,12 +1,16 @@
 package console
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -17,9 +21,14 @@ import (
 
 // Limits of the console's sessions and login tickets.
 const (
-	cookieName     = "meshd_console"
-	sessionTTL     = 12 * time.Hour
-	maxSessions    = 256
+	cookieName = "meshd_console"
+	sessionTTL = 12 * time.Hour
+	// sessionNonceBytes is a session id's random part; maxSessionIDLen bounds a cookie
+	// before its MAC is computed.
+	sessionNonceBytes = 16
+	maxSessionIDLen   = 160
+	// maxRevoked bounds the logged-out sessions remembered until their expiry.
+	maxRevoked     = 1024
 	ticketTTL      = 24 * time.Hour
 	maxTickets     = 16
 	failureLogGap  = 10 * time.Second
@@ -47,14 +56,16 @@ const (
 // auth checks admin keys, hands out sessions and login tickets, and counts and logs what it
 // refuses.
 type auth struct {
-	admin   access.KeySet
-	api     access.KeySet
-	log     *slog.Logger
-	onFail  func(reason string)
-	now     func() time.Time
-	mu      sync.Mutex
-	sess    map[string]session
-	tickets map[string]time.Time
+	admin  access.KeySet
+	api    access.KeySet
+	log    *slog.Logger
+	onFail func(reason string)
+	now    func() time.Time
+	mu     sync.Mutex
+	// sessionKey signs session ids; revoked holds logged-out ones until their expiry.
+	sessionKey []byte
+	revoked    map[string]time.Time
+	tickets    map[string]time.Time
 	// logLimit rate-limits the log lines of refused credentials.
 	logLimit loglimit.Limit
 	// struck holds the wrong guesses of each address (an IPv6 address's /64).
@@ -68,14 +79,29 @@ type strikes struct {
 }
 
 type session struct {
+	nonce   string
 	csrf    string
 	expires time.Time
 }
 
-func newAuth(adminKeys, apiKeys []string, log *slog.Logger, onFail func(string)) *auth {
+// sessionKey is the key the console's session cookies are signed with: derived from meshd's
+// kept secret and the admin keys, so that sessions survive a restart and end when the admin
+// keys change.
+func sessionKey(secret string, adminKeys []string) []byte {
+	m := hmac.New(sha256.New, []byte("meshd console session"))
+	m.Write([]byte(secret))
+	for _, k := range slices.Sorted(slices.Values(adminKeys)) {
+		m.Write([]byte{0})
+		m.Write([]byte(k))
+	}
+	return m.Sum(nil)
+}
+
+func newAuth(secret string, adminKeys, apiKeys []string, log *slog.Logger, onFail func(string)) *auth {
 	return &auth{
 		admin: access.NewKeySet(adminKeys), api: access.NewKeySet(apiKeys),
-		log: log, onFail: onFail, now: time.Now, sess: map[string]session{}, tickets: map[string]time.Time{},
+		log: log, onFail: onFail, now: time.Now,
+		sessionKey: sessionKey(secret, adminKeys), revoked: map[string]time.Time{}, tickets: map[string]time.Time{},
 		logLimit: loglimit.Limit{Every: failureLogGap},
 		struck:   map[netip.Addr]*strikes{},
 	}
@@ -186,48 +212,71 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-// newSession starts a session and returns its id and CSRF token.
+// newSession starts a session and returns its id and CSRF token. The id carries its own
+// expiry and a MAC under the session key, so that a session outlives a restart of meshd that
+// keeps its secret and admin keys.
 func (a *auth) newSession() (id, csrf string) {
-	id, csrf = randomToken(), randomToken()
+	nonce := randomToken()[:2*sessionNonceBytes]
+	exp := strconv.FormatInt(a.now().Add(sessionTTL).Unix(), 10)
+	return nonce + "." + exp + "." + a.mac("session", nonce, exp), a.mac("csrf", nonce)
+}
+
+// mac is the hex HMAC of parts under the session key.
+func (a *auth) mac(parts ...string) string {
+	m := hmac.New(sha256.New, a.sessionKey)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// session returns the request's live session: a cookie whose MAC holds, not expired and not
+// logged out.
+func (a *auth) session(r *http.Request) (session, bool) {
+	c, err := r.Cookie(cookieName)
+	if err != nil || len(c.Value) > maxSessionIDLen {
+		return session{}, false
+	}
+	nonce, rest, ok1 := strings.Cut(c.Value, ".")
+	exp, sum, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || !hmac.Equal([]byte(sum), []byte(a.mac("session", nonce, exp))) {
+		return session{}, false
+	}
+	unix, err := strconv.ParseInt(exp, 10, 64)
+	expires := time.Unix(unix, 0)
+	if err != nil || a.now().After(expires) {
+		return session{}, false
+	}
+	a.mu.Lock()
+	_, out := a.revoked[nonce]
+	a.mu.Unlock()
+	if out {
+		return session{}, false
+	}
+	return session{nonce: nonce, csrf: a.mac("csrf", nonce), expires: expires}, true
+}
+
+// endSession logs the request's session out until it would have expired. What this process
+// forgets at a restart is only as good as the browser's deleting the cookie on logout.
+func (a *auth) endSession(s session) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.now()
-	for k, s := range a.sess {
-		if now.After(s.expires) {
-			delete(a.sess, k)
+	if len(a.revoked) >= maxRevoked {
+		for k, exp := range a.revoked {
+			if now.After(exp) {
+				delete(a.revoked, k)
+			}
 		}
 	}
-	for k := range a.sess {
-		if len(a.sess) < maxSessions {
+	for k := range a.revoked {
+		if len(a.revoked) < maxRevoked {
 			break
 		}
-		delete(a.sess, k) // the map's order is as good as any for dropping one
+		delete(a.revoked, k) // the map's order is as good as any for dropping one
 	}
-	a.sess[id] = session{csrf: csrf, expires: now.Add(sessionTTL)}
-	return id, csrf
-}
-
-// session returns the request's live session.
-func (a *auth) session(r *http.Request) (session, bool) {
-	c, err := r.Cookie(cookieName)
-	if err != nil || c.Value == "" {
-		return session{}, false
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	s, ok := a.sess[c.Value]
-	if !ok || a.now().After(s.expires) {
-		return session{}, false
-	}
-	return s, true
-}
-
-func (a *auth) endSession(r *http.Request) {
-	if c, err := r.Cookie(cookieName); err == nil {
-		a.mu.Lock()
-		delete(a.sess, c.Value)
-		a.mu.Unlock()
-	}
+	a.revoked[s.nonce] = s.expires
 }
 
 // newTicket returns a one-time login ticket, valid for ticketTTL or until used.

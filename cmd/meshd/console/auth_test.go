@@ -15,7 +15,7 @@ import (
 // TestSessionsAndTicketsExpire moves auth's clock past each lifetime.
 func TestSessionsAndTicketsExpire(t *testing.T) {
 	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	a := newAuth([]string{"admin-key-0123456789"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	a := newAuth("secret", []string{"admin-key-0123456789"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	a.now = func() time.Time { return now }
 	id, _ := a.newSession()
 	req := httptest.NewRequest("GET", "/statusz", nil)
@@ -39,11 +39,18 @@ func TestSessionsAndTicketsExpire(t *testing.T) {
 	if a.useTicket(late) {
 		t.Error("a ticket outlived ticketTTL")
 	}
-	for range maxSessions + 10 {
-		a.newSession()
+	for range maxRevoked + 10 {
+		id, _ := a.newSession()
+		req := httptest.NewRequest("GET", "/statusz", nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: id})
+		s, ok := a.session(req)
+		if !ok {
+			t.Fatal("a new session is not live")
+		}
+		a.endSession(s)
 	}
-	if n := len(a.sess); n > maxSessions {
-		t.Errorf("%d sessions kept, at most %d", n, maxSessions)
+	if n := len(a.revoked); n > maxRevoked {
+		t.Errorf("%d logged-out sessions kept, at most %d", n, maxRevoked)
 	}
 	for range maxTickets + 10 {
 		a.newTicket()
@@ -87,7 +94,7 @@ func TestAdminKeyGuessingIsThrottled(t *testing.T) {
 	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 	counts := map[string]int{}
 	var logs strings.Builder
-	a := newAuth([]string{key}, nil, slog.New(slog.NewTextHandler(&logs, nil)), func(reason string) { counts[reason]++ })
+	a := newAuth("secret", []string{key}, nil, slog.New(slog.NewTextHandler(&logs, nil)), func(reason string) { counts[reason]++ })
 	a.now = func() time.Time { return now }
 	from := func(addr string) *http.Request {
 		r := httptest.NewRequest("GET", "/statusz", nil)
@@ -128,5 +135,53 @@ func TestAdminKeyGuessingIsThrottled(t *testing.T) {
 	}
 	if got := a.backoff(netip.MustParseAddr("10.0.0.1")); got != 0 {
 		t.Fatalf("the right key did not clear the address's strikes: backoff %v", got)
+	}
+}
+
+// TestSessionsSurviveARestart: a session signed by one auth is live in another made from the
+// same secret and admin keys (meshd after a restart), and in none made from other ones; a
+// forged, stretched or logged-out id is refused.
+func TestSessionsSurviveARestart(t *testing.T) {
+	discard := slog.New(slog.NewTextHandler(io.Discard, nil))
+	before := newAuth("secret", []string{"admin-key-0123456789"}, nil, discard, nil)
+	id, csrf := before.newSession()
+	cookie := func(v string) *http.Request {
+		req := httptest.NewRequest("GET", "/console/api/session", nil)
+		req.AddCookie(&http.Cookie{Name: cookieName, Value: v})
+		return req
+	}
+	nonce, rest, _ := strings.Cut(id, ".")
+	exp, sum, _ := strings.Cut(rest, ".")
+	for _, tc := range []struct {
+		name   string
+		secret string
+		keys   []string
+		id     string
+		live   bool
+	}{
+		{"after a restart", "secret", []string{"admin-key-0123456789"}, id, true},
+		{"another secret", "other", []string{"admin-key-0123456789"}, id, false},
+		{"the admin key changed", "secret", []string{"admin-key-9876543210"}, id, false},
+		{"an admin key added", "secret", []string{"admin-key-0123456789", "admin-key-9876543210"}, id, false},
+		{"expiry stretched", "secret", []string{"admin-key-0123456789"}, nonce + "." + exp + "0." + sum, false},
+		{"another nonce", "secret", []string{"admin-key-0123456789"}, strings.Repeat("0", len(nonce)) + "." + rest, false},
+		{"no MAC", "secret", []string{"admin-key-0123456789"}, nonce + "." + exp, false},
+		{"oversized", "secret", []string{"admin-key-0123456789"}, id + strings.Repeat("0", maxSessionIDLen), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			after := newAuth(tc.secret, tc.keys, nil, discard, nil)
+			s, ok := after.session(cookie(tc.id))
+			if ok != tc.live {
+				t.Fatalf("live = %v, want %v", ok, tc.live)
+			}
+			if ok && s.csrf != csrf {
+				t.Errorf("the CSRF token changed across the restart: %q, was %q", s.csrf, csrf)
+			}
+		})
+	}
+	s, _ := before.session(cookie(id))
+	before.endSession(s)
+	if _, ok := before.session(cookie(id)); ok {
+		t.Error("a logged-out session is still live")
 	}
 }

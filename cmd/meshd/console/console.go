@@ -59,6 +59,10 @@ type Options struct {
 	Health func() Health
 	// AdminKeys are the keys that open the console; at least one is required.
 	AdminKeys []string
+	// SessionSecret is meshd's kept secret; with the admin keys it signs the session cookies,
+	// so that a teacher stays logged in across a restart and is logged out when the admin
+	// keys change. When it is empty the admin keys alone sign them.
+	SessionSecret string
 	// APIKeys are the pupils' keys, refused with a log line of their own.
 	APIKeys []string
 	// Admin are more endpoints, by http.ServeMux pattern, served to admin keys and sessions
@@ -114,7 +118,7 @@ func New(opts Options) (*Console, error) {
 	}
 	c := &Console{
 		opts:    opts,
-		auth:    newAuth(opts.AdminKeys, opts.APIKeys, opts.Logger, opts.OnAuthFailure),
+		auth:    newAuth(opts.SessionSecret, opts.AdminKeys, opts.APIKeys, opts.Logger, opts.OnAuthFailure),
 		sampler: newSampler(opts),
 		index:   index,
 		static:  http.StripPrefix("/console/", http.FileServerFS(sub)),
@@ -310,8 +314,8 @@ func (c *Console) serveLogin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"csrf": csrf})
 }
 
-func (c *Console) serveLogout(w http.ResponseWriter, r *http.Request, _ session) {
-	c.auth.endSession(r)
+func (c *Console) serveLogout(w http.ResponseWriter, r *http.Request, s session) {
+	c.auth.endSession(s)
 	setCookie(w, r, "", -1)
 	w.WriteHeader(http.StatusNoContent)
 }

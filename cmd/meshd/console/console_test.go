@@ -538,3 +538,25 @@ func TestLogout(t *testing.T) {
 		t.Errorf("the old session cookie after logout: %s", res.Status)
 	}
 }
+
+// TestSessionOutlivesTheConsole: a teacher's session cookie from one console still opens the
+// next one made with the same admin key, as after a restart of meshd, and its CSRF token holds.
+func TestSessionOutlivesTheConsole(t *testing.T) {
+	first := start(t, false)
+	c := first.client(t)
+	csrf := first.login(t, c)
+	u, _ := url.Parse(first.srv.URL)
+	cookie := c.Jar.Cookies(u)[0].String()
+	first.cons.Close()
+	first.srv.Close()
+
+	next := start(t, false)
+	res, body := do(t, next.srv.Client(), "GET", next.srv.URL+"/console/api/session", "", map[string]string{"Cookie": cookie})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("the session after a restart: %s %s", res.Status, body)
+	}
+	var s struct{ CSRF string }
+	if err := json.Unmarshal([]byte(body), &s); err != nil || s.CSRF != csrf {
+		t.Errorf("the CSRF token after a restart: %q (%v), want %q", s.CSRF, err, csrf)
+	}
+}
