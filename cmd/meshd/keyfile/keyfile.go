@@ -34,16 +34,24 @@ func Load(dir, base, name, prefix string, size int) (key, path string, err error
 	if key, err = Read(path, name); err != nil || key != "" {
 		return key, path, err
 	}
-	buf := make([]byte, size)
-	if _, err := rand.Read(buf); err != nil {
-		return "", path, fmt.Errorf("generate %s: %w", name, err)
+	if key, err = New(name, prefix, size); err != nil {
+		return "", path, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", path, fmt.Errorf("create data directory: %w", err)
 	}
-	key = prefix + hex.EncodeToString(buf)
 	if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
 		return "", path, fmt.Errorf("write %s: %w", name, err)
 	}
 	return key, path, nil
+}
+
+// New generates a key: prefix followed by the hex of size random bytes. name says which key in
+// errors.
+func New(name, prefix string, size int) (string, error) {
+	buf := make([]byte, size)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("generate %s: %w", name, err)
+	}
+	return prefix + hex.EncodeToString(buf), nil
 }
