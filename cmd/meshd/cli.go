@@ -60,6 +60,27 @@ func command(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 	return run(ctx, args, environ, stdout, stderr)
 }
 
+// parseCommand parses the flags of a command that takes no arguments, such as `meshd login`
+// (fs's name): -h prints about and the flags and returns flag.ErrHelp; a mistake is a
+// usageError.
+func parseCommand(fs *flag.FlagSet, about string, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: %s [flags]\n\n%s\n\n", fs.Name(), about)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("%s takes no arguments, got %q", strings.TrimPrefix(fs.Name(), "meshd "), fs.Arg(0))}
+	}
+	return nil
+}
+
 // exitStatus reports err on stderr and returns meshd's exit status: 0 when there is none (or
 // -h was asked for), 2 for a mistake in the command line or the environment, 1 otherwise.
 func exitStatus(err error, stderr io.Writer) int {

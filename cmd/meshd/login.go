@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,20 +13,9 @@ import (
 // of its install, and again whenever it is asked.
 func login(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("meshd login", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", "", "meshd's data directory, for its admin-key file (default: MESH_DATA_DIR, else meshd-data)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: meshd login [flags]\n\nPrints the console's address and the admin key to sign in with.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("login takes no arguments, got %q", fs.Arg(0))}
+	if err := parseCommand(fs, "Prints the console's address and the admin key to sign in with.", args, stderr); err != nil {
+		return err
 	}
 	addr := getenv("MESH_CONSOLE_ADDR")
 	if addr == "" {

@@ -23,22 +23,11 @@ const statusGroupLines = 14
 // status is `meshd status`: a one-screen summary of a running meshd, read from its /statusz.
 func status(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("meshd status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	url := fs.String("url", "", "base URL of meshd's console (default: the address the meshd running on the data directory recorded there)")
 	key := fs.String("key", "", "admin key (default: the first of MESH_ADMIN_KEYS, else the admin-key file in the data directory)")
 	dataDir := fs.String("data-dir", "", "meshd's data directory, for its address and admin-key file (default: MESH_DATA_DIR, else meshd-data)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: meshd status [flags]\n\nPrints a one-screen summary of a running meshd from its /statusz.\n\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return usageError{err}
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("status takes no arguments, got %q", fs.Arg(0))}
+	if err := parseCommand(fs, "Prints a one-screen summary of a running meshd from its /statusz.", args, stderr); err != nil {
+		return err
 	}
 	dir := *dataDir
 	if dir == "" {
