@@ -28,6 +28,7 @@ var commands = []struct{ usage, about string }{
 	{"meshd restore [flags] FILE", "replace the state file with the backup FILE (meshd stopped)"},
 	{"meshd status", "print a one-screen summary of a running meshd (meshd status -h)"},
 	{"meshd login", "print the console's address and the admin key to sign in with"},
+	{"meshd console-link", "print a fresh one-time login link to the running meshd's console"},
 	{"meshd help", "print this help (also -h)"},
 }
 
@@ -54,6 +55,8 @@ func command(ctx context.Context, args, environ []string, stdout, stderr io.Writ
 		return status(ctx, args[1:], lookup(environ), stdout, stderr)
 	case "login":
 		return login(args[1:], lookup(environ), stdout, stderr)
+	case "console-link":
+		return consoleLink(ctx, args[1:], lookup(environ), stdout, stderr)
 	case "help":
 		return run(ctx, []string{"-h"}, environ, stdout, stderr)
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	runtimemetrics "runtime/metrics"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,7 @@ type consoleServer struct {
 	keyFile   string   // the file the generated key is kept in, "" with -store memory
 	own       net.Addr // the console's own listener (-console-addr), nil on the main one
 	publicURL string   // meshd's public URL (-public-url), "" when unset
+	bases     atomic.Pointer[[]string]
 }
 
 // storeHealth describes the store for the console: its kind, file and size, and its
@@ -94,6 +96,7 @@ func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string
 		SessionSecret: cfg.secret,
 		Admin:         admin,
 		APIKeys:       cfg.apiKeys,
+		LinkBases:     cs.knownBases,
 		OnAuthFailure: func(reason string) { failures.WithLabelValues(reason).Inc() },
 		Logger:        log,
 	})
@@ -134,36 +137,48 @@ func (cs *consoleServer) base(scheme string, mainAddr net.Addr) string {
 	return scheme + "://" + dialable(addr.String())
 }
 
-// announce logs where the console is; with a generated key it logs a one-time login link.
+// announce logs where the console is; with a generated key it logs a one-time login link at
+// each of its addresses (one ticket for all of them). From then on meshd console-link hands
+// out fresh links at the same addresses.
 func (cs *consoleServer) announce(scheme string, mainAddr net.Addr) {
-	base := cs.base(scheme, mainAddr)
-	scheme, addr := cs.where(scheme, mainAddr)
+	bases := cs.linkBases(scheme, mainAddr)
+	cs.bases.Store(&bases)
 	if !cs.generated {
-		cs.log.Info("console listening", "url", base+"/console/", "admin_keys", "MESH_ADMIN_KEYS")
+		cs.log.Info("console listening", "url", bases[0]+"/console/", "admin_keys", "MESH_ADMIN_KEYS")
 		return
 	}
 	// The link logs in once; after that the key in the file does.
+	links := cs.c.LoginLinks(bases)
 	if cs.keyFile == "" {
-		cs.log.Info("console listening", "login", base+cs.c.LoginPath(), "admin_key", "in memory only (-store memory)")
-		cs.announceElsewhere(scheme, addr)
-		return
+		cs.log.Info("console listening", "login", links[0], "admin_key", "in memory only (-store memory)")
+	} else {
+		cs.log.Info("console listening", "login", links[0], "admin_key_file", cs.keyFile)
 	}
-	cs.log.Info("console listening", "login", base+cs.c.LoginPath(), "admin_key_file", cs.keyFile)
-	cs.announceElsewhere(scheme, addr)
+	for _, l := range links[1:] {
+		cs.log.Info("console login link", "login", l)
+	}
 }
 
-// announceElsewhere logs a one-time login link for each of the machine's LAN addresses the
-// console listens on, and for the public URL when the console is on the main listener: the
-// link to 127.0.0.1 is of no use from the teacher's laptop when meshd runs on a headless Pi.
-func (cs *consoleServer) announceElsewhere(scheme string, addr net.Addr) {
-	var bases []string
+// linkBases are the base URLs the console's login links name: this machine's first, then the
+// public URL when the console is on the main listener, then each of the machine's LAN
+// addresses the console listens on — the link to 127.0.0.1 is of no use from the teacher's
+// laptop when meshd runs on a headless Pi.
+func (cs *consoleServer) linkBases(scheme string, mainAddr net.Addr) []string {
+	bases := []string{cs.base(scheme, mainAddr)}
+	scheme, addr := cs.where(scheme, mainAddr)
 	if cs.own == nil && cs.publicURL != "" {
 		bases = append(bases, strings.TrimSuffix(cs.publicURL, "/"))
 	}
-	bases = append(bases, lanBases(scheme, addr)...)
-	for _, b := range bases {
-		cs.log.Info("console login link", "login", b+cs.c.LoginPath())
+	return append(bases, lanBases(scheme, addr)...)
+}
+
+// knownBases are the login links' base URLs once announce has found them; the console's
+// LinkPath asks for them.
+func (cs *consoleServer) knownBases() []string {
+	if b := cs.bases.Load(); b != nil {
+		return *b
 	}
+	return nil
 }
 
 // lanBases returns scheme://IP:port for each non-loopback IPv4 address of the machine when

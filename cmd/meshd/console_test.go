@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -227,5 +228,116 @@ func TestConsoleLoginLinksForOtherMachines(t *testing.T) {
 		if !strings.HasSuffix(b, ":8080") || strings.Contains(b, "//127.") {
 			t.Errorf("LAN link base %s", b)
 		}
+	}
+}
+
+// TestConsoleLinkCommand: meshd console-link asks the running meshd for a fresh login link at
+// each of its addresses (here this machine and the public URL), which logs a browser-less client
+// in once and only once; a wrong key gets nothing, and a stopped meshd is a clear error.
+func TestConsoleLinkCommand(t *testing.T) {
+	dir := t.TempDir()
+	p := startMeshd(t, "-data-dir", dir, "-public-url", "http://meshd.school.lan:8080/")
+	logLine(t, p, loginLink)
+	base := strings.TrimSuffix(p.URL, "/graphql")
+	consoleLink := func(env ...string) (string, string, error) {
+		var out, errOut bytes.Buffer
+		cmd := exec.Command(meshdBinary(t), "console-link", "-data-dir", dir)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		return out.String(), errOut.String(), err
+	}
+	out, errOut, err := consoleLink()
+	if err != nil {
+		t.Fatalf("meshd console-link: %v\n%s", err, errOut)
+	}
+	links := strings.Fields(out)
+	ticket := regexp.MustCompile(`/console/login\?ticket=[0-9a-f]{64}$`)
+	if len(links) != 2 || !strings.HasPrefix(links[0], base+"/console/login?ticket=") || !strings.HasPrefix(links[1], "http://meshd.school.lan:8080/console/login?ticket=") {
+		t.Fatalf("links %q, want this machine's and the public URL's", links)
+	}
+	path := ticket.FindString(links[0])
+	if path == "" || ticket.FindString(links[1]) != path || strings.Contains(p.Logs(), path) {
+		t.Fatalf("links %q: want one new ticket for both, not the logged one", links)
+	}
+
+	// The link logs in once; the same ticket at another address, or again, does not.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	res, err := browser.Get(links[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if code, body := get(t, browser, base+"/statusz"); code != http.StatusOK || !strings.Contains(body, `"domains"`) {
+		t.Fatalf("/statusz after the printed link: %d %s", code, body)
+	}
+	for _, again := range []string{links[0], base + path} {
+		fresh, _ := cookiejar.New(nil)
+		other := &http.Client{Jar: fresh}
+		res, err := other.Get(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if code, _ := get(t, other, base+"/statusz"); code != http.StatusUnauthorized {
+			t.Errorf("the printed link logged in twice (%s): %d", again, code)
+		}
+	}
+	if out2, _, err := consoleLink(); err != nil || ticket.FindString(strings.Fields(out2)[0]) == path {
+		t.Errorf("a second console-link: %q %v, want a new ticket", out2, err)
+	}
+
+	// A wrong key gets nothing: not from the command, not over HTTP, not with a session alone.
+	if out, errOut, err := consoleLink("MESH_ADMIN_KEYS=not-the-admin-key-at-all"); err == nil || out != "" || !strings.Contains(errOut, "401") {
+		t.Errorf("console-link with a wrong key: %v, printed %q, said %q", err, out, errOut)
+	}
+	post := func(c *http.Client, key string) (int, string) {
+		req, _ := http.NewRequest("POST", base+console.LinkPath, nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for name, c := range map[string]*http.Client{"no key": http.DefaultClient, "a session": browser} {
+		if code, body := post(c, ""); code != http.StatusUnauthorized || strings.Contains(body, "ticket=") {
+			t.Errorf("%s: %d %s", name, code, body)
+		}
+	}
+	// Guessing is throttled as at login: after the free guesses, keys are refused unseen.
+	throttled := regexp.MustCompile(`(?m)^meshd_console_auth_failures_total\{reason="throttled"\} [1-9]`)
+	for range 30 {
+		if code, body := post(http.DefaultClient, "wrong-key-0123456789"); code != http.StatusUnauthorized || strings.Contains(body, "ticket=") {
+			t.Fatalf("a wrong key: %d %s", code, body)
+		}
+		if _, metrics := get(t, http.DefaultClient, base+"/metrics"); throttled.MatchString(metrics) {
+			break
+		}
+	}
+	if _, metrics := get(t, http.DefaultClient, base+"/metrics"); !throttled.MatchString(metrics) {
+		t.Error("30 wrong keys in a row were never throttled")
+	}
+
+	// A stopped meshd: no record, then a stale record nobody answers at.
+	raw, err := os.ReadFile(filepath.Join(dir, runningFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Signal(os.Interrupt)
+	p.wait(t)
+	if out, errOut, err := consoleLink(); err == nil || out != "" || !strings.Contains(errOut, "no running meshd") {
+		t.Errorf("console-link without a meshd: %v, printed %q, said %q", err, out, errOut)
+	}
+	if err := os.WriteFile(filepath.Join(dir, runningFile), raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, err := consoleLink(); err == nil || out != "" || !strings.Contains(errOut, "does not answer (has it stopped?)") {
+		t.Errorf("console-link to a meshd killed without cleaning up: %v, printed %q, said %q", err, out, errOut)
 	}
 }

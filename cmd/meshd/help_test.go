@@ -117,6 +117,9 @@ func TestBinaryHelpAndFlagMistakes(t *testing.T) {
 		{"bad value", []string{"-event-ttl-seconds", "ten"}, 2, "", []string{
 			`meshd: invalid value "ten" for flag -event-ttl-seconds: not a whole number`,
 			"Run 'meshd -h' for the commands and every setting."}},
+		{"console-link takes no arguments", []string{"console-link", "now"}, 2, "", []string{
+			`meshd: console-link takes no arguments, got "now"`,
+			"Run 'meshd -h' for the commands and every setting."}},
 		{"invalid setting", []string{"-store", "redis"}, 2, "", []string{
 			`meshd: -store must be bbolt or memory, got "redis"`,
 			"Run 'meshd -h' for the commands and every setting."}},

@@ -41,13 +41,7 @@ func login(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 		fmt.Fprintln(stdout, "Admin key: one of MESH_ADMIN_KEYS in meshd's settings")
 		return nil
 	}
-	if *dataDir == "" {
-		*dataDir = getenv("MESH_DATA_DIR")
-	}
-	if *dataDir == "" {
-		*dataDir = defaultDataDir
-	}
-	key, path, err := readAdminKey(*dataDir)
+	key, path, err := readAdminKey(commandDataDir(*dataDir, getenv))
 	if err != nil {
 		return fmt.Errorf("%w (meshd writes it at its first start)", err)
 	}

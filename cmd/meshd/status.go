@@ -29,13 +29,7 @@ func status(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := parseCommand(fs, "Prints a one-screen summary of a running meshd from its /statusz.", args, stderr); err != nil {
 		return err
 	}
-	dir := *dataDir
-	if dir == "" {
-		dir = getenv("MESH_DATA_DIR")
-	}
-	if dir == "" {
-		dir = defaultDataDir
-	}
+	dir := commandDataDir(*dataDir, getenv)
 	// The meshd that holds the data directory, unless -url names one.
 	at := statusTarget{base: strings.TrimRight(*url, "/"), client: http.DefaultClient}
 	if at.base == "" {
@@ -195,6 +189,7 @@ func printStatus(w io.Writer, st *console.Status) {
 	if total > shown {
 		fmt.Fprintf(w, "  … and %d more groups (the console at /console/ shows them all)\n", total-shown)
 	}
+	fmt.Fprintln(w, "\nA fresh login link to the console, for the teacher's browser: meshd console-link")
 }
 
 // readAdminKey reads the admin key kept in dir, without creating one.

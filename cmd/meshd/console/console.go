@@ -68,6 +68,9 @@ type Options struct {
 	// Admin are more endpoints, by http.ServeMux pattern, served to admin keys and sessions
 	// only (meshd's backup).
 	Admin map[string]http.Handler
+	// LinkBases returns the base URLs (scheme://host:port) at which a teacher's browser reaches
+	// the console, for the login links of LinkPath; nil or empty until they are known.
+	LinkBases func() []string
 	// OnAuthFailure, when set, is told of every refused credential with its reason.
 	OnAuthFailure func(reason string)
 	// Logger receives the console's logs; slog.Default() when nil.
@@ -196,6 +199,7 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /console/api/session", c.session(c.serveSession))
 	mux.HandleFunc("GET /console/api/stream", c.session(c.serveStream))
 	mux.HandleFunc("POST /console/api/dissolve", c.csrf(c.serveDissolve))
+	mux.HandleFunc("POST "+LinkPath, c.serveLoginLink)
 	mux.HandleFunc("GET /console/", func(w http.ResponseWriter, r *http.Request) {
 		secure(w)
 		w.Header().Set("Cache-Control", "no-cache")
