@@ -40,6 +40,9 @@ type Change struct {
 	Create  *CreateGroupInput `json:"create,omitempty"`
 	Data    []Pair            `json:"data,omitempty"`
 	Events  []EventInput      `json:"events,omitempty"`
+	// Part limits a sweep to the groups of one part (see PartOf); a sweep without it sweeps
+	// every group.
+	Part *Part `json:"part,omitempty"`
 }
 
 // Check reports whether the change has the arguments of its operation: a create's input,
@@ -53,6 +56,9 @@ func (c *Change) Check() error {
 	case OpJoin, OpLeave, OpDissolve, OpRenew, OpMemberHeartbeat, OpReport, OpFire, OpRecord, OpSweep:
 		if c.Create != nil {
 			return fmt.Errorf("change %s with create arguments", c.Op)
+		}
+		if c.Part != nil && (c.Op != OpSweep || c.Part.Of < 1 || c.Part.Index < 0 || c.Part.Index >= c.Part.Of) {
+			return fmt.Errorf("change %s with part %+v", c.Op, *c.Part)
 		}
 	default:
 		return fmt.Errorf("unknown change %q", c.Op)
@@ -107,7 +113,7 @@ func (b *Broker) Apply(ctx context.Context, c Change) (Outcome, error) {
 			o.Record = RecordResult{Count: len(c.Events), NextSince: fb.nextSince}
 		}
 	case OpSweep:
-		b.sweep(now)
+		b.sweep(now, c.Part)
 	default:
 		return o, fmt.Errorf("apply: unknown change %q", c.Op)
 	}

@@ -78,7 +78,7 @@ func (b *Broker) createGroup(ctx context.Context, in CreateGroupInput, now time.
 	prevHost := ds.hosts[g.HostID]
 	ds.hosts[g.HostID] = g.ID
 	key := groupKey{g.Domain, g.ID}
-	b.nodes.set(g.HostID, key)
+	b.nodes.set(g.HostID, key, now)
 	done := b.commit.enqueue(func() {
 		if s.groups[key] != g {
 			return
@@ -130,9 +130,9 @@ func (b *Broker) joinGroup(ctx context.Context, groupID, domain, nodeID string, 
 	}
 	g.members[nodeID] = m
 	g.touch(nodeID, now)
-	prevKey, indexed := b.nodes.get(nodeID)
 	key := groupKey{domain, groupID}
-	b.nodes.set(nodeID, key)
+	prevAt, indexed := b.nodes.lookup(nodeID, key)
+	b.nodes.set(nodeID, key, now)
 	done := b.commit.enqueue(func() {
 		if g.members[nodeID] != m {
 			return
@@ -143,7 +143,7 @@ func (b *Broker) joinGroup(ctx context.Context, groupID, domain, nodeID string, 
 			delete(g.members, nodeID)
 		}
 		if indexed {
-			b.nodes.set(nodeID, prevKey)
+			b.nodes.set(nodeID, key, prevAt)
 		} else {
 			b.nodes.unset(nodeID, key)
 		}
@@ -178,7 +178,7 @@ func (b *Broker) leaveGroup(ctx context.Context, groupID, domain, nodeID string)
 		ops = append(ops, store.Op{Kind: store.DeleteStatus, Domain: domain, GroupID: groupID, NodeID: nodeID})
 	}
 	key := groupKey{domain, groupID}
-	prevKey, indexed := b.nodes.get(nodeID)
+	prevAt, indexed := b.nodes.lookup(nodeID, key)
 	b.nodes.unset(nodeID, key)
 	var done chan error
 	if len(ops) > 0 {
@@ -193,8 +193,8 @@ func (b *Broker) leaveGroup(ctx context.Context, groupID, domain, nodeID string)
 					s.markDirty(g)
 				}
 			}
-			if _, present := b.nodes.get(nodeID); indexed && prevKey == key && !present {
-				b.nodes.set(nodeID, key)
+			if _, present := b.nodes.lookup(nodeID, key); indexed && !present {
+				b.nodes.set(nodeID, key, prevAt)
 			}
 		}, ops...)
 	}
@@ -314,7 +314,7 @@ func (b *Broker) reportData(groupID, domain, nodeID string, data []Pair, now tim
 	g.dirtyStatus[nodeID] = struct{}{}
 	g.touch(nodeID, now)
 	s.markDirty(g)
-	b.nodes.set(nodeID, groupKey{domain, groupID})
+	b.nodes.set(nodeID, groupKey{domain, groupID}, now)
 	if b.publish(&Message{GroupID: groupID, Domain: domain, Status: st}) {
 		g.published++
 	}

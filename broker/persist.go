@@ -40,7 +40,7 @@ func (b *Broker) load(ctx context.Context) error {
 		if prev := ds.groups[ds.hosts[g.HostID]]; prev == nil || prev.CreatedAt.Before(g.CreatedAt) {
 			ds.hosts[g.HostID] = g.ID
 		}
-		b.nodes.set(g.HostID, groupKey{g.Domain, g.ID})
+		b.nodes.set(g.HostID, groupKey{g.Domain, g.ID}, g.HeartbeatAt)
 	}
 	for _, sm := range snap.Members {
 		g := b.shardFor(sm.Domain, sm.GroupID).lookup(sm.Domain, sm.GroupID)
@@ -51,7 +51,7 @@ func (b *Broker) load(ctx context.Context) error {
 		}
 		m.HeartbeatInterval = b.cfg.MemberHeartbeatFor(g.Group)
 		g.members[m.NodeID] = m
-		b.nodes.set(m.NodeID, groupKey{m.Domain, m.GroupID})
+		b.nodes.set(m.NodeID, groupKey{m.Domain, m.GroupID}, m.JoinedAt)
 	}
 	for _, ss := range snap.Statuses {
 		g := b.shardFor(ss.Domain, ss.GroupID).lookup(ss.Domain, ss.GroupID)
@@ -64,8 +64,9 @@ func (b *Broker) load(ctx context.Context) error {
 			continue
 		}
 		g.statuses[st.NodeID] = st
-		if _, ok := b.nodes.get(st.NodeID); !ok {
-			b.nodes.set(st.NodeID, groupKey{st.Domain, st.GroupID})
+		key := groupKey{st.Domain, st.GroupID}
+		if _, ok := b.nodes.lookup(st.NodeID, key); !ok {
+			b.nodes.set(st.NodeID, key, st.Timestamp)
 		}
 	}
 	if len(drop) > 0 {
@@ -85,7 +86,7 @@ func (b *Broker) Sweep() {
 	b.Apply(context.Background(), Change{Op: OpSweep})
 }
 
-func (b *Broker) sweep(now time.Time) {
+func (b *Broker) sweep(now time.Time, part *Part) {
 	defer b.probe()
 	for i := range b.shards {
 		s := &b.shards[i]
@@ -95,6 +96,9 @@ func (b *Broker) sweep(now time.Time) {
 		var ops []store.Op
 		var ended []GroupEnd
 		for _, g := range s.groups {
+			if !part.holds(g.Domain, g.ID) {
+				continue
+			}
 			if !b.live(g, now) {
 				if !g.ended {
 					ended = append(ended, b.announceEnd(g, now))

@@ -122,12 +122,14 @@ func (b *Broker) restore(s *shard, g *group, host string) {
 	if host == g.ID {
 		ds.hosts[g.HostID] = g.ID
 	}
-	b.nodes.set(g.HostID, key)
-	for id := range g.members {
-		b.nodes.set(id, key)
+	b.nodes.set(g.HostID, key, g.HeartbeatAt)
+	for id, m := range g.members {
+		b.nodes.set(id, key, m.JoinedAt)
 	}
-	for id := range g.statuses {
-		b.nodes.set(id, key)
+	for id, st := range g.statuses {
+		if _, ok := b.nodes.lookup(id, key); !ok {
+			b.nodes.set(id, key, st.Timestamp)
+		}
 	}
 	if len(g.dirtyStatus) > 0 || g.seqDirty {
 		s.markDirty(g)

@@ -69,19 +69,21 @@ func TestAddAndReplaceNodes(t *testing.T) {
 	if got := members(replacement); got != joins {
 		t.Fatalf("the replacement lists %d members, want %d", got, joins)
 	}
-	// The replacement takes the old node's place as a replica of the log.
-	waitCurrentReplica(t, nodes[0], "n2")
+	// The replacement takes the old node's place as a replica of every shard of the log.
+	for _, s := range nodes[0].shards {
+		waitCurrentReplica(t, s, "n2")
+	}
 }
 
-// waitCurrentReplica waits, at most a minute, until the log's leader (asked through n) counts
-// the node named name as a replica of the log that is online and caught up.
-func waitCurrentReplica(t *testing.T, n *Node, name string) {
+// waitCurrentReplica waits, at most a minute, until the shard's leader (asked through s)
+// counts the node named name as a replica of the shard that is online and caught up.
+func waitCurrentReplica(t *testing.T, s *shard, name string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		n.mu.Lock()
-		stream := n.stream
-		n.mu.Unlock()
+		s.mu.Lock()
+		stream := s.stream
+		s.mu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		info, err := stream.Info(ctx)
 		cancel()

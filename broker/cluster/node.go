@@ -1,8 +1,9 @@
 // Package cluster runs meshd as one node of a cluster that serves one Mesh v2 API: the nodes'
-// embedded NATS servers are joined by routes, and one replicated JetStream stream is the
-// ordered log of every state change. Each node applies the log, in order, to its own
-// in-memory broker.Broker and fans messages out to its own subscribers, so that every node
-// holds the same state and every subscriber sees one order per group.
+// embedded NATS servers are joined by routes, and replicated JetStream streams — the shards of
+// the log, each with its own leader — are the ordered log of every state change, the changes
+// of each group in one shard. Each node applies every shard, in order, to its own in-memory
+// broker.Broker and fans messages out to its own subscribers, so that every node holds the
+// same state and every subscriber sees one order per group.
 package cluster
 
 import (
@@ -16,23 +17,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/store"
-)
-
-// The replicated log.
-const (
-	streamName = "MESHD"
-	logSubject = "meshd.log"
-	// retentionMargin is kept beyond a group's longest life (MaxConnectionTime), so that every
-	// entry about a group that may still be alive is retained while node clocks differ by
-	// less than it.
-	retentionMargin = 5 * time.Minute
 )
 
 // Waits of the request path.
@@ -53,7 +43,7 @@ const (
 	// lateWait is how long a caller waits for an entry it knows of to arrive republished
 	// before it has the log read directly.
 	lateWait = 50 * time.Millisecond
-	// streamRetry separates attempts to create the stream while the cluster forms.
+	// streamRetry separates attempts to create the shards' streams while the cluster forms.
 	streamRetry = time.Second
 )
 
@@ -70,25 +60,18 @@ type Node struct {
 	origin string
 
 	proposals atomic.Uint64
+	// shards are the log's shards, shards[broker.PartOf(domain, group, len(shards))] the one
+	// of a group.
+	shards []*shard
 
-	mu        sync.Mutex
-	pending   map[uint64]chan result
-	applied   uint64
-	appliedCh chan struct{}
-	// seen is the highest sequence this node knows the log holds.
-	seen uint64
-	// caughtUp is set once this node has applied all a leader of the log said it held.
-	caughtUp bool
-	stream   jetstream.Stream
-	sub      *nats.Subscription
-	up       chan struct{}
-	kickCh   chan struct{}
+	mu      sync.Mutex
+	pending map[uint64]chan result
+	// refused is why this node will not serve the log (errShardCount), once known.
+	refused error
+	// up is closed once every shard is open.
+	up chan struct{}
 	// leaving is set when the node hands over and stops serving.
 	leaving atomic.Bool
-
-	// Owned by the applier: the time of the last entry applied.
-	applyMu sync.Mutex
-	logTime int64
 
 	stop      chan struct{}
 	bg        context.Context
@@ -115,18 +98,22 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	if opts.Replicas == 0 {
 		opts.Replicas = DefaultReplicas
 	}
+	if opts.Shards == 0 {
+		opts.Shards = DefaultShards
+	}
 	if err := opts.check(); err != nil {
 		return nil, fmt.Errorf("start cluster node: %w", err)
 	}
 	n := &Node{
-		opts:      opts,
-		log:       opts.Logger,
-		clock:     opts.Clock,
-		pending:   make(map[uint64]chan result),
-		appliedCh: make(chan struct{}),
-		up:        make(chan struct{}),
-		kickCh:    make(chan struct{}, 1),
-		stop:      make(chan struct{}),
+		opts:    opts,
+		log:     opts.Logger,
+		clock:   opts.Clock,
+		pending: make(map[uint64]chan result),
+		up:      make(chan struct{}),
+		stop:    make(chan struct{}),
+	}
+	for i := range opts.Shards {
+		n.shards = append(n.shards, newShard(n, i))
 	}
 	n.mutator = broker.NewMutator(n.propose)
 	n.bg, n.cancel = context.WithCancel(context.Background())
@@ -171,25 +158,24 @@ func Start(ctx context.Context, opts Options) (*Node, error) {
 	}
 	n.loops.Add(1)
 	go n.join()
-	n.log.Info("cluster node started", "cluster", opts.Name, "node", opts.NodeName, "routes_listen", n.RouteAddr(), "routes", len(opts.Routes), "replicas", opts.Replicas)
+	n.log.Info("cluster node started", "cluster", opts.Name, "node", opts.NodeName, "routes_listen", n.RouteAddr(), "routes", len(opts.Routes), "replicas", opts.Replicas, "shards", opts.Shards)
 	return n, nil
 }
 
-// Progress reports how far this node has applied the log: the sequence of the last entry it
-// applied, and how many entries the log's leader holds beyond it (-1 when the leader cannot be
-// reached within ctx).
+// Progress reports how far this node has applied the log: the entries it applied, summed
+// over the shards, and how many entries the shards' leaders hold beyond them (-1 when a leader
+// cannot be reached within ctx).
 func (n *Node) Progress(ctx context.Context) (applied uint64, behind int64) {
-	n.mu.Lock()
-	applied, stream := n.applied, n.stream
-	n.mu.Unlock()
-	if stream == nil {
-		return applied, -1
+	for _, s := range n.shards {
+		a, b := s.progress(ctx)
+		applied += a
+		if b < 0 || behind < 0 {
+			behind = -1
+		} else {
+			behind += b
+		}
 	}
-	info, err := stream.Info(ctx)
-	if err != nil {
-		return applied, -1
-	}
-	return applied, int64(info.State.LastSeq) - int64(applied)
+	return applied, behind
 }
 
 // Local is the broker this node applies the log to, for read-only inspection: its state is the
@@ -204,111 +190,91 @@ func (n *Node) RouteAddr() string {
 	return ""
 }
 
-// join creates the replicated log (every node asks for the same one; the first request that
-// meets a quorum wins), starts applying it, and then proposes a sweep every SweepInterval.
+// join opens every shard of the log (every node asks for the same streams; the first request
+// that meets a quorum creates each), starts applying them, and then proposes a sweep of each
+// shard every SweepInterval.
 func (n *Node) join() {
 	defer n.loops.Done()
-	cfg := jetstream.StreamConfig{
-		Name:        streamName,
-		Description: "meshd: every state change, in order",
-		Subjects:    []string{logSubject},
-		Storage:     jetstream.FileStorage,
-		Replicas:    n.opts.Replicas,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      n.opts.Broker.Config.MaxConnectionTime + retentionMargin,
-		MaxMsgSize:  maxPayload,
-		AllowDirect: true,
-		RePublish:   &jetstream.RePublish{Source: logSubject, Destination: appliedSubject},
+	err := each(n.shards, n.openShard)
+	if errors.Is(err, errShardCount) {
+		n.mu.Lock()
+		n.refused = err
+		n.mu.Unlock()
+		n.log.Error("this node will not serve", "err", err)
+		return
 	}
-	var stream jetstream.Stream
-	for attempt := 0; ; attempt++ {
-		s, err := n.openStream(cfg)
-		if err == nil {
-			stream = s
-			break
-		}
-		if attempt%10 == 9 {
-			n.log.Warn("waiting for the cluster to store the log", "err", err)
-		}
-		select {
-		case <-n.stop:
-			return
-		case <-time.After(streamRetry):
-		}
+	if err != nil {
+		return // stopping
 	}
-	sub, err := n.subscribeApplied()
-	for err != nil {
-		n.log.Warn("cannot read the log yet", "err", err)
-		select {
-		case <-n.stop:
-			return
-		case <-time.After(streamRetry):
-		}
-		sub, err = n.subscribeApplied()
-	}
-	n.mu.Lock()
-	n.stream, n.sub = stream, sub
-	n.mu.Unlock()
-	n.loops.Add(1)
-	go n.fill()
 	close(n.up)
-	n.log.Info("cluster log open", "node", n.opts.NodeName)
+	n.log.Info("cluster log open", "node", n.opts.NodeName, "shards", len(n.shards))
 
 	d := n.opts.Broker.Config.SweepInterval
 	if d <= 0 {
 		return
 	}
+	for _, s := range n.shards {
+		n.loops.Add(1)
+		go n.sweep(s, d)
+	}
+}
+
+// openShard opens the shard's stream, retrying while the cluster forms, subscribes to what
+// its leader republishes and starts reading it. It fails only when the node stops or the log
+// has another number of shards.
+func (n *Node) openShard(s *shard) error {
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(n.bg, streamRetry)
+		stream, err := s.open(ctx)
+		cancel()
+		if errors.Is(err, errShardCount) {
+			return err
+		}
+		var sub *nats.Subscription
+		if err == nil {
+			if sub, err = s.subscribeApplied(); err == nil {
+				s.mu.Lock()
+				s.stream, s.sub = stream, sub
+				s.mu.Unlock()
+				n.loops.Add(1)
+				go s.fill()
+				return nil
+			}
+		}
+		if attempt%10 == 9 {
+			n.log.Warn("waiting for the cluster to store the log", "shard", s.name, "err", err)
+		}
+		select {
+		case <-n.stop:
+			return fmt.Errorf("open %s: node stopped", s.name)
+		case <-time.After(streamRetry):
+		}
+	}
+}
+
+// sweep proposes a sweep of the shard's groups every d until the node stops.
+func (n *Node) sweep(s *shard, d time.Duration) {
+	defer n.loops.Done()
 	t := time.NewTicker(d)
 	defer t.Stop()
+	part := &broker.Part{Index: s.index, Of: len(n.shards)}
 	for {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
-			if _, err := n.propose(n.bg, broker.Change{Op: broker.OpSweep}); err != nil && n.bg.Err() == nil {
-				n.log.Warn("sweep not proposed", "err", err)
+			if _, err := n.propose(n.bg, broker.Change{Op: broker.OpSweep, Part: part}); err != nil && n.bg.Err() == nil {
+				n.log.Warn("sweep not proposed", "shard", s.name, "err", err)
 			}
 		}
 	}
 }
 
-// openStream finds the log, or creates it when no node has yet. A log that exists with other
-// settings is updated to this node's (the settings of the last node started win).
-func (n *Node) openStream(cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	ctx, cancel := context.WithTimeout(n.bg, streamRetry)
-	defer cancel()
-	s, err := n.js.Stream(ctx, streamName)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return n.js.CreateStream(ctx, cfg)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if have := s.CachedInfo().Config; have.Replicas != cfg.Replicas || have.MaxAge != cfg.MaxAge || !have.AllowDirect || have.RePublish == nil {
-		n.log.Info("updating the log's settings", "replicas", cfg.Replicas, "max_age", cfg.MaxAge)
-		return n.js.UpdateStream(ctx, cfg)
-	}
-	return s, nil
-}
-
-// apply runs one entry's change through the broker's rules at the entry's log time: its
-// proposer's time, but never before the entry ahead of it, so that log time only moves
-// forward.
-func (n *Node) apply(e *entry) (broker.Outcome, error) {
-	n.logTime = max(n.logTime, e.At)
-	c := e.Change
-	c.At = time.UnixMilli(n.logTime)
-	return n.b.Apply(context.Background(), c)
-}
-
-// propose appends the change to the log, stamped with this node's time and, for a create,
-// the id a new group gets, and waits until this node has applied it, returning what the
-// broker's rules answered.
+// propose appends the change to its shard of the log, stamped with this node's time and, for
+// a create, the id a new group gets, and waits until this node has applied it, returning what
+// the broker's rules answered.
 func (n *Node) propose(ctx context.Context, c broker.Change) (broker.Outcome, error) {
-	if c.Op == broker.OpCreate {
-		c.NewID = newGroupID()
-	}
+	s := n.shardOf(&c)
 	e := &entry{Change: c, Origin: n.origin, Proposal: n.proposals.Add(1), At: n.clock().UnixMilli()}
 	data, err := e.encode()
 	if err != nil {
@@ -319,7 +285,7 @@ func (n *Node) propose(ctx context.Context, c broker.Change) (broker.Outcome, er
 	n.mu.Lock()
 	n.pending[e.Proposal] = ch
 	n.mu.Unlock()
-	r, err := n.await(ctx, e, data, ch)
+	r, err := n.await(ctx, s, e, data, ch)
 	if err != nil {
 		n.mu.Lock()
 		delete(n.pending, e.Proposal)
@@ -335,141 +301,58 @@ func (n *Node) propose(ctx context.Context, c broker.Change) (broker.Outcome, er
 	return r.out, r.err
 }
 
-func (n *Node) await(ctx context.Context, e *entry, data []byte, ch chan result) (result, error) {
+// await stores the entry in its shard and waits until this node has applied it.
+func (n *Node) await(ctx context.Context, s *shard, e *entry, data []byte, ch chan result) (result, error) {
+	select {
+	case <-n.up:
+	case <-ctx.Done():
+		return result{}, fmt.Errorf("cluster log not open yet: %w", ctx.Err())
+	}
 	ctx, cancel := context.WithTimeout(ctx, proposeTimeout)
 	defer cancel()
-	for {
-		actx, acancel := context.WithTimeout(ctx, ackTimeout)
-		ack, err := n.js.PublishMsg(actx, &nats.Msg{Subject: logSubject, Data: data},
-			jetstream.WithMsgID(e.id()), jetstream.WithExpectStream(streamName))
-		acancel()
-		if err == nil {
-			n.noteSeen(ack.Sequence)
-			break
+	if r, err := s.append(ctx, e, data, ch); r != nil || err != nil {
+		if r == nil {
+			return result{}, err
 		}
-		n.log.Debug("log append retried", "op", e.Op, "err", err)
-		select {
-		case r := <-ch:
-			return r, nil
-		case <-ctx.Done():
-			return result{}, fmt.Errorf("%w (last attempt: %v)", ctx.Err(), err)
-		case <-time.After(retryWait):
-		}
+		return *r, nil
 	}
 	for {
 		select {
 		case r := <-ch:
 			return r, nil
 		case <-time.After(lateWait):
-			// The leader's republished entry is late or lost: read the log directly.
-			n.kick()
+			// The leader's republished entry is late or lost: read the shard directly.
+			s.kick()
 		case <-ctx.Done():
 			return result{}, fmt.Errorf("stored but not applied here: %w", ctx.Err())
 		}
 	}
 }
 
-// sync waits until this node has applied every entry the log held when it was called: one
-// round trip to the log's leader, like a Raft read index, retried while the log has no
-// leader. Until the node has caught up once, it also waits until its own replica of the log
-// (if it holds one) is current, so that a node that starts with an empty copy never takes
-// that copy's answer for the log's.
-func (n *Node) sync(ctx context.Context) error {
+// answer hands the result of this process's proposal to its waiting caller, if it still
+// waits.
+func (n *Node) answer(proposal uint64, r result) {
+	n.mu.Lock()
+	w := n.pending[proposal]
+	delete(n.pending, proposal)
+	n.mu.Unlock()
+	if w != nil {
+		w <- r
+	}
+}
+
+// read waits, with the query timeout, until this node has applied every entry the given
+// shards held when it was called (see shard.sync), all shards at once; it reports failure as
+// an internal error.
+func (n *Node) read(shards ...*shard) error {
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
 	select {
 	case <-n.up:
 	case <-ctx.Done():
-		return fmt.Errorf("cluster log not open yet: %w", ctx.Err())
+		return internal(fmt.Errorf("cluster log not open yet: %w", ctx.Err()))
 	}
-	for {
-		target, err := n.leaderLastSeq(ctx)
-		if err != nil {
-			return err
-		}
-		if err := n.applyUpTo(ctx, target); err != nil {
-			return err
-		}
-		if n.caughtUpOnce() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("this node's replica of the log is not current yet: %w", ctx.Err())
-		case <-time.After(retryWait):
-		}
-	}
-}
-
-// leaderLastSeq asks the log's leader for the sequence of its last entry, again and again
-// until a leader answers or ctx ends: during an election the replicas answer with their own
-// copies, which prove nothing.
-func (n *Node) leaderLastSeq(ctx context.Context) (uint64, error) {
-	for {
-		actx, cancel := context.WithTimeout(ctx, ackTimeout)
-		info, err := n.stream.Info(actx)
-		cancel()
-		if err == nil {
-			if info.Cluster == nil || info.Cluster.Leader != "" {
-				n.noteSeen(info.State.LastSeq)
-				return info.State.LastSeq, nil
-			}
-			err = errors.New("the log has no leader")
-		}
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("ask the log's leader for its last entry: %w (last answer: %v)", ctx.Err(), err)
-		case <-time.After(retryWait):
-		}
-	}
-}
-
-// applyUpTo waits until this node has applied the log up to seq, reading it directly when
-// the leader's republished entries do not arrive.
-func (n *Node) applyUpTo(ctx context.Context, seq uint64) error {
-	for {
-		n.mu.Lock()
-		applied, ch := n.applied, n.appliedCh
-		n.mu.Unlock()
-		if applied >= seq {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-time.After(lateWait):
-			n.kick()
-		case <-ctx.Done():
-			return fmt.Errorf("applied %d of %d log entries: %w", applied, seq, ctx.Err())
-		}
-	}
-}
-
-// caughtUpOnce reports whether this node has caught up with the log since it started, and
-// records it the first time: it has applied what a leader said the log held, and its own
-// replica, if it holds one, is current.
-func (n *Node) caughtUpOnce() bool {
-	n.mu.Lock()
-	done := n.caughtUp
-	n.mu.Unlock()
-	if done {
-		return true
-	}
-	const acc = server.DEFAULT_GLOBAL_ACCOUNT
-	if n.srv.JetStreamIsStreamAssigned(acc, streamName) && !n.srv.JetStreamIsStreamCurrent(acc, streamName) {
-		return false
-	}
-	n.mu.Lock()
-	if !n.caughtUp {
-		n.caughtUp = true
-		n.log.Info("caught up with the cluster log", "applied", n.applied)
-	}
-	n.mu.Unlock()
-	return true
-}
-
-// read waits for sync with the query timeout, and reports failure as an internal error.
-func (n *Node) read() error {
-	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
-	defer cancel()
-	if err := n.sync(ctx); err != nil {
+	if err := each(shards, func(s *shard) error { return s.sync(ctx) }); err != nil {
 		return internal(err)
 	}
 	return nil
@@ -480,23 +363,15 @@ func internal(err error) *broker.Error {
 }
 
 // Handover prepares a planned stop: the node reports itself not ready, so that load
-// balancers stop sending it requests, and hands the log's leadership, if it holds it, to
-// another replica, waiting until one has taken it or ctx ends. The node goes on serving the
+// balancers stop sending it requests, and hands the leadership of every shard it leads to
+// another replica, waiting until one has taken each or ctx ends. The node goes on serving the
 // requests it still gets.
 func (n *Node) Handover(ctx context.Context) error {
 	n.leaving.Store(true)
-	const acc = server.DEFAULT_GLOBAL_ACCOUNT
-	for n.srv.JetStreamIsStreamLeader(acc, streamName) {
-		if err := n.srv.JetStreamStepdownStream(acc, streamName); err != nil {
-			return fmt.Errorf("hand the log's leadership over: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("hand the log's leadership over: %w", ctx.Err())
-		case <-time.After(retryWait):
-		}
+	if err := each(n.shards, func(s *shard) error { return s.handover(ctx) }); err != nil {
+		return err
 	}
-	n.log.Info("handed over: this node no longer leads the log and reports not ready")
+	n.log.Info("handed over: this node leads no shard of the log and reports not ready")
 	return nil
 }
 
@@ -508,11 +383,13 @@ func (n *Node) Close() error {
 		close(n.stop)
 		n.cancel()
 		n.loops.Wait()
-		n.mu.Lock()
-		sub := n.sub
-		n.mu.Unlock()
-		if sub != nil {
-			sub.Unsubscribe()
+		for _, s := range n.shards {
+			s.mu.Lock()
+			sub := s.sub
+			s.mu.Unlock()
+			if sub != nil {
+				sub.Unsubscribe()
+			}
 		}
 		err = n.b.Close()
 		n.shutdownNATS()
@@ -530,10 +407,10 @@ func (n *Node) shutdownNATS() {
 
 // Ready reports whether the node should be sent requests: its broker is up, it is not
 // handing over, the log is open, it reaches a majority of the log's replicas, and it has
-// applied the log as far as it knows it. When a leader of the log answers within ctx that
-// is the leader's last entry; during an election it is the last entry this node has heard
-// of, once it has caught up with a leader since it started. So an election makes no node
-// unready: requests that arrive meanwhile wait for the new leader and succeed.
+// applied every shard as far as it knows it. When a shard's leader answers within a second
+// that is the leader's last entry; during an election it is the last entry this node has
+// heard of, once it has caught up with a leader since it started. So an election makes no
+// node unready: requests that arrive meanwhile wait for the new leader and succeed.
 func (n *Node) Ready(ctx context.Context) error {
 	if err := n.b.Ready(ctx); err != nil {
 		return err
@@ -544,28 +421,19 @@ func (n *Node) Ready(ctx context.Context) error {
 	select {
 	case <-n.up:
 	default:
+		n.mu.Lock()
+		refused := n.refused
+		n.mu.Unlock()
+		if refused != nil {
+			return fmt.Errorf("cluster: %w", refused)
+		}
 		return errors.New("cluster: the replicated log is not open yet (are a majority of the nodes up?)")
 	}
 	if peers, need := n.peers(), n.opts.Replicas/2; peers < need {
 		return fmt.Errorf("cluster: cut off: routes to %d other nodes, a majority needs %d", peers, need)
 	}
-	lctx, cancel := context.WithTimeout(ctx, readyLeaderWait)
-	target, err := n.leaderLastSeq(lctx)
-	cancel()
-	if err != nil {
-		n.mu.Lock()
-		caughtUp, seen, applied := n.caughtUp, n.seen, n.applied
-		n.mu.Unlock()
-		if !caughtUp {
-			return fmt.Errorf("cluster: not caught up with the log yet: %w", err)
-		}
-		target = max(seen, applied)
-	}
-	if err := n.applyUpTo(ctx, target); err != nil {
+	if err := each(n.shards, func(s *shard) error { return s.ready(ctx) }); err != nil {
 		return fmt.Errorf("cluster: %w", err)
-	}
-	if !n.caughtUpOnce() {
-		return errors.New("cluster: this node's replica of the log is not current yet")
 	}
 	return nil
 }
@@ -582,6 +450,3 @@ func (n *Node) peers() int {
 	}
 	return len(names)
 }
-
-// newGroupID is the id a proposed createGroup gives a new group.
-func newGroupID() string { return uuid.NewString() }

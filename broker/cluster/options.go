@@ -17,6 +17,13 @@ import (
 // of three survives the loss of any one node.
 const DefaultReplicas = 3
 
+// DefaultShards is how many shards the log is split into unless told otherwise: one leader
+// per node of a three-node cluster.
+const DefaultShards = 3
+
+// MaxShards is the most shards a log may be split into.
+const MaxShards = 64
+
 // routeUser is the user name nodes present to each other's route port; the password is the
 // cluster secret.
 const routeUser = "meshd-route"
@@ -41,6 +48,10 @@ type Options struct {
 	TLS *tls.Config
 	// Replicas is how many nodes store every log entry; DefaultReplicas when 0.
 	Replicas int
+	// Shards is how many streams, each with its own leader, the log is split into;
+	// DefaultShards when 0. Every node of a cluster must use the number the cluster was
+	// created with: a node set to another refuses to serve.
+	Shards int
 	// DataDir holds this node's copy of the replicated log.
 	DataDir string
 	// Broker configures the in-memory broker each node applies the log to: its Config and
@@ -76,6 +87,9 @@ func (o *Options) check() error {
 	}
 	if o.Replicas < 0 || o.Replicas > 5 {
 		errs = append(errs, fmt.Errorf("replicas must be between 1 and 5, got %d", o.Replicas))
+	}
+	if o.Shards < 0 || o.Shards > MaxShards {
+		errs = append(errs, fmt.Errorf("shards must be between 1 and %d, got %d", MaxShards, o.Shards))
 	}
 	if o.DataDir == "" {
 		errs = append(errs, errors.New("data directory is empty"))

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -94,13 +93,13 @@ func startServer(o *Options, clientPassword string, log *slog.Logger) (*server.S
 
 // natsLogger sends the embedded server's warnings and errors to slog. Its notices are
 // routine (routes coming and going, elections) and go at debug level, except one: that this
-// node became the leader of the log.
+// node became the leader of a shard of the log.
 type natsLogger struct{ log *slog.Logger }
 
 func (l natsLogger) Noticef(format string, v ...any) {
 	msg := fmt.Sprintf(format, v...)
-	if strings.Contains(msg, "new stream leader for") && strings.Contains(msg, streamName) {
-		l.log.Info("this node leads the cluster log")
+	if m := newLeader.FindStringSubmatch(msg); m != nil {
+		l.log.Info("this node leads the cluster log", "shard", m[1])
 		return
 	}
 	l.log.Debug("nats: " + msg)
@@ -118,6 +117,10 @@ func (l natsLogger) Errorf(format string, v ...any) {
 	}
 	l.log.Error("nats: " + msg)
 }
+
+// newLeader matches the embedded server's notice that this node became the leader of a shard
+// of the log, and captures the shard's stream.
+var newLeader = regexp.MustCompile(`new stream leader for '[^']* > (` + streamName + `(?:-\d+)?)'`)
 
 // refusedPeer matches the embedded server's report of a route connection it refused, in
 // either direction: a failed TLS handshake or a failed authentication. It captures the

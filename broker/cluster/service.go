@@ -9,12 +9,13 @@ import (
 // The mutations of broker.Service are the embedded broker.Mutator's: each is one log entry
 // (see propose), answered with what applying it on this node returned.
 
-// The queries of broker.Service: each first waits until this node has applied the whole log,
-// so that it answers as the cluster's latest state.
+// The queries of broker.Service: each first waits until this node has applied every shard it
+// reads — its group's shard, or all of them at once for a query that spans groups — so that
+// it answers as the cluster's latest state.
 
 // ListGroups implements broker.Service.
 func (n *Node) ListGroups(domain string) ([]broker.Group, error) {
-	if err := n.read(); err != nil {
+	if err := n.read(n.shards...); err != nil {
 		return nil, err
 	}
 	return n.b.ListGroups(domain)
@@ -22,7 +23,7 @@ func (n *Node) ListGroups(domain string) ([]broker.Group, error) {
 
 // SearchGroups implements broker.Service.
 func (n *Node) SearchGroups(prefix string, limit *int) ([]broker.Group, error) {
-	if err := n.read(); err != nil {
+	if err := n.read(n.shards...); err != nil {
 		return nil, err
 	}
 	return n.b.SearchGroups(prefix, limit)
@@ -30,7 +31,7 @@ func (n *Node) SearchGroups(prefix string, limit *int) ([]broker.Group, error) {
 
 // GetGroup implements broker.Service.
 func (n *Node) GetGroup(groupID, domain string) (*broker.Group, error) {
-	if err := n.read(); err != nil {
+	if err := n.read(n.groupShard(domain, groupID)); err != nil {
 		return nil, err
 	}
 	return n.b.GetGroup(groupID, domain)
@@ -38,7 +39,7 @@ func (n *Node) GetGroup(groupID, domain string) (*broker.Group, error) {
 
 // GetNodeStatus implements broker.Service.
 func (n *Node) GetNodeStatus(nodeID string) (*broker.NodeStatus, error) {
-	if err := n.read(); err != nil {
+	if err := n.read(n.shards...); err != nil {
 		return nil, err
 	}
 	return n.b.GetNodeStatus(nodeID)
@@ -46,7 +47,7 @@ func (n *Node) GetNodeStatus(nodeID string) (*broker.NodeStatus, error) {
 
 // ListStatuses implements broker.Service.
 func (n *Node) ListStatuses(groupID, domain string) ([]broker.NodeStatus, error) {
-	if err := n.read(); err != nil {
+	if err := n.read(n.groupShard(domain, groupID)); err != nil {
 		return nil, err
 	}
 	return n.b.ListStatuses(groupID, domain)
@@ -54,7 +55,7 @@ func (n *Node) ListStatuses(groupID, domain string) ([]broker.NodeStatus, error)
 
 // ListMembers implements broker.Service.
 func (n *Node) ListMembers(groupID, domain string) ([]broker.Member, *broker.Group, error) {
-	if err := n.read(); err != nil {
+	if err := n.read(n.groupShard(domain, groupID)); err != nil {
 		return nil, nil, err
 	}
 	return n.b.ListMembers(groupID, domain)
@@ -62,7 +63,7 @@ func (n *Node) ListMembers(groupID, domain string) ([]broker.Member, *broker.Gro
 
 // EventsSince implements broker.Service.
 func (n *Node) EventsSince(groupID, domain, since string) ([]broker.Event, error) {
-	if err := n.read(); err != nil {
+	if err := n.read(n.groupShard(domain, groupID)); err != nil {
 		return nil, err
 	}
 	return n.b.EventsSince(groupID, domain, since)
@@ -72,7 +73,7 @@ func (n *Node) EventsSince(groupID, domain, since string) ([]broker.Event, error
 // subscriber receives the messages of mutations that return after it subscribed, and no older
 // ones.
 func (n *Node) Subscribe(domain, groupID string, fn func(*broker.Message)) (func(), error) {
-	if err := n.read(); err != nil {
+	if err := n.read(n.groupShard(domain, groupID)); err != nil {
 		return nil, err
 	}
 	return n.b.Subscribe(domain, groupID, fn)

@@ -33,6 +33,7 @@ type clusterConfig struct {
 	tlsKey   string
 	tlsCA    string
 	replicas int
+	shards   int
 }
 
 func (c *clusterConfig) enabled() bool { return c.listen != "" }
@@ -64,6 +65,9 @@ func (c *clusterConfig) validate() []error {
 	}
 	if c.replicas < 1 || c.replicas > 5 {
 		errs = append(errs, fmt.Errorf("-cluster-replicas must be between 1 and 5, got %d", c.replicas))
+	}
+	if c.shards < 1 || c.shards > cluster.MaxShards {
+		errs = append(errs, fmt.Errorf("-cluster-shards must be between 1 and %d, got %d", cluster.MaxShards, c.shards))
 	}
 	if (c.tlsCert == "") != (c.tlsKey == "") || (c.tlsCert == "") != (c.tlsCA == "") {
 		errs = append(errs, errors.New("-cluster-tls-cert, -cluster-tls-key and -cluster-tls-ca go together"))
@@ -125,6 +129,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger, opts broker.
 		Routes:   c.routes,
 		Secret:   c.secret,
 		Replicas: c.replicas,
+		Shards:   c.shards,
 		DataDir:  filepath.Join(cfg.dataDir, "cluster"),
 		Broker:   opts,
 		Logger:   log,
