@@ -2,17 +2,30 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/brokertest"
 	"github.com/smalruby/meshd/broker/bus"
 )
 
-// startNode starts one more node that routes to the given peers.
+// startNode starts one more node that routes to the given peers and waits until it is ready.
 func startNode(t testing.TB, name, listen string, routes []string) *Node {
+	t.Helper()
+	n := launchNode(t, name, listen, routes, 0)
+	waitReady(t, n)
+	return n
+}
+
+// launchNode starts one more node that routes to the given peers, with the given number of
+// shards (the default when 0).
+func launchNode(t testing.TB, name, listen string, routes []string, shards int) *Node {
 	t.Helper()
 	bs, err := bus.New(bus.Options{})
 	if err != nil {
@@ -20,14 +33,13 @@ func startNode(t testing.TB, name, listen string, routes []string) *Node {
 	}
 	t.Cleanup(bs.Close)
 	n, err := Start(context.Background(), Options{
-		Name: "test", NodeName: name, Listen: listen, Routes: routes, Secret: testSecret, DataDir: t.TempDir(),
+		Name: "test", NodeName: name, Listen: listen, Routes: routes, Secret: testSecret, DataDir: t.TempDir(), Shards: shards,
 		Broker: broker.Options{Config: brokertest.Config(), Bus: bs, Logger: testLogger()}, Logger: testLogger(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	waitReady(t, n)
 	return n
 }
 
@@ -60,6 +72,21 @@ func TestAddAndReplaceNodes(t *testing.T) {
 	added := startNode(t, "n3", freePorts(t, 1)[0], []string{"nats://" + nodes[0].RouteAddr()})
 	if got := members(added); got != joins {
 		t.Fatalf("the added node lists %d members, want %d", got, joins)
+	}
+
+	// A node set to another number of shards than the log has refuses to serve, and says why.
+	other := launchNode(t, "n4", freePorts(t, 1)[0], []string{"nats://" + nodes[0].RouteAddr()}, DefaultShards+1)
+	deadline := time.Now().Add(time.Minute)
+	for err := other.Ready(context.Background()); err == nil || !strings.Contains(err.Error(), "another number of shards"); err = other.Ready(context.Background()) {
+		if err == nil || time.Now().After(deadline) {
+			t.Fatalf("a node with %d shards in a log of %d: Ready = %v, want a refusal", DefaultShards+1, DefaultShards, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	other.Close()
+	extra := newShard(other, DefaultShards).name
+	if _, err := nodes[0].js.Stream(ctx, extra); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("the refused node's extra shard %s: %v, want no such stream", extra, err)
 	}
 
 	old := nodes[2]

@@ -192,10 +192,14 @@ func (n *Node) RouteAddr() string {
 
 // join opens every shard of the log (every node asks for the same streams; the first request
 // that meets a quorum creates each), starts applying them, and then proposes a sweep of each
-// shard every SweepInterval.
+// shard every SweepInterval. The first shard, which records how many shards the log has, is
+// opened first, so that a node set to another number creates no stream.
 func (n *Node) join() {
 	defer n.loops.Done()
-	err := each(n.shards, n.openShard)
+	err := n.openShard(n.shards[0])
+	if err == nil && len(n.shards) > 1 {
+		err = each(n.shards[1:], n.openShard)
+	}
 	if errors.Is(err, errShardCount) {
 		n.mu.Lock()
 		n.refused = err
