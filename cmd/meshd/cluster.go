@@ -154,9 +154,9 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger, opts broker.
 // accepting connections.
 const drainWait = 3 * time.Second
 
-// handover begins a planned stop of a cluster node: it hands the log's leadership over and
-// reports not ready, then keeps serving for drainWait. One meshd on its own has nothing to
-// hand over.
+// handover begins a planned stop of a cluster node: it hands over the leadership of every
+// shard of the log it leads and reports not ready, then keeps serving for drainWait. One meshd
+// on its own has nothing to hand over.
 func handover(ctx context.Context, svc service, log *slog.Logger) {
 	n, ok := svc.(*cluster.Node)
 	if !ok {
@@ -196,7 +196,7 @@ func routeTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
 }
 
 // watchCluster registers the gauges of a cluster node: how far it has applied the log and how
-// far behind the log's leader it is. One meshd on its own has none.
+// far behind the shards' leaders it is. One meshd on its own has none.
 func (m *metrics) watchCluster(svc service) {
 	n, ok := svc.(*cluster.Node)
 	if !ok {
@@ -210,11 +210,11 @@ func (m *metrics) watchCluster(svc service) {
 	m.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "meshd_cluster_applied_entries_total",
-			Help: "Entries of the cluster's replicated log this node has applied (the sequence of the last one).",
+			Help: "Entries of the cluster's replicated log this node has applied, summed over the log's shards.",
 		}, func() float64 { a, _ := progress(); return float64(a) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "meshd_cluster_log_behind_entries",
-			Help: "Entries the log's leader holds that this node has not applied yet; -1 when the leader cannot be reached.",
+			Help: "Entries the leaders of the log's shards hold that this node has not applied yet; -1 when one of them cannot be reached.",
 		}, func() float64 { _, b := progress(); return float64(b) }),
 	)
 }

@@ -77,6 +77,7 @@ var settingsJa = map[string]string{
 	"MESH_CLUSTER_TLS_KEY":                     "-cluster-tls-cert の秘密鍵（PEM）",
 	"MESH_CLUSTER_TLS_CA":                      "全ノードのルート証明書に署名した CA の証明書（PEM）",
 	"MESH_CLUSTER_REPLICAS":                    "すべての変更を保存するノードの数。変更するにはその過半数が動いている必要がある",
+	"MESH_CLUSTER_SHARDS":                      "クラスターのログを分ける数（シャード）。シャードごとにリーダーがいる。クラスターを初めて起動したときに決まり、別の数を設定したノードは動かない（レディにならない）",
 	"MESH_LOG_LEVEL":                           "ログの詳しさ: debug、info、warn、error",
 	"MESH_LOG_FORMAT":                          "ログの形式: text または json",
 	"MESH_METRICS_ADDR":                        "/metrics をこの別アドレスで提供する。空ならメインのポートで提供",
