@@ -43,7 +43,7 @@ func (s *Server) run(ctx context.Context, view string, req request) response {
 	var key *[sha256.Size]byte
 	keyOf := func() [sha256.Size]byte {
 		if key == nil {
-			k := docKey(view, req.Query, req.OperationName, req.Variables)
+			k := docKey(view, req.Query, req.OperationName, req.variables())
 			key = &k
 		}
 		return *key
@@ -64,7 +64,7 @@ func (s *Server) run(ctx context.Context, view string, req request) response {
 	ctx, b := withBudget(ctx, s.limits.MaxResponseBytes, sh)
 	data, qerrs, planned := s.execPlanned(ctx, req, view == viewQuery)
 	if !planned {
-		res := s.schemaOf(view).Exec(ctx, req.Query, req.OperationName, req.Variables)
+		res := s.schemaOf(view).Exec(ctx, req.Query, req.OperationName, req.variables())
 		data, qerrs = res.Data, res.Errors
 	}
 	if err := ctx.Err(); err != nil {
@@ -105,13 +105,14 @@ func (s *Server) refuse(query string, key [sha256.Size]byte, errs []Error) {
 // limits, once: the verdict is remembered for HTTP and the realtime endpoints alike. It
 // returns the errors to answer with, none when the document is valid.
 func (s *Server) validate(req request) []Error {
-	key := docKey(viewFull, req.Query, req.OperationName, req.Variables)
+	vars := req.variables()
+	key := docKey(viewFull, req.Query, req.OperationName, vars)
 	if v, ok := s.docs.get(key); ok {
 		return v.errs
 	}
 	_, errs := s.precheck(req.Query)
 	if errs == nil {
-		errs = s.convert(s.schema.ValidateWithVariables(req.Query, req.Variables))
+		errs = s.convert(s.schema.ValidateWithVariables(req.Query, vars))
 	}
 	if len(errs) == 0 {
 		s.docs.put(key, verdict{})

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/gql/plan"
 )
 
 // unparseable is the message of a request body that is not a GraphQL request.
@@ -22,9 +23,25 @@ type request struct {
 	Query         string `json:"query"`
 	OperationName string `json:"operationName"`
 	// RawVariables are the variables as sent; bindVariables measures them and decodes the
-	// ones the document names into Variables.
+	// ones the document names into Variables, or binds them into args.
 	RawVariables json.RawMessage `json:"variables"`
 	Variables    map[string]any  `json:"-"`
+	// sent, args and argsOf are set when bindVariables bound the variables straight into
+	// the arguments of plan argsOf: Variables is then decoded from sent only when needed.
+	sent   []plan.Variable
+	args   *plan.Args
+	argsOf *plan.Plan
+}
+
+// variables are the request's decoded variables, decoding them now when they were bound
+// straight into a plan's arguments.
+func (r *request) variables() map[string]any {
+	if r.args == nil {
+		return r.Variables
+	}
+	// BindJSON accepted the text, so it decodes.
+	vars, _ := decodeVariables(r.sent)
+	return vars
 }
 
 // response is a GraphQL response body.

@@ -25,10 +25,13 @@ type twin struct {
 	a, b    *Server
 	ba, bb  *brokertest.Broker
 	planned map[string]int // root field → requests the plan answered
+	// bound counts, by root field, the planned requests whose variables were bound straight
+	// from their JSON text.
+	bound map[string]int
 }
 
 func newTwin(t testing.TB) *twin {
-	tw := &twin{planned: map[string]int{}}
+	tw := &twin{planned: map[string]int{}, bound: map[string]int{}}
 	for _, dst := range []struct {
 		s **Server
 		b **brokertest.Broker
@@ -136,6 +139,8 @@ func eventsIn(r *rand.Rand) []broker.EventInput {
 }
 
 // run executes one request on both sides and fails on any difference in data or errors.
+// The plan's side gets the variables as JSON text, as over HTTP: bound straight into the
+// plan's arguments where BindJSON accepts them, decoded otherwise.
 func (tw *twin) run(t testing.TB, doc, opName string, vars map[string]any) {
 	t.Helper()
 	raw, _ := json.Marshal(vars)
@@ -146,9 +151,17 @@ func (tw *twin) run(t testing.TB, doc, opName string, vars map[string]any) {
 	}
 	ctx := context.Background()
 	ra := tw.a.schema.Exec(ctx, doc, opName, decode())
-	data, errs, ok := tw.b.execPlanned(ctx, request{Query: doc, Variables: decode(), OperationName: opName}, false)
+	req := request{Query: doc, OperationName: opName, RawVariables: raw}
+	if refused, _ := tw.b.bindVariables(&req); refused != nil {
+		t.Fatalf("variables %s refused: %v", raw, refused)
+	}
+	data, errs, ok := tw.b.execPlanned(ctx, req, false)
 	if ok {
-		tw.planned[plan.Scan(doc).Plan(opName).Field()]++
+		field := plan.Scan(doc).Plan(opName).Field()
+		tw.planned[field]++
+		if req.args != nil {
+			tw.bound[field]++
+		}
 	} else {
 		rb := tw.b.schema.Exec(ctx, doc, opName, decode())
 		data, errs = rb.Data, rb.Errors
@@ -314,10 +327,13 @@ func TestPlanMatchesGraphqlGo(t *testing.T) {
 			tw.same(t, c)
 		}
 	}
-	t.Logf("planned: %v", tw.planned)
+	t.Logf("planned: %v, bound from JSON text: %v", tw.planned, tw.bound)
 	for _, root := range []string{"listGroupStatuses", "getEventsSince", "pollGroupData", "renewHeartbeat", "sendMemberHeartbeat", "reportDataByNode", "fireEventsByNode", "recordEventsByNode"} {
 		if tw.planned[root] == 0 {
 			t.Errorf("no %s request went through a plan", root)
+		}
+		if tw.bound[root] == 0 {
+			t.Errorf("no %s request had its variables bound from their text", root)
 		}
 	}
 }

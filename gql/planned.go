@@ -18,9 +18,11 @@ func (s *Server) execPlanned(ctx context.Context, req request, readOnly bool) (d
 	if p == nil || p.Subscription() || readOnly && p.Kind() != "query" {
 		return nil, nil, false
 	}
-	a, ok := p.Bind(req.Variables)
-	if !ok {
-		return nil, nil, false
+	a := req.args
+	if req.argsOf != p {
+		if a, ok = p.Bind(req.variables()); !ok {
+			return nil, nil, false
+		}
 	}
 	if node, events := a.FiredEvents(); events != nil {
 		s.res.checkSkew(node, events)

@@ -21,6 +21,8 @@ type scans struct {
 // scanned is one document's scan and the operations whose plans were found valid.
 type scanned struct {
 	doc *plan.Document
+	// names are the names written after a $ in the document (see variableNames).
+	names map[string]bool
 	// refused says that a request of the document was refused for the document itself, so
 	// that the next ones look for the verdict.
 	refused atomic.Bool
@@ -37,7 +39,7 @@ func (c *scans) get(text string) *scanned {
 	if sc != nil {
 		return sc
 	}
-	sc = &scanned{doc: plan.Scan(text)}
+	sc = &scanned{doc: plan.Scan(text), names: variableNames(text)}
 	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxScans {
 		c.m = map[string]*scanned{}

@@ -1,8 +1,12 @@
 package gql
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
+
+	"github.com/smalruby/meshd/gql/plan"
 )
 
 // A request's variables arrive as JSON text. Decoded into Go values, each JSON value costs
@@ -11,8 +15,9 @@ import (
 // document names are decoded; the others are skipped without becoming values.
 
 // bindVariables checks req's variables against the limits and decodes those its document
-// names into req.Variables. It returns the error to answer with, and whether the variables
-// were not a JSON object at all (a malformed request rather than a refused one).
+// names: a planned query or mutation's straight into its arguments (req.args), any other's
+// into req.Variables. It returns the error to answer with, and whether the variables were
+// not a JSON object at all (a malformed request rather than a refused one).
 func (s *Server) bindVariables(req *request) (refused *Error, malformed bool) {
 	raw := req.RawVariables
 	if len(raw) == 0 {
@@ -22,13 +27,29 @@ func (s *Server) bindVariables(req *request) (refused *Error, malformed bool) {
 		e := documentError("QueryComplexity", "the variables are "+strconv.Itoa(len(raw))+" bytes long; at most "+strconv.Itoa(s.limits.MaxVariableBytes)+" are allowed (MESH_MAX_VARIABLE_BYTES)")
 		return &e, false
 	}
-	named := variableNames(req.Query)
-	vars, err := scanVariables(raw, s.limits.MaxVariableDepth, s.limits.MaxVariableValues, func(name string) bool { return named[name] })
+	var named map[string]bool
+	var p *plan.Plan
+	if len(req.Query) > s.limits.MaxQueryBytes {
+		named = variableNames(req.Query) // refused later, without a scan
+	} else {
+		sc := s.scans.get(req.Query)
+		named, p = sc.names, sc.doc.Plan(req.OperationName)
+	}
+	sent, null, err := measureVariables(raw, s.limits.MaxVariableDepth, s.limits.MaxVariableValues, func(name string) bool { return named[name] })
+	if err == nil && !null {
+		// A subscription's variables also key its execution: they are decoded.
+		if p != nil && !p.Subscription() {
+			if a, ok := p.BindJSON(sent); ok {
+				req.sent, req.args, req.argsOf = sent, a, p
+				return nil, false
+			}
+		}
+		req.Variables, err = decodeVariables(sent)
+	}
 	if err != nil {
 		e := documentError(err.rule, err.detail)
 		return &e, err.malformed
 	}
-	req.Variables = vars
 	return nil, false
 }
 
@@ -66,26 +87,21 @@ func malformedVariables() *variablesError {
 	return &variablesError{"VariablesOfCorrectType", "the variables are not a JSON object", true}
 }
 
-// scanVariables reads raw, a JSON object or null, without decoding it: it refuses values
+// measureVariables reads raw, a JSON object or null, without decoding it: it refuses values
 // nested deeper than maxDepth (the object itself is depth 1) and more than maxValues values in
-// all (used or not), then decodes the members use accepts. Duplicate names keep the last.
-func scanVariables(raw []byte, maxDepth, maxValues int, use func(string) bool) (map[string]any, *variablesError) {
+// all (used or not), and returns the text of the members use accepts, in order.
+func measureVariables(raw []byte, maxDepth, maxValues int, use func(string) bool) (sent []plan.Variable, null bool, err *variablesError) {
 	sc := &scanner{b: raw, maxDepth: maxDepth, maxValues: maxValues}
 	sc.space()
 	if sc.literal("null") {
 		if sc.space(); sc.i != len(sc.b) {
-			return nil, malformedVariables()
+			return nil, false, malformedVariables()
 		}
-		return nil, nil
+		return nil, true, nil
 	}
 	if !sc.consume('{') {
-		return nil, malformedVariables()
+		return nil, false, malformedVariables()
 	}
-	type member struct {
-		name  string
-		value []byte
-	}
-	var kept []member
 	sc.values = 1
 	sc.space()
 	if !sc.consume('}') {
@@ -93,43 +109,69 @@ func scanVariables(raw []byte, maxDepth, maxValues int, use func(string) bool) (
 			sc.space()
 			start := sc.i
 			if !sc.string() {
-				return nil, sc.failure()
+				return nil, false, sc.failure()
 			}
-			var name string
-			if json.Unmarshal(sc.b[start:sc.i], &name) != nil {
-				return nil, malformedVariables()
+			name, ok := memberName(sc.b[start:sc.i])
+			if !ok {
+				return nil, false, malformedVariables()
 			}
 			sc.space()
 			if !sc.consume(':') {
-				return nil, malformedVariables()
+				return nil, false, malformedVariables()
 			}
 			sc.space()
 			vstart := sc.i
 			if !sc.value(2) {
-				return nil, sc.failure()
+				return nil, false, sc.failure()
 			}
 			if use(name) {
-				kept = append(kept, member{name, sc.b[vstart:sc.i]})
+				sent = append(sent, plan.Variable{Name: name, JSON: sc.b[vstart:sc.i]})
 			}
 			sc.space()
 			if sc.consume('}') {
 				break
 			}
 			if !sc.consume(',') {
-				return nil, malformedVariables()
+				return nil, false, malformedVariables()
 			}
 		}
 	}
 	if sc.space(); sc.i != len(sc.b) {
-		return nil, malformedVariables()
+		return nil, false, malformedVariables()
 	}
-	vars := make(map[string]any, len(kept))
-	for _, m := range kept {
+	return sent, false, nil
+}
+
+// memberName decodes a member name as encoding/json does; one without escapes, control
+// characters or invalid UTF-8 stands for itself.
+func memberName(quoted []byte) (string, bool) {
+	body := quoted[1 : len(quoted)-1]
+	if utf8.Valid(body) && bytes.IndexByte(body, '\\') < 0 && !hasControl(body) {
+		return string(body), true
+	}
+	var name string
+	return name, json.Unmarshal(quoted, &name) == nil
+}
+
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeVariables decodes the measured members of a variables object as encoding/json
+// does; a name sent twice keeps the last value.
+func decodeVariables(sent []plan.Variable) (map[string]any, *variablesError) {
+	vars := make(map[string]any, len(sent))
+	for _, m := range sent {
 		var v any
-		if json.Unmarshal(m.value, &v) != nil {
+		if json.Unmarshal(m.JSON, &v) != nil {
 			return nil, malformedVariables()
 		}
-		vars[m.name] = v
+		vars[m.Name] = v
 	}
 	return vars, nil
 }

@@ -29,13 +29,13 @@ func optionalString(v any, ok bool) bool {
 	return s
 }
 
-// argValue resolves an argument as written against the request's variables into a JSON-like
-// Go value; ok is false for what plans leave to graphql-go.
-func argValue(v pValue, vars map[string]any) (any, bool) {
+// argValue resolves an argument as written against the request's variables (as lookup finds
+// them) into a JSON-like Go value, or the typed value BindJSON read; ok is false for what
+// plans leave to graphql-go.
+func argValue(v pValue, lookup func(name string) (any, bool)) (any, bool) {
 	switch v.kind {
 	case vVariable:
-		x, ok := vars[v.text]
-		return x, ok
+		return lookup(v.text)
 	case vString:
 		return v.text, true
 	case vNull:
@@ -43,7 +43,7 @@ func argValue(v pValue, vars map[string]any) (any, bool) {
 	case vList:
 		out := make([]any, len(v.list))
 		for i, e := range v.list {
-			x, ok := argValue(e, vars)
+			x, ok := argValue(e, lookup)
 			if !ok {
 				return nil, false
 			}
@@ -53,7 +53,7 @@ func argValue(v pValue, vars map[string]any) (any, bool) {
 	case vObject:
 		out := make(map[string]any, len(v.fields))
 		for _, f := range v.fields {
-			x, ok := argValue(f.val, vars)
+			x, ok := argValue(f.val, lookup)
 			if !ok {
 				return nil, false
 			}
@@ -75,6 +75,9 @@ func stringArg(v any, isID bool) (string, bool) {
 
 // sensorData reads a [SensorDataInput!]! value.
 func sensorData(v any) ([]broker.Pair, bool) {
+	if typed, ok := v.([]broker.Pair); ok {
+		return typed, true
+	}
 	items, ok := v.([]any)
 	if !ok {
 		return nil, false
@@ -97,6 +100,9 @@ func sensorData(v any) ([]broker.Pair, bool) {
 
 // eventInputs reads an [EventInput!]! value.
 func eventInputs(v any) ([]broker.EventInput, bool) {
+	if typed, ok := v.([]broker.EventInput); ok {
+		return typed, true
+	}
 	items, ok := v.([]any)
 	if !ok {
 		return nil, false

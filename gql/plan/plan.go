@@ -181,15 +181,23 @@ func (p *Plan) newEnc() enc {
 // Bind coerces a request's variables into the root field's arguments; false leaves the
 // request to graphql-go.
 func (p *Plan) Bind(vars map[string]any) (*Args, bool) {
+	return p.bind(func(name string) (any, bool) {
+		x, ok := vars[name]
+		return x, ok
+	})
+}
+
+// bind coerces the variables lookup finds into the root field's arguments.
+func (p *Plan) bind(lookup func(name string) (any, bool)) (*Args, bool) {
 	for _, v := range p.vars {
-		x, present := vars[v.name]
+		x, present := lookup(v.name)
 		if !varTypes[v.typ](x, present) {
 			return nil, false
 		}
 	}
 	a := &Args{}
 	for _, arg := range p.args {
-		v, ok := argValue(arg.val, vars)
+		v, ok := argValue(arg.val, lookup)
 		if !ok || !argKinds[arg.name](a, v) {
 			return nil, false
 		}
