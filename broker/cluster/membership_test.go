@@ -50,6 +50,8 @@ func launchNode(t testing.TB, name, listen string, routes []string, shards int) 
 func TestAddAndReplaceNodes(t *testing.T) {
 	nodes := startNodes(t, 3, nil, nil)
 	ctx := context.Background()
+	// The shards' leaders spread: each of the three nodes leads one of the three shards.
+	waitLeadersSpread(t, nodes[0], 3)
 	g, err := nodes[0].CreateGroup(ctx, broker.CreateGroupInput{Name: "m", HostID: "h", Domain: "d", UseWebSocket: true})
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +128,31 @@ func waitCurrentReplica(t *testing.T, s *shard, name string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s is not a current replica of the log after a minute (last info: %+v, err %v)", name, info, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitLeadersSpread waits, at most a minute, until the shards' leaders (asked through n) are
+// spread over want nodes, one shard each.
+func waitLeadersSpread(t *testing.T, n *Node, want int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		leaders := make(map[string]int)
+		for _, s := range n.shards {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			info, err := s.stream.Info(ctx)
+			cancel()
+			if err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
+				leaders[info.Cluster.Leader]++
+			}
+		}
+		if len(leaders) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shards' leaders are %v after a minute, want %d nodes leading one shard each", leaders, want)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

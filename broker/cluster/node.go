@@ -70,8 +70,10 @@ type Node struct {
 	refused error
 	// up is closed once every shard is open.
 	up chan struct{}
-	// leaving is set when the node hands over and stops serving.
-	leaving atomic.Bool
+	// stopping is set when the node hands over and stops serving.
+	stopping atomic.Bool
+	// leavers are the other nodes that announced they stop.
+	leavers leavers
 
 	stop      chan struct{}
 	bg        context.Context
@@ -212,6 +214,8 @@ func (n *Node) join() {
 	}
 	close(n.up)
 	n.log.Info("cluster log open", "node", n.opts.NodeName, "shards", len(n.shards))
+	n.loops.Add(1)
+	go n.balance()
 
 	d := n.opts.Broker.Config.SweepInterval
 	if d <= 0 {
@@ -371,7 +375,8 @@ func internal(err error) *broker.Error {
 // another replica, waiting until one has taken each or ctx ends. The node goes on serving the
 // requests it still gets.
 func (n *Node) Handover(ctx context.Context) error {
-	n.leaving.Store(true)
+	n.stopping.Store(true)
+	n.announceLeaving()
 	if err := each(n.shards, func(s *shard) error { return s.handover(ctx) }); err != nil {
 		return err
 	}
@@ -419,7 +424,7 @@ func (n *Node) Ready(ctx context.Context) error {
 	if err := n.b.Ready(ctx); err != nil {
 		return err
 	}
-	if n.leaving.Load() {
+	if n.stopping.Load() {
 		return errors.New("cluster: this node is stopping")
 	}
 	select {
