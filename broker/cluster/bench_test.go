@@ -11,26 +11,41 @@ import (
 
 // BenchmarkReportData measures reportDataByNode through a 3-node cluster in this process,
 // from parallel writers spread over the nodes: one op is one report stored by a majority of
-// the log and applied by every node.
+// the log and applied by every node. "one shard" writes to one group, so through one shard
+// and its leader; "every shard" writes to one group in each shard, so through every leader.
 func BenchmarkReportData(b *testing.B) {
-	nodes := startNodes(b, 3, nil, nil)
-	g, err := nodes[0].CreateGroup(context.Background(), broker.CreateGroupInput{Name: "b", HostID: "h", Domain: "d", UseWebSocket: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetParallelism(32)
-	b.ReportAllocs()
-	b.ResetTimer()
-	var next atomic.Int64
-	b.RunParallel(func(pb *testing.PB) {
-		n := nodes[next.Add(1)%3]
-		for i := 0; pb.Next(); i++ {
-			if _, err := n.ReportData(g.ID, "d", fmt.Sprint("n", i%40), []broker.Pair{{Key: "score", Value: fmt.Sprint(i)}}); err != nil {
-				b.Error(err)
-				return
+	for _, bc := range []struct {
+		name   string
+		groups int
+	}{{"one shard", 1}, {"every shard", DefaultShards}} {
+		b.Run(bc.name, func(b *testing.B) {
+			nodes := startNodes(b, 3, nil, nil)
+			var groups []broker.Group
+			for host := 0; len(groups) < bc.groups; host++ {
+				g, err := nodes[0].CreateGroup(context.Background(), broker.CreateGroupInput{Name: "b", HostID: fmt.Sprint("h", host), Domain: "d", UseWebSocket: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if broker.PartOf("d", g.ID, DefaultShards) == len(groups) {
+					groups = append(groups, g)
+				}
 			}
-		}
-	})
+			b.SetParallelism(32)
+			b.ReportAllocs()
+			b.ResetTimer()
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				w := next.Add(1)
+				n, g := nodes[w%3], groups[w%int64(len(groups))]
+				for i := 0; pb.Next(); i++ {
+					if _, err := n.ReportData(g.ID, "d", fmt.Sprint("n", i%40), []broker.Pair{{Key: "score", Value: fmt.Sprint(i)}}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkReplay measures how fast a node that starts catches up: one op is one log entry
