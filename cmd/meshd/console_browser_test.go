@@ -216,8 +216,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	do(t, tab, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#search'); s.value = ''; s.dispatchEvent(new Event('input')); })()`))
 	waitJS(t, tab, "the search cleared", row(r.Members[0])+`.hidden === false && !`+pollingCard+`.hidden`)
 
-	// The lesson's record as CSV: members, variables over time, messages.
-	csv, err := chromedp.Run(tab, chromedp.Evaluate[string](fmt.Sprintf(`lessonCSV(%q)`, r.GroupID+"@"+r.Domain)))
+	// The lesson's record as CSV, from meshd's record: members, variables over time, messages.
+	csv, err := chromedp.Run(tab, chromedp.Evaluate[string](fmt.Sprintf(`lessonCSV(%q)`, r.GroupID+"@"+r.Domain), chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("the lesson's CSV lacks %q:\n%s", want, csv)
 		}
 	}
-	if !strings.Contains(csv, r.Members[0]+",,たろう,score,100") {
+	if !strings.Contains(csv, r.Members[0]+","+console.Kana(r.Members[0])+",たろう,score,100") {
 		t.Errorf("the CSV does not name the pupil by なまえ:\n%s", csv)
 	}
 	var st console.Status

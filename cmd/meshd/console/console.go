@@ -200,6 +200,8 @@ func (c *Console) Handler() http.Handler {
 	mux.HandleFunc("GET /console/api/stream", c.session(c.serveStream))
 	mux.HandleFunc("POST /console/api/dissolve", c.csrf(c.serveDissolve))
 	mux.HandleFunc("POST "+LinkPath, c.serveLoginLink)
+	mux.Handle("GET "+RecordPath, c.admin(http.HandlerFunc(c.serveRecord)))
+	mux.Handle("GET "+RecordCSVPath, c.admin(http.HandlerFunc(c.serveRecordCSV)))
 	mux.HandleFunc("GET /console/", func(w http.ResponseWriter, r *http.Request) {
 		secure(w)
 		w.Header().Set("Cache-Control", "no-cache")

@@ -30,6 +30,7 @@ const (
 type env struct {
 	srv      *httptest.Server
 	b        *broker.Broker
+	clock    *brokertest.Clock
 	cons     *console.Console
 	mu       sync.Mutex
 	failures []string
@@ -49,7 +50,7 @@ func start(t testing.TB, useTLS bool) *env {
 	clock.Advance(time.Since(clock.Now()))
 	ended := new(console.Ended)
 	tb := brokertest.New(t, brokertest.Options{Clock: clock, OnGroupEnd: ended.Add})
-	e := &env{b: tb.Broker, logs: &bytes.Buffer{}}
+	e := &env{b: tb.Broker, clock: clock, logs: &bytes.Buffer{}}
 	var logMu sync.Mutex
 	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
 		logMu.Lock()

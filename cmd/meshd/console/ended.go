@@ -1,6 +1,7 @@
 package console
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -45,4 +46,27 @@ func (e *Ended) list() []EndedGroup {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return append([]EndedGroup{}, e.groups...)
+}
+
+// endedGroups are the groups to list as ended, newest first: those the broker told of, and
+// the dead groups of snap it has not told of (a restart forgot the telling; meshd keeps a dead
+// group until its grace ends), each once.
+func endedGroups(told []EndedGroup, snap *broker.Snapshot) []EndedGroup {
+	out := told
+	for i := range snap.Groups {
+		g := &snap.Groups[i]
+		if g.Live || slices.ContainsFunc(told, func(e EndedGroup) bool {
+			return e.ID == g.ID && e.Domain == g.Domain && e.CreatedAt.Equal(g.CreatedAt)
+		}) {
+			continue
+		}
+		// It died when its host's heartbeat lapsed or its time was up, whichever came first.
+		at, reason := g.HostDeadline, broker.EndHostGone
+		if !g.ExpiresAt.After(at) {
+			at, reason = g.ExpiresAt, broker.EndExpired
+		}
+		out = append(out, EndedGroup{ID: g.ID, Domain: g.Domain, Kana: Kana(g.Name), CreatedAt: g.CreatedAt, At: at, Reason: string(reason), Members: len(g.Members)})
+	}
+	slices.SortStableFunc(out, func(a, b EndedGroup) int { return b.At.Compare(a.At) })
+	return out
 }

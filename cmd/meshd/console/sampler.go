@@ -22,6 +22,8 @@ const (
 type sampler struct {
 	opts     Options
 	presence presence
+	// record is the lesson's recent history; it outlives release, so that a reload finds it.
+	record *record
 
 	mu     sync.Mutex
 	groups map[gql.GroupRef]*groupTrack
@@ -50,7 +52,7 @@ type errSample struct {
 }
 
 func newSampler(opts Options) *sampler {
-	return &sampler{opts: opts, presence: newPresence(opts.Config), groups: map[gql.GroupRef]*groupTrack{}}
+	return &sampler{opts: opts, presence: newPresence(opts.Config), groups: map[gql.GroupRef]*groupTrack{}, record: newRecord()}
 }
 
 // push appends v to a history of at most historyLen samples.
@@ -93,7 +95,6 @@ func (s *sampler) sample(now time.Time) (*Status, []byte) {
 		HeapBytes:     h.HeapBytes,
 		Goroutines:    h.Goroutines,
 		Store:         h.Store,
-		Groups:        len(snap.Groups),
 	}
 	if !h.Started.IsZero() {
 		st.Server.UptimeSeconds = now.Sub(h.Started).Seconds()
@@ -110,7 +111,10 @@ func (s *sampler) sample(now time.Time) (*Status, []byte) {
 	st.History.Requests = append([]float64{}, s.reqHist...)
 	st.Server.RecentErrors, st.Server.ErrorWindowSeconds = s.recentErrors(now, h.Errors)
 	st.Server.Light, st.Server.Problems = light(now, st.Server)
-	st.Ended = s.opts.Ended.list()
+	// A group shows in one place: live in the classroom, dead (in its grace, until meshd
+	// forgets it) among the ended groups.
+	st.Ended = endedGroups(s.opts.Ended.list(), &snap)
+	s.record.observe(&snap, st.Ended)
 
 	for _, t := range s.groups {
 		t.seen = false
@@ -118,6 +122,10 @@ func (s *sampler) sample(now time.Time) (*Status, []byte) {
 	var dom *DomainStatus
 	for i := range snap.Groups {
 		g := &snap.Groups[i]
+		if !g.Live {
+			continue
+		}
+		st.Server.Groups++
 		ref := gql.GroupRef{Domain: g.Domain, GroupID: g.ID}
 		gs := groupStatus(g, subs[ref], s.presence, snap.Taken)
 		st.Server.Members += len(g.Members)

@@ -252,14 +252,14 @@ function renderServer(st) {
   if ($('#server').open) drawServerChart(st);
 }
 
-// lessons keeps, per group, node and variable, the last values seen (for the charts and the
-// CSV), and per group the members and messages seen, for the lesson's record.
+// lessons keeps, per group, node and variable, the recent values for the charts: meshd's
+// record of the lesson (loaded once per group, when a chart first needs it, so that a reload
+// or another laptop sees the same history), then the values this page sees.
 const HIST_MAX = 40;
-const lessons = new Map(); // fullId -> { vars: Map(node|var -> [[ms, value]]), members: Map, events: [] }
+const lessons = new Map(); // fullId -> { vars: Map(node|var -> [[ms, value]]), loaded }
 function record(g) {
   let h = lessons.get(g.fullId);
-  if (!h) { h = { kana: g.kana, vars: new Map(), members: new Map(), events: [] }; lessons.set(g.fullId, h); }
-  for (const m of g.members) h.members.set(m.nodeId, m);
+  if (!h) { h = { vars: new Map(), loaded: null }; lessons.set(g.fullId, h); }
   for (const n of g.nodes) {
     for (const [k, v] of n.variables) {
       const key = `${n.nodeId}\u0000${k}`;
@@ -272,6 +272,16 @@ function record(g) {
     }
   }
   return h;
+}
+
+/** loadRecord fetches meshd's record of a group once; its values replace what the page saw. */
+function loadRecord(fullId) {
+  const h = lessons.get(fullId);
+  if (!h) return Promise.resolve();
+  h.loaded ??= fetch(`/console/api/record?group=${encodeURIComponent(fullId)}`).then((res) => (res.ok ? res.json() : null)).then((rec) => {
+    for (const v of rec?.variables || []) h.vars.set(`${v.node}\u0000${v.key}`, v.values.map(([at, x]) => [Date.parse(at), x]));
+  }).catch(() => { h.loaded = null; });
+  return h.loaded;
 }
 
 /** nameOf is a node's label: the value of the chosen name variable, else its kana. */
@@ -320,7 +330,7 @@ function makeGroupCard() {
   det.append(sum, head, table, evH, feed);
   card.append(banner, det);
   copy.addEventListener('click', () => copyJoinName(card.dataset.kana));
-  csv.addEventListener('click', () => exportCSV(card.dataset.group));
+  csv.addEventListener('click', () => exportCSV(card.dataset.group, card.dataset.kana));
   dissolve.addEventListener('click', () => confirmDissolve(card));
   det.addEventListener('toggle', () => { if (det.open && status) render(status, true); });
   return card;
@@ -366,9 +376,7 @@ function renderGroup(card, g, force) {
   banner.hidden = !(g.live && g.hostLate);
   setText(banner, banner.hidden ? '' : t('hostLate'));
   card.classList.toggle('late', !banner.hidden);
-  const h = record(g);
-  for (const e of g.events) if (!h.events.some((x) => x.id === e.id)) h.events.push(e);
-  if (h.events.length > 500) h.events.splice(0, h.events.length - 500);
+  record(g);
   const last = g.events[g.events.length - 1];
   setText($('.latest', card), last ? `${t('events')}: ${last.name}` : '');
 
@@ -445,7 +453,12 @@ function renderGroup(card, g, force) {
         const c = el('button', 'var');
         c.type = 'button';
         c.append(el('span', 'k', k), el('span', 'v'));
-        c.addEventListener('click', () => { c.classList.toggle('open'); drawVarChart(c, g.fullId, n.id, k); });
+        c.addEventListener('click', async () => {
+          c.classList.toggle('open');
+          drawVarChart(c, g.fullId, n.id, k);
+          await loadRecord(g.fullId);
+          drawVarChart(c, g.fullId, n.id, k);
+        });
         return c;
       });
       chip.dataset.var = k;
@@ -516,10 +529,21 @@ function renderEnded(st) {
   for (const e of st.ended) {
     const k = `${e.id}@${e.domain}`;
     keep.add(k);
-    const li = keyed(list, k, () => { const x = el('li'); x.append(el('b'), el('span')); return x; });
+    const li = keyed(list, k, () => {
+      const x = el('li');
+      const csv = el('button', 'csv');
+      csv.type = 'button';
+      csv.addEventListener('click', () => exportCSV(x.dataset.key, x.dataset.kana));
+      x.append(el('b'), el('span'), csv);
+      return x;
+    });
     li.dataset.reason = e.reason;
-    setText(li.firstChild, `【${e.kana}】`);
-    setText(li.lastChild, ` ${t('endedAt', fmtClock(e.at), t('why')[e.reason] || e.reason, e.members)}`);
+    li.dataset.kana = e.kana;
+    const [name, when, csv] = li.children;
+    setText(name, `【${e.kana}】`);
+    setText(when, ` ${t('endedAt', fmtClock(e.at), t('why')[e.reason] || e.reason, e.members)}`);
+    setText(csv, t('csv'));
+    csv.setAttribute('aria-label', `${t('csv')} 【${e.kana}】`);
   }
   prune(list, keep);
   // Newest first, as the server sends them.
@@ -570,7 +594,9 @@ function render(st, force = false) {
     sorted.forEach((g, i) => { const c = keyed(list, g.fullId, makeGroupCard); if (list.children[i] !== c) list.insertBefore(c, list.children[i]); });
   }
   prune(root, keepDomains);
-  for (const k of seenEvents.keys()) if (!st.domains.some((d) => d.groups.some((g) => g.fullId === k))) seenEvents.delete(k);
+  const shown = new Set(st.domains.flatMap((d) => d.groups.map((g) => g.fullId)));
+  for (const k of seenEvents.keys()) if (!shown.has(k)) seenEvents.delete(k);
+  for (const k of lessons.keys()) if (!shown.has(k)) lessons.delete(k);
   $('#empty').hidden = groups > 0;
   renderEnded(st);
   renderNameChoice();
@@ -611,40 +637,26 @@ async function copyJoinName(kana) {
   }
 }
 
-/** csvOf renders rows as CSV (RFC 4180), with a BOM so that spreadsheet programs read UTF-8. */
-function csvOf(rows) {
-  const cell = (v) => { const s = String(v ?? ''); return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s; };
-  return '\ufeff' + rows.map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
+/** lessonCSV is meshd's record of a group as CSV (members, variables over time, messages),
+ * named by the chosen name variable: the same after a reload and on every laptop. */
+async function lessonCSV(fullId) {
+  const res = await fetch(`/console/api/record.csv?group=${encodeURIComponent(fullId)}&name=${encodeURIComponent(nameVar)}`);
+  if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || res.status);
+  return res.text();
 }
 
-/** lessonCSV is a group's record as this page saw it: members, variables over time, messages. */
-function lessonCSV(fullId) {
-  const h = lessons.get(fullId);
-  if (!h) return csvOf([['kind']]);
-  const iso = (ms) => new Date(ms).toISOString();
-  const rows = [['kind', 'time', 'node', 'kana', 'name', 'key', 'value']];
-  const named = new Map();
-  for (const [key, list] of h.vars) {
-    const [node, k] = key.split('\u0000');
-    if (k === nameVar && list.length) named.set(node, list[list.length - 1][1]);
+async function exportCSV(fullId, kana) {
+  try {
+    const a = el('a');
+    a.href = URL.createObjectURL(new Blob([await lessonCSV(fullId)], { type: 'text/csv;charset=utf-8' }));
+    a.download = `meshd-${kana || 'group'}-${new Date(now()).toISOString().slice(0, 16).replace(':', '')}.csv`;
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+  } catch (e) {
+    toast(t('failed', e.message || e));
   }
-  for (const m of h.members.values()) rows.push(['member', m.joinedAt, m.nodeId, m.kana, named.get(m.nodeId) || '', 'lastActive', m.lastActive]);
-  for (const [key, list] of h.vars) {
-    const [node, k] = key.split('\u0000');
-    for (const [at, v] of list) rows.push(['variable', iso(at), node, '', named.get(node) || '', k, v]);
-  }
-  for (const e of h.events) rows.push(['message', e.at, e.from, e.fromKana, named.get(e.from) || '', e.name, '']);
-  return csvOf(rows);
-}
-
-function exportCSV(fullId) {
-  const a = el('a');
-  a.href = URL.createObjectURL(new Blob([lessonCSV(fullId)], { type: 'text/csv;charset=utf-8' }));
-  a.download = `meshd-${lessons.get(fullId)?.kana || 'group'}-${new Date(now()).toISOString().slice(0, 16).replace(':', '')}.csv`;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10000);
 }
 
 function confirmDissolve(card) {
