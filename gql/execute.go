@@ -73,7 +73,7 @@ func (s *Server) run(ctx context.Context, view string, req request) response {
 	if b.spent() || len(data) > s.limits.MaxResponseBytes || anyTooLarge(qerrs) {
 		return response{Data: jsonNull, Errors: []Error{tooLarge(s.limits.MaxResponseBytes, "MESH_MAX_RESPONSE_BYTES")}}
 	}
-	out := response{Data: orNull(data), Errors: s.convert(qerrs)}
+	out := response{Data: orNull(data), Errors: s.convert(qerrs), planned: planned && len(qerrs) == 0 && len(data) > 0}
 	if len(data) == 0 && len(qerrs) > 0 {
 		out.Errors = refusal(qerrs, out.Errors)
 		if documentErrors(qerrs) {

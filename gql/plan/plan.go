@@ -173,9 +173,9 @@ func (p *Plan) Kind() string { return p.root.kind }
 // NullData is the data of an answer whose root field failed.
 func (p *Plan) NullData() []byte { return p.nullOut }
 
-// newEnc starts an output with room for what the plan wrote last time.
-func (p *Plan) newEnc() enc {
-	return enc{b: make([]byte, 0, max(p.size.Load(), 256))}
+// lastSize is the room for an output: what the plan wrote last time.
+func (p *Plan) lastSize() int {
+	return int(max(p.size.Load(), 256))
 }
 
 // Bind coerces a request's variables into the root field's arguments; false leaves the
@@ -210,12 +210,13 @@ func (p *Plan) bind(lookup func(name string) (any, bool)) (*Args, bool) {
 var ErrUnencodable = errors.New("a value graphql-go cannot encode")
 
 // Run runs a query or mutation plan against b: one broker call, then the answer's data
-// ({"alias":value}), or the broker's error, or ErrUnencodable.
+// ({"alias":value}), or the broker's error, or ErrUnencodable. The caller may Recycle the
+// data once it is written.
 func (p *Plan) Run(ctx context.Context, b broker.Service, a *Args) ([]byte, error) {
 	if p.run == nil {
 		return nil, errors.New("plan: Run on a subscription")
 	}
-	e := p.newEnc()
+	e := enc{b: newBuffer(p.lastSize())}
 	e.b = append(e.b, p.prefix...)
 	if err := p.run(ctx, b, a, &e); err != nil {
 		return nil, err
@@ -235,7 +236,8 @@ func (p *Plan) Subscription() bool { return p.render != nil }
 // subscription emits for message m; ok is false for a value graphql-go cannot encode either.
 func (p *Plan) Render(m *broker.Message, emit func(payload []byte, ok bool)) {
 	p.render(m, func(write func(*enc)) {
-		out := p.newEnc()
+		// A payload is queued to every subscriber: its buffer is never given back.
+		out := enc{b: make([]byte, 0, p.lastSize())}
 		out.b = append(append(out.b, `{"data":`...), p.prefix...)
 		write(&out)
 		out.b = append(out.b, "}}"...)
