@@ -7,8 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -63,22 +61,15 @@ func Start(t testing.TB, n int, extra ...string) []*Node {
 	return nodes
 }
 
-// freeAddr finds a free loopback port below the kernel's ephemeral range (32768 and up on
-// Linux), so that while a node is down no outgoing connection takes its port as a source
-// port and keeps it from listening again.
+// freeAddr is meshdtest.FreeAddr for a test: a free loopback address that stays the node's
+// across restarts.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	for range 1000 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return addr
+	addr, err := meshdtest.FreeAddr()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free loopback port between 20000 and 32000")
-	return ""
+	return addr
 }
 
 // Replace kills the node, empties its data directory and starts a new process with the same

@@ -1,97 +1,142 @@
-// A short lesson for the teacher's console test (cmd/meshd/console_browser_test.go), played by
-// the editor's SDK, aws-appsync 4.1.10: a host and two members, each on its own client (= its
-// own realtime socket), subscribe to onMessageInGroup, join, report variables and fire events;
-// beside it a polling classroom (useWebSocket: false) whose host and member only send mutations.
-// It speaks JSON lines: it prints {"ready": …} when the lesson runs, performs {"report": …}
-// commands read from stdin (printing {"reported": …}), prints {"dissolved": nodeId, "message": …}
-// for every member whose subscription receives the group's dissolve, and exits 0 once every
-// member has received it.
+// A lesson for the teacher's console test (cmd/meshd/console_browser_test.go). Every pupil and
+// host is an EditorTab (lib/editor.mjs): the editor's SDK, aws-appsync 4.1.10, driven as the
+// editor's Mesh extension drives it — a node id made from a UUID v4 on every load, heartbeats at
+// the interval meshd hands out, polling at the interval meshd hands out, the group named by its
+// host's id. Three groups in one domain:
+//   - the class, over WebSockets: a host and four pupils; the test reports and fires for the
+//     first two, the third's tab closes, the fourth reloads;
+//   - the leaving class, over WebSockets: a host and one pupil; the host's tab closes;
+//   - the polling class (useWebSocket: false): a host and two pupils, the second's tab closes.
+// It speaks JSON lines: it prints {"ready": …} when the lesson runs and then performs commands
+// read from stdin — {"report": {node, key, value}} (printing {"reported": …}), {"fire": {node,
+// name}} ({"fired": …}), {"close": node} (the tab closes: its timers stop, nothing more is sent,
+// its subscription ends and its socket closes; {"closed": node}), {"reload": node} (the tab
+// closes and the editor loads again: a new node id joins the same group and sends the pupil's
+// variables; {"reloaded": node, "as": newId}). It prints {"dissolved": nodeId, "message": …} for every open pupil of the class whose
+// subscription receives the group's dissolve, and exits 0 once every one has.
 import { createInterface } from 'node:readline';
 
-import { Inbox, closeSockets, config, nodeId, parsedFrames, requireConfig, sockets, until, within } from './lib/harness.mjs';
-import * as D from './lib/documents.mjs';
-
-const { default: appsync } = await import('aws-appsync');
-const { default: gqlTag } = await import('graphql-tag');
-const AWSAppSyncClient = appsync.default;
-const { AUTH_TYPE } = appsync;
+import { closeSockets, requireConfig, until } from './lib/harness.mjs';
+import { EditorTab } from './lib/editor.mjs';
 
 requireConfig('httpURL', 'apiKey');
-const doc = Object.fromEntries(Object.entries(D).filter(([, v]) => typeof v === 'string').map(([k, v]) => [k, gqlTag(v)]));
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const newClient = () => new AWSAppSyncClient({
-  url: config.httpURL,
-  region: config.region,
-  auth: { type: AUTH_TYPE.API_KEY, apiKey: config.apiKey },
-  disableOffline: true,
-});
-const mutate = (client, m, variables) => within(m, client.mutate({ mutation: doc[m], variables }));
-const startAcks = () => sockets.reduce((n, ws) => n + parsedFrames(ws).filter((f) => f.type === 'start_ack').length, 0);
+const tabs = new Map(); // node id -> its tab
 
-async function subscribe(client, name, variables) {
-  const inbox = new Inbox(name);
-  const before = startAcks();
-  const sub = client.subscribe({ query: doc.ON_MESSAGE_IN_GROUP, variables }).subscribe(inbox.observer());
-  await until(`${name}: start_ack`, () => inbox.errors.length || startAcks() > before);
-  if (inbox.errors.length) throw new Error(`${name}: subscription failed: ${inbox.errors[0]}`);
-  return { inbox, sub };
+function open(name) {
+  const t = new EditorTab(name);
+  tabs.set(t.meshId, t);
+  return t;
 }
 
-const hostId = nodeId();
-const host = newClient();
-const { data: { createDomain: domain } } = await mutate(host, 'CREATE_DOMAIN', {});
-const { data: { createGroup: group } } = await mutate(host, 'CREATE_GROUP', { name: hostId, hostId, domain, useWebSocket: true });
-const vars = { groupId: group.id, domain };
-const hostSub = await subscribe(host, 'host', vars);
-await mutate(host, 'REPORT_DATA', { ...vars, nodeId: hostId, data: [{ key: 'stage', value: 'intro' }] });
+/** A host's tab creates its group, named by its id as the editor names it, and reports vars. */
+async function host(name, domain, useWebSocket, vars) {
+  const t = open(name);
+  t.domain = domain;
+  await t.createGroup(t.meshId, { useWebSocket });
+  t.vars = vars;
+  if (Object.keys(vars).length) await t.sendData(Object.entries(vars).map(([key, value]) => ({ key, value })));
+  return t;
+}
 
+/** A pupil's tab joins the host's group and reports vars. */
+async function pupil(name, h, vars) {
+  const t = open(name);
+  t.group = h;
+  await t.joinGroup(h.groupId, h.domain);
+  t.vars = vars;
+  await t.sendData(Object.entries(vars).map(([key, value]) => ({ key, value })));
+  return t;
+}
+
+/** A broadcast block, sent with its batch at once rather than at the batch timer's next tick. */
+async function broadcast(t, name) {
+  t.fireEvent(name);
+  await t.processBatchEvents();
+}
+
+const classHost = await host('host', null, true, { stage: 'intro' });
+const domain = classHost.domain;
 const members = [];
-for (const name of ['m1', 'm2']) {
-  const id = nodeId();
-  const client = newClient();
-  const s = await subscribe(client, name, vars);
-  await mutate(client, 'JOIN_GROUP', { ...vars, nodeId: id, useWebSocket: true });
-  await mutate(client, 'REPORT_DATA', { ...vars, nodeId: id, data: [{ key: 'score', value: String(members.length * 10) }, { key: 'x', value: '-40' }] });
-  await mutate(client, 'FIRE_EVENTS', { ...vars, nodeId: id, events: [{ eventName: `hello from ${name}`, firedAt: new Date().toISOString() }] });
-  members.push({ name, id, client, ...s });
+for (const [name, vars] of [['m1', { score: '0', x: '-40' }], ['m2', { score: '10', x: '-40' }]]) {
+  const m = await pupil(name, classHost, vars);
+  await broadcast(m, `hello from ${name}`);
+  members.push(m);
 }
-const pollHostId = nodeId();
-const pollMemberId = nodeId();
-const pollHost = newClient();
-const { data: { createGroup: polling } } = await mutate(pollHost, 'CREATE_GROUP', { name: pollHostId, hostId: pollHostId, domain, useWebSocket: false });
-const pollMember = newClient();
-await mutate(pollMember, 'JOIN_GROUP', { groupId: polling.id, domain, nodeId: pollMemberId, useWebSocket: false });
-await mutate(pollMember, 'REPORT_DATA', { groupId: polling.id, domain, nodeId: pollMemberId, data: [{ key: 'lives', value: '3' }] });
-out({ ready: { domain, groupId: group.id, hostId, members: members.map((m) => m.id), pollingGroupId: polling.id, pollingMember: pollMemberId } });
+const closing = await pupil('closing', classHost, { なまえ: 'じろう', score: '5' });
+const reloading = await pupil('reloading', classHost, { なまえ: 'さくら', score: '7' });
+const leavingHost = await host('leaving host', domain, true, { stage: 'quiz' });
+const leavingMember = await pupil('leaving member', leavingHost, { score: '1' });
+const pollHost = await host('polling host', domain, false, {});
+const pollMember = await pupil('polling member', pollHost, { lives: '3' });
+const pollClosing = await pupil('polling closing', pollHost, { lives: '1' });
+await until('every WebSocket tab subscribed', () => [classHost, ...members, closing, reloading, leavingHost, leavingMember].every((t) => t.subscriptions.length));
+out({
+  ready: {
+    domain,
+    groupId: classHost.groupId,
+    hostId: classHost.meshId,
+    members: members.map((m) => m.meshId),
+    closing: closing.meshId,
+    reloading: reloading.meshId,
+    leavingGroupId: leavingHost.groupId,
+    leavingHostId: leavingHost.meshId,
+    leavingMember: leavingMember.meshId,
+    pollingGroupId: pollHost.groupId,
+    pollingMember: pollMember.meshId,
+    pollingClosing: pollClosing.meshId,
+    memberHeartbeatSeconds: members[0].memberHeartbeatInterval,
+    pollingHeartbeatSeconds: pollMember.memberHeartbeatInterval,
+  },
+});
 
+// The class's pupils whose tabs are open when the teacher dissolves it.
+const openPupils = () => [...tabs.values()].filter((t) => t.group === classHost && !t.closed);
 const dissolved = new Set();
 const watch = setInterval(() => {
-  for (const m of members) {
-    const d = m.inbox.values.find((v) => v?.data?.onMessageInGroup?.groupDissolve)?.data.onMessageInGroup.groupDissolve;
-    if (d && !dissolved.has(m.id)) {
-      dissolved.add(m.id);
-      out({ dissolved: m.id, message: d.message });
+  const pupils = openPupils();
+  for (const m of pupils) {
+    if (m.dissolveMessage !== undefined && !dissolved.has(m.meshId)) {
+      dissolved.add(m.meshId);
+      out({ dissolved: m.meshId, message: m.dissolveMessage });
     }
   }
-  if (dissolved.size === members.length) {
+  if (pupils.length && pupils.every((m) => dissolved.has(m.meshId))) {
     clearInterval(watch);
-    for (const s of [hostSub, ...members]) s.sub.unsubscribe();
+    for (const t of tabs.values()) t.stopAll();
     closeSockets().then(() => process.exit(0));
   }
 }, 20);
 
+/** The tab closes: its timers stop, its subscription ends and the library closes its socket. */
+function close(t) {
+  t.closeTab();
+  t.closed = true;
+}
+
 for await (const line of createInterface({ input: process.stdin })) {
   const cmd = JSON.parse(line);
   if (cmd.report) {
-    const m = members.find((x) => x.id === cmd.report.node);
+    const m = tabs.get(cmd.report.node);
     // A report carries all of the pupil's variables, as the editor's does.
-    m.vars = { ...(m.vars || { x: '-40' }), [cmd.report.key]: cmd.report.value };
-    await mutate(m.client, 'REPORT_DATA', { ...vars, nodeId: m.id, data: Object.entries(m.vars).map(([key, value]) => ({ key, value })) });
+    m.vars = { ...m.vars, [cmd.report.key]: cmd.report.value };
+    await m.sendData(Object.entries(m.vars).map(([key, value]) => ({ key, value })));
     out({ reported: cmd.report });
   }
   if (cmd.fire) {
-    const m = members.find((x) => x.id === cmd.fire.node);
-    await mutate(m.client, 'FIRE_EVENTS', { ...vars, nodeId: m.id, events: [{ eventName: cmd.fire.name, firedAt: new Date().toISOString() }] });
+    const m = tabs.get(cmd.fire.node);
+    await broadcast(m, cmd.fire.name);
     out({ fired: cmd.fire });
+  }
+  if (cmd.close) {
+    close(tabs.get(cmd.close));
+    out({ closed: cmd.close });
+  }
+  if (cmd.reload) {
+    const old = tabs.get(cmd.reload);
+    close(old);
+    const again = await pupil(`${old.name} reloaded`, old.group, old.vars);
+    await until('the reloaded tab subscribed', () => again.subscriptions.length);
+    out({ reloaded: cmd.reload, as: again.meshId });
   }
 }

@@ -360,7 +360,6 @@ function renderGroup(card, g, force) {
   card.dataset.domain = g.domain;
   card.dataset.id = g.id;
   card.dataset.kana = g.kana;
-  card.dataset.joined = g.joined;
   card.classList.toggle('gone', !g.live);
   const h3 = $('h3', card);
   setText(h3, label);
@@ -369,9 +368,6 @@ function renderGroup(card, g, force) {
   const state = $('.badge.state', card);
   setText(state, g.live ? t('alive') : t('gone'));
   state.className = `badge state ${g.live ? 'ok' : 'bad'}`;
-  setText($('.counts', card), t('counts', g.subscriptions, g.joined));
-  const silent = g.members.filter((m) => m.live && m.state === 'silent' && m.nodeId !== g.hostId).length;
-  setText($('.silentn', card), silent ? t('silentN', silent) : '');
   const banner = $('.banner', card);
   banner.hidden = !(g.live && g.hostLate);
   setText(banner, banner.hidden ? '' : t('hostLate'));
@@ -416,6 +412,13 @@ function renderGroup(card, g, force) {
     if (same.length < 2 || !same.some((n) => n.state !== 'silent')) continue;
     for (const n of same) if (n.state === 'silent') n.reloaded = true;
   }
+  // A pupil who reloaded is one pupil: joined once, and not one who does not answer.
+  const members = [...nodes.values()].filter((n) => n.live && !n.host);
+  const joined = g.joined - members.filter((n) => n.reloaded).length;
+  const silent = members.filter((n) => n.state === 'silent' && !n.reloaded).length;
+  card.dataset.joined = joined;
+  setText($('.counts', card), t('counts', g.subscriptions, joined));
+  setText($('.silentn', card), silent ? t('silentN', silent) : '');
   const rows = [...nodes.values()].sort((a, b) => (b.host - a.host) || (!!a.reloaded - !!b.reloaded) || collator.compare(a.name, b.name));
   const q = query.trim().toLowerCase();
   let found = 0;

@@ -23,9 +23,9 @@
 //   unauthorized (heartbeats, data and event sends; never a poll).
 //
 // What the extension does not record, the tab records for the tests: every broadcast it plays
-// (in order) and what made it disconnect (cause: 'dissolve message', 'heartbeat',
-// 'connection timer', 'event send', 'data send').
-import { randomBytes } from 'node:crypto';
+// (in order), what made it disconnect (cause: 'dissolve message', 'heartbeat',
+// 'connection timer', 'event send', 'data send') and the dissolve message's text.
+import { randomUUID } from 'node:crypto';
 
 import { config } from './harness.mjs';
 import * as D from './documents.mjs';
@@ -59,7 +59,8 @@ export class EditorTab {
    */
   constructor(name, { skewMs = 0, eventBatchMs = 1000, manual = false } = {}) {
     this.name = name;
-    this.meshId = randomBytes(16).toString('hex');
+    // The extension's node id: a UUID v4 without its dashes, new on every load of the editor.
+    this.meshId = randomUUID().replaceAll('-', '');
     this.skewMs = skewMs;
     this.eventBatchMs = eventBatchMs;
     this.manual = manual;
@@ -179,7 +180,10 @@ export class EditorTab {
         const m = result?.data?.onMessageInGroup;
         if (!m) return;
         if (m.batchEvent) this.queuePlayback((m.batchEvent.events ?? []).filter((e) => e.firedByNodeId !== this.meshId));
-        else if (m.groupDissolve) this.cleanupAndDisconnect('unknown', 'dissolve message');
+        else if (m.groupDissolve) {
+          this.dissolveMessage = m.groupDissolve.message;
+          this.cleanupAndDisconnect('unknown', 'dissolve message');
+        }
       },
       error: (e) => this.note(`subscription error: ${e}`),
     });
