@@ -387,6 +387,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// By now, or within the heartbeat interval and its grace, the tabs that closed stopped
 	// answering (waited for, never timed). The closed tab is 応答なし and counted so; the reload
 	// is marked as the same pupil and not counted as one who does not answer, nor twice.
+	waitedFrom := time.Now()
 	waitJSWithin(t, tab, silenceDeadline, "the closed tab not answering and the reload marked", openAll+strings.Join([]string{
 		row(r.Closing) + `.dataset.state === 'silent'`,
 		row(r.Closing) + `.querySelector('.dot').textContent === '○ 応答なし'`,
@@ -416,7 +417,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		leavingCard + `.querySelector('.badge.state').textContent === '終了'`,
 		leavingCard + `.querySelector('.banner').hidden`,
 	}, " && "))
-	t.Logf("the closed tabs were flagged and the leaving class listed as ended %s after the tabs closed", time.Since(closedAt).Round(time.Second))
+	t.Logf("the closed tabs were flagged and the leaving class listed as ended %s after the tabs closed (the test waited %s for it)",
+		time.Since(closedAt).Round(time.Second), time.Since(waitedFrom).Round(time.Second))
 	if strings.Contains(grepLines(p.Logs(), "group expired"), r.GroupID) {
 		t.Errorf("the class whose host kept renewing ended:\n%s", grepLines(p.Logs(), "group"))
 	}
