@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/cluster"
 )
@@ -193,28 +191,4 @@ func routeTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
 		ClientCAs:    pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 	}, nil
-}
-
-// watchCluster registers the gauges of a cluster node: how far it has applied the log and how
-// far behind the shards' leaders it is. One meshd on its own has none.
-func (m *metrics) watchCluster(svc service) {
-	n, ok := svc.(*cluster.Node)
-	if !ok {
-		return
-	}
-	progress := func() (uint64, int64) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		return n.Progress(ctx)
-	}
-	m.reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "meshd_cluster_applied_entries_total",
-			Help: "Entries of the cluster's replicated log this node has applied, summed over the log's shards.",
-		}, func() float64 { a, _ := progress(); return float64(a) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "meshd_cluster_log_behind_entries",
-			Help: "Entries the leaders of the log's shards hold that this node has not applied yet; -1 when one of them cannot be reached.",
-		}, func() float64 { _, b := progress(); return float64(b) }),
-	)
 }

@@ -14,10 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/cmd/meshd/console"
+	"github.com/smalruby/meshd/cmd/meshd/metrics"
 	"github.com/smalruby/meshd/gql"
 )
 
@@ -52,7 +51,7 @@ func storeHealth(kind, path string, st broker.Stats) console.StoreHealth {
 
 // newConsole starts the console: admin keys from the settings or, when none is set, the key
 // kept in the data directory (generated on first start).
-func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics, ended *console.Ended, admin map[string]http.Handler) (*consoleServer, error) {
+func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics.Metrics, ended *console.Ended, admin map[string]http.Handler) (*consoleServer, error) {
 	cs := &consoleServer{log: log, publicURL: cfg.publicURL}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
@@ -75,11 +74,6 @@ func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string
 			}
 		}
 	}
-	failures := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "meshd_console_auth_failures_total",
-		Help: "Credentials the console and /statusz refused, by reason (missing, wrong, api_key, ticket, csrf, throttled: not compared, the address guessed wrong too often).",
-	}, []string{"reason"})
-	m.reg.MustRegister(failures)
 	started := time.Now()
 	c, err := console.New(console.Options{
 		Service:       svc,
@@ -97,7 +91,7 @@ func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string
 		Admin:         admin,
 		APIKeys:       cfg.apiKeys,
 		LinkBases:     cs.knownBases,
-		OnAuthFailure: func(reason string) { failures.WithLabelValues(reason).Inc() },
+		OnAuthFailure: m.ObserveConsoleAuthFailure,
 		Logger:        log,
 	})
 	if err != nil {

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/smalruby/meshd/cmd/meshd/connbudget"
 )
 
 // processCPU is a process's user and system CPU time from /proc/<pid>/stat (100 ticks a
@@ -140,7 +142,7 @@ func TestConnectionFloodLeavesRoomForOthers(t *testing.T) {
 	}
 	// The classroom holds 242 connections (40 sockets, 200 more, one /healthz) and 127.0.0.2's
 	// /healthz one more while it ran: the flood kept at most the rest of the budget.
-	const budget = 1024 - reservedDescriptors
+	const budget = 1024 - connbudget.ReservedDescriptors
 	tooMany, cut, made := count["HTTP/1.1 429 Too Many Requests"], count["HTTP/1.1 400 Bad Request"], count["closed to make room"]
 	if tooMany+cut+made != flood || open > budget {
 		t.Fatalf("answers to the flood: %v, %v connections open at its height; want each answered 429 at once, held to the read timeout (400) or closed to make room, and at most %d open", count, open, budget)
@@ -179,7 +181,7 @@ func TestSideListenersShareTheBudget(t *testing.T) {
 	if code, _ := get(t, clientFrom("127.0.0.2"), base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz after 1,100 idle connections to the metrics listener: %d", code)
 	}
-	if code, body := get(t, clientFrom("127.0.0.2"), "http://"+metricsAddr+"/metrics"); code != 200 || metricValue(t, body, "meshd_connections_open") > 1024-reservedDescriptors {
+	if code, body := get(t, clientFrom("127.0.0.2"), "http://"+metricsAddr+"/metrics"); code != 200 || metricValue(t, body, "meshd_connections_open") > 1024-connbudget.ReservedDescriptors {
 		t.Fatalf("/metrics: %d, %v connections open", code, metricValue(t, body, "meshd_connections_open"))
 	}
 	if strings.Contains(p.Logs(), "too many open files") {

@@ -18,8 +18,10 @@ import (
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/bus"
+	"github.com/smalruby/meshd/cmd/meshd/authlog"
 	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/cmd/meshd/keyfile"
+	"github.com/smalruby/meshd/cmd/meshd/metrics"
 	"github.com/smalruby/meshd/gql"
 	"github.com/smalruby/meshd/store"
 )
@@ -46,17 +48,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer sd.Close()
-	m := newMetrics()
+	bi := readBuildInfo()
+	m := metrics.New(metrics.Build{Version: bi.Version, Revision: bi.Revision, Go: bi.Go})
 	// The console lists the groups that ended; the broker tells of them from its start.
 	ended := new(console.Ended)
 	srvs := newServing(cfg, log)
-	m.watchBudget(srvs.budget)
+	m.WatchBudget(srvs.budget)
 	// The side listeners come first: an address in use stops meshd before it touches the data
 	// directory.
 	for _, side := range []struct {
 		name, addr string
 		h          http.Handler
-	}{{"metrics", cfg.metricsAddr, m.handler()}, {"pprof", cfg.pprofAddr, pprofHandler()}} {
+	}{{"metrics", cfg.metricsAddr, m.Handler()}, {"pprof", cfg.pprofAddr, pprofHandler()}} {
 		if side.addr == "" {
 			continue
 		}
@@ -105,7 +108,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		Store:      st,
 		Bus:        b,
 		Logger:     log,
-		OnCommit:   m.observeCommit,
+		OnCommit:   m.ObserveCommit,
 		OnGroupEnd: ended.Add,
 	})
 	if err != nil {
@@ -122,8 +125,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		RequestTimeout:  cfg.requestTimeout,
 		Limits:          cfg.limits,
 		Logger:          log,
-		OnOperation:     m.observeOperation,
-		OnAuthFailure:   newAuthFailureLog(log, m.authFailures).observe,
+		OnOperation:     m.ObserveOperation,
+		OnAuthFailure:   authlog.New(log, m.ObserveAuthFailure).Observe,
 		Realtime: gql.RealtimeConfig{
 			KeepAlive:                       seconds(cfg.keepalive),
 			ConnectionTimeoutMS:             cfg.connTimeoutMS,
@@ -133,17 +136,17 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			MaxGroupSubscriptionsPerAddress: cfg.maxGroupSubsPerAddr,
 			SendQueue:                       cfg.sendQueue,
 			SendQueueBytes:                  cfg.sendQueueBytes,
-			OnDelivery:                      m.observeDelivery,
-			OnSocketOpen:                    m.socketsOpened.Inc,
-			OnSocketClose:                   m.observeSocketClose,
+			OnDelivery:                      m.ObserveDelivery,
+			OnSocketOpen:                    m.ObserveSocketOpen,
+			OnSocketClose:                   m.ObserveSocketClose,
 		},
 	})
 	if err != nil {
 		return err
 	}
-	m.watch(brk, b, api)
-	m.watchCluster(brk)
-	m.watchStore(st)
+	m.Watch(brk, b, api)
+	m.WatchCluster(brk)
+	m.WatchStore(st)
 	instance, err := newInstance()
 	if err != nil {
 		return err
@@ -162,8 +165,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.listenAddr, err)
 	}
-	ln = gql.BatchingListener(srvs.budget.listen(ln))
-	srv := srvs.server(stamp(m.countResponses(cons.wrap(handler)), instance))
+	ln = gql.BatchingListener(srvs.budget.Listen(ln))
+	srv := srvs.server(stamp(m.CountResponses(cons.wrap(handler)), instance))
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		cert, err := loadCertificate(cfg.tlsCert, cfg.tlsKey)
@@ -178,7 +181,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("meshd listening", "addr", ln.Addr().String(), "scheme", scheme, "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys), "version", readBuildInfo().Version)
+	log.Info("meshd listening", "addr", ln.Addr().String(), "scheme", scheme, "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys), "version", bi.Version)
 	cons.announce(scheme, ln.Addr())
 	// meshd backup and meshd status find this meshd, and no other, from the data directory.
 	rec := running{URL: cons.base(scheme, ln.Addr()), Instance: instance, PID: os.Getpid()}

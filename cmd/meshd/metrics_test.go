@@ -1,23 +1,13 @@
 package main
 
 import (
-	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
-
-// scrape reads m's exposition as Prometheus does.
-func scrape(t *testing.T, m *metrics) string {
-	t.Helper()
-	rec := httptest.NewRecorder()
-	m.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	return rec.Body.String()
-}
 
 // TestTroubleMetricsMove makes the failures an operator must see happen on the real binary
 // and reads them from /metrics.
@@ -109,70 +99,5 @@ func TestTroubleMetricsMove(t *testing.T) {
 	}
 	if !strings.Contains(text, "meshd_build_info{goversion=") {
 		t.Error("no meshd_build_info")
-	}
-}
-
-func TestLastCommitErrorMetrics(t *testing.T) {
-	m := newMetrics()
-	value := func(series string) float64 { return metricValue(t, scrape(t, m), series) }
-	if value("meshd_store_last_commit_failed") != 0 || value("meshd_store_last_commit_error_timestamp_seconds") != 0 {
-		t.Fatal("a failure before any commit")
-	}
-	before := float64(time.Now().Unix())
-	m.observeCommit(time.Millisecond, 3, errors.New("disk full"))
-	if value("meshd_store_last_commit_failed") != 1 || value("meshd_store_last_commit_error_timestamp_seconds") < before || value("meshd_store_commit_errors_total") != 1 {
-		t.Fatalf("after a failed commit:\n%s", scrape(t, m))
-	}
-	m.observeCommit(time.Millisecond, 3, nil)
-	if value("meshd_store_last_commit_failed") != 0 || value("meshd_store_last_commit_error_timestamp_seconds") < before || value("meshd_store_committed_ops_total") != 3 {
-		t.Fatalf("a successful commit does not clear the failure, or forgets when it was:\n%s", scrape(t, m))
-	}
-}
-
-func TestStatusRecorder(t *testing.T) {
-	m := newMetrics()
-	h := m.countResponses(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/teapot":
-			w.WriteHeader(http.StatusTeapot)
-			w.Write([]byte("short and stout"))
-		case "/write":
-			w.Write([]byte("x"))
-		case "/hijack":
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			conn.Close()
-		}
-	}))
-	// The hijacked request's client sees its connection end before the count is taken: wait
-	// for the handler.
-	hijacked := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.ServeHTTP(w, r)
-		if r.URL.Path == "/hijack" {
-			close(hijacked)
-		}
-	}))
-	defer srv.Close()
-	for _, path := range []string{"/teapot", "/write", "/nothing"} {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	// POST, which the client does not retry on the connection the handler closes.
-	if resp, err := http.Post(srv.URL+"/hijack", "text/plain", nil); err == nil {
-		resp.Body.Close()
-	}
-	<-hijacked
-	text := scrape(t, m)
-	for code, want := range map[string]float64{"418": 1, "200": 2, "101": 1} {
-		if got := metricValue(t, text, `meshd_http_responses_total{code="`+code+`"}`); got != want {
-			t.Errorf("code %s counted %v times, want %v", code, got, want)
-		}
 	}
 }

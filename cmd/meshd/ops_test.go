@@ -26,6 +26,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/smalruby/meshd/broker/brokertest"
+	"github.com/smalruby/meshd/cmd/meshd/metrics"
 )
 
 func get(t *testing.T, c *http.Client, url string) (int, string) {
@@ -93,7 +94,7 @@ func TestMetricsMoveWithOperations(t *testing.T) {
 func TestReadyzReflectsAClosedStore(t *testing.T) {
 	tb := brokertest.New(t, brokertest.Options{})
 	cfg, _ := parseConfig(nil, env(nil), io.Discard)
-	handler, err := routes(cfg, http.NotFoundHandler(), tb.Broker, newMetrics(), slog.New(slog.DiscardHandler))
+	handler, err := routes(cfg, http.NotFoundHandler(), tb.Broker, metrics.New(metrics.Build{}), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

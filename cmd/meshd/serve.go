@@ -17,12 +17,14 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/cmd/meshd/connbudget"
 	"github.com/smalruby/meshd/cmd/meshd/editor"
+	"github.com/smalruby/meshd/cmd/meshd/metrics"
 )
 
 // routes puts meshd's endpoints together: the API, health, metrics and an optional editor
 // served from the same origin.
-func routes(cfg *config, api http.Handler, brk broker.Service, m *metrics, log *slog.Logger) (http.Handler, error) {
+func routes(cfg *config, api http.Handler, brk broker.Service, m *metrics.Metrics, log *slog.Logger) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -42,7 +44,7 @@ func routes(cfg *config, api http.Handler, brk broker.Service, m *metrics, log *
 		fmt.Fprintln(w, "ready")
 	})
 	if cfg.metricsAddr == "" {
-		mux.Handle("GET /metrics", m.handler())
+		mux.Handle("GET /metrics", m.Handler())
 	}
 	if cfg.staticDir == "" {
 		mux.Handle("/", api)
@@ -65,14 +67,14 @@ func routes(cfg *config, api http.Handler, brk broker.Service, m *metrics, log *
 // serving is how every listener of meshd serves HTTP — the API, the console, metrics and
 // pprof: one connection budget, and the same header, body, answer and idle timeouts.
 type serving struct {
-	budget            *connBudget
+	budget            *connbudget.Budget
 	read, write, idle time.Duration
 	log               *slog.Logger
 }
 
 func newServing(cfg *config, log *slog.Logger) *serving {
 	return &serving{
-		budget: newConnBudget(connectionCap(cfg.maxOpenConns), cfg.maxConnsPerAddr, cfg.trustedProxies, log),
+		budget: connbudget.New(connbudget.Cap(cfg.maxOpenConns), cfg.maxConnsPerAddr, cfg.trustedProxies, log),
 		read:   cfg.readTimeout, write: cfg.writeTimeout, idle: cfg.idleTimeout,
 		log: log,
 	}
@@ -84,7 +86,7 @@ func (s *serving) server(h http.Handler) *http.Server {
 		Handler:           deadlines(h, s.read, s.write),
 		ReadHeaderTimeout: s.read,
 		IdleTimeout:       s.idle,
-		ConnState:         s.budget.track,
+		ConnState:         s.budget.Track,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 }
@@ -103,7 +105,7 @@ func (s *serving) side(ctx context.Context, name, addr string, h http.Handler) (
 		srv.Close()
 	}()
 	go func() {
-		if err := srv.Serve(s.budget.listen(ln)); err != nil && err != http.ErrServerClosed {
+		if err := srv.Serve(s.budget.Listen(ln)); err != nil && err != http.ErrServerClosed {
 			s.log.Error(name+" server failed", "addr", addr, "err", err)
 		}
 	}()

@@ -1,4 +1,7 @@
-package main
+// Package connbudget holds the one budget of open connections that every listener of meshd
+// draws from (the API, the console, metrics and pprof), and the descriptor limit it is sized
+// by.
+package connbudget
 
 import (
 	"container/list"
@@ -11,15 +14,17 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/smalruby/meshd/gql/access"
 )
 
-// reservedDescriptors are kept out of the connection budget's reach for the state file, the
+// ReservedDescriptors are kept out of the connection budget's reach for the state file, the
 // embedded NATS server and the process's own needs.
-const reservedDescriptors = 128
+const ReservedDescriptors = 128
 
-// connectionCap is the connection budget when the setting is 0: the descriptor limit less a
-// reserve, so that no flood of connections can make accept fail with "too many open files".
-func connectionCap(setting int) int {
+// Cap is the connection budget for a setting: the setting when above 0, else the descriptor
+// limit less a reserve, so that no flood of connections can make accept fail with "too many open files".
+func Cap(setting int) int {
 	if setting > 0 {
 		return setting
 	}
@@ -27,10 +32,10 @@ func connectionCap(setting int) int {
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > 1<<20 {
 		return 1 << 20
 	}
-	return max(int(rl.Cur)-reservedDescriptors, 64)
+	return max(int(rl.Cur)-ReservedDescriptors, 64)
 }
 
-// connBudget is the one budget of open connections that every listener of meshd draws from —
+// Budget is the one budget of open connections that every listener of meshd draws from —
 // the API, the console, metrics and pprof — so that a flood on any of them cannot take the
 // descriptors the others need. There is no low cap per client address: a school behind one
 // NAT address may use the whole budget. When the budget is spent, a new connection takes the
@@ -45,10 +50,12 @@ func connectionCap(setting int) int {
 // A WebSocket, once upgraded, is never taken. When nothing can be spared the newcomer is
 // answered 429 and closed at once, holding nothing. perAddr, when above 0, also caps each
 // address. Trusted proxies are exempt from both per-address rules: every client behind them
-// shares their address. An IPv6 client counts by its /64, which one host usually holds whole.
-type connBudget struct {
+// shares their address, and a connection is admitted before any request on it names the
+// client it forwards (the API counts that client by its forwarded address, with the same
+// access.Proxies). An IPv6 client counts by its /64, which one host usually holds whole.
+type Budget struct {
 	max, perAddr int
-	exempt       []netip.Prefix
+	proxies      access.Proxies
 	log          *slog.Logger
 
 	mu      sync.Mutex
@@ -65,19 +72,31 @@ type holder struct {
 	idle, busy list.List
 }
 
-func newConnBudget(max, perAddr int, exempt []netip.Prefix, log *slog.Logger) *connBudget {
-	return &connBudget{max: max, perAddr: perAddr, exempt: exempt, log: log, holders: map[netip.Addr]*holder{}}
+// New is a budget of max connections, at most perAddr (when above 0) from one client address
+// that is not one of proxies.
+func New(max, perAddr int, proxies access.Proxies, log *slog.Logger) *Budget {
+	return &Budget{max: max, perAddr: perAddr, proxies: proxies, log: log, holders: map[netip.Addr]*holder{}}
 }
 
-// listen wraps ln so that its connections draw from the budget; its server must report
-// their states to track.
-func (b *connBudget) listen(ln net.Listener) net.Listener { return &budgetListener{ln, b} }
+// Listen wraps ln so that its connections draw from the budget; its server must report
+// their states to Track.
+func (b *Budget) Listen(ln net.Listener) net.Listener { return &budgetListener{ln, b} }
 
-// open is the number of connections open now.
-func (b *connBudget) open() int {
+// Stats are a budget's numbers.
+type Stats struct {
+	// Open is the number of connections open now, Max the budget.
+	Open, Max int
+	// Refused counts the connections answered 429 because none could be spared; ReapedIdle and
+	// ReapedBusy those closed to make room, idle or with a request in progress.
+	Refused, ReapedIdle, ReapedBusy uint64
+}
+
+// Stats returns the budget's numbers now.
+func (b *Budget) Stats() Stats {
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.total
+	open := b.total
+	b.mu.Unlock()
+	return Stats{Open: open, Max: b.max, Refused: b.refused.Load(), ReapedIdle: b.reapedIdle.Load(), ReapedBusy: b.reapedBusy.Load()}
 }
 
 // refusal is what a connection beyond the budget is told (spec §1.1: overload is 429).
@@ -89,7 +108,7 @@ var refusal = func() []byte {
 
 type budgetListener struct {
 	net.Listener
-	b *connBudget
+	b *Budget
 }
 
 func (l *budgetListener) Accept() (net.Conn, error) {
@@ -98,7 +117,8 @@ func (l *budgetListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if bc := l.b.admit(c); bc != nil {
+		addr, trusted := l.b.proxies.Peer(c.RemoteAddr().String())
+		if bc := l.b.admit(c, addr, trusted); bc != nil {
 			return bc, nil
 		}
 		// The answer fits in the socket's buffer; the deadline only guards a broken peer.
@@ -106,14 +126,14 @@ func (l *budgetListener) Accept() (net.Conn, error) {
 		c.Write(refusal)
 		c.Close()
 		if n := l.b.refused.Add(1); n == 1 || n%1000 == 0 {
-			l.b.log.Warn("connections refused: the connection budget is spent and none can be spared", "refused", n, "addr", remoteAddr(c), "max", l.b.max, "max_per_address", l.b.perAddr)
+			l.b.log.Warn("connections refused: the connection budget is spent and none can be spared", "refused", n, "addr", addr, "max", l.b.max, "max_per_address", l.b.perAddr)
 		}
 	}
 }
 
-// admit gives c a place in the budget, making room if it must, or returns nil.
-func (b *connBudget) admit(c net.Conn) *budgetConn {
-	addr := remoteAddr(c)
+// admit gives c, from addr (a trusted proxy or not), a place in the budget, making room if
+// it must, or returns nil.
+func (b *Budget) admit(c net.Conn, addr netip.Addr, trusted bool) *budgetConn {
 	bc := &budgetConn{Conn: c, b: b}
 	var reaped []*budgetConn
 	defer func() {
@@ -123,7 +143,7 @@ func (b *connBudget) admit(c net.Conn) *budgetConn {
 	}()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if addr.IsValid() && !b.exempted(addr) {
+	if addr.IsValid() && !trusted {
 		bc.key = holderKey(addr)
 		bc.h = b.holders[bc.key]
 		if bc.h != nil && b.perAddr > 0 && bc.h.n >= b.perAddr {
@@ -152,7 +172,7 @@ func (b *connBudget) admit(c net.Conn) *budgetConn {
 
 // spare picks the connection a newcomer whose address holds what h holds may take the place
 // of, and counts it; nil when none can be spared.
-func (b *connBudget) spare(h *holder) *budgetConn {
+func (b *Budget) spare(h *holder) *budgetConn {
 	mine := 0
 	if h != nil {
 		mine = h.n
@@ -184,13 +204,13 @@ func (b *connBudget) spare(h *holder) *budgetConn {
 }
 
 // reaped counts the connection of e in n and returns it.
-func (b *connBudget) reaped(e *list.Element, n *atomic.Uint64) *budgetConn {
+func (b *Budget) reaped(e *list.Element, n *atomic.Uint64) *budgetConn {
 	n.Add(1)
 	return e.Value.(*budgetConn)
 }
 
 // detach takes c out of the budget, once.
-func (b *connBudget) detach(c *budgetConn) {
+func (b *Budget) detach(c *budgetConn) {
 	if c.released {
 		return
 	}
@@ -204,9 +224,9 @@ func (b *connBudget) detach(c *budgetConn) {
 	}
 }
 
-// track follows the state of each connection an HTTP server of meshd serves: it is every
+// Track follows the state of each connection an HTTP server of meshd serves: it is every
 // such server's ConnState.
-func (b *connBudget) track(nc net.Conn, state http.ConnState) {
+func (b *Budget) Track(nc net.Conn, state http.ConnState) {
 	c := budgetConnOf(nc)
 	if c == nil {
 		return
@@ -230,15 +250,6 @@ func (b *connBudget) track(nc net.Conn, state http.ConnState) {
 	}
 }
 
-func (b *connBudget) exempted(addr netip.Addr) bool {
-	for _, p := range b.exempt {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
-}
-
 // holderKey is the address a client's connections count under: an IPv6 address's /64.
 func holderKey(addr netip.Addr) netip.Addr {
 	if addr.Is6() {
@@ -247,20 +258,12 @@ func holderKey(addr netip.Addr) netip.Addr {
 	return addr
 }
 
-func remoteAddr(c net.Conn) netip.Addr {
-	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
-}
-
 // budgetConn is a connection with a place in the budget. It gives the place back when it is
 // closed, once, whoever closes it (the HTTP server, a WebSocket after its upgrade, or the
 // budget to make room). Its fields after Conn are guarded by the budget's mutex.
 type budgetConn struct {
 	net.Conn
-	b   *connBudget
+	b   *Budget
 	key netip.Addr
 	h   *holder // nil for a trusted proxy
 	// idle is c's element in the budget's idle list; mine its element in hl, its holder's
