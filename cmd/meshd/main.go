@@ -22,6 +22,7 @@ import (
 	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/cmd/meshd/keyfile"
 	"github.com/smalruby/meshd/cmd/meshd/metrics"
+	"github.com/smalruby/meshd/cmd/meshd/sdnotify"
 	"github.com/smalruby/meshd/gql"
 	"github.com/smalruby/meshd/store"
 )
@@ -43,7 +44,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	// SIGHUP is handled from the start, whatever the configuration.
 	var tlsCert atomic.Pointer[certificate]
 	onHangup(ctx, log, tlsCert.Load)
-	sd, err := newNotifier(lookup(environ))
+	sd, err := sdnotify.New(lookup(environ))
 	if err != nil {
 		return err
 	}
@@ -189,12 +190,12 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		log.Warn("meshd backup and meshd status will not find this meshd", "err", err)
 	}
 	defer rec.forget(cfg.dataDir)
-	if err := sd.notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
+	if err := sd.Notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("could not tell systemd meshd is ready", "err", err)
 	}
 	// A meshd whose broker no longer answers, or whose store commits stall, stops pinging the
 	// watchdog and is restarted.
-	sd.keepAlive(ctx, log, func() error {
+	sd.KeepAlive(ctx, log, func() error {
 		brk.Stats()
 		return local.Stalled()
 	})
@@ -205,7 +206,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sd.notify("STOPPING=1")
+	sd.Notify("STOPPING=1")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	handover(sctx, brk, log)

@@ -1,4 +1,6 @@
-package main
+// Package sdnotify holds meshd's side of systemd's readiness protocol and watchdog
+// (sd_notify(3)): READY, STATUS and STOPPING, and WATCHDOG pings while meshd is well.
+package sdnotify
 
 import (
 	"context"
@@ -11,19 +13,19 @@ import (
 	"time"
 )
 
-// notifier speaks systemd's readiness protocol (sd_notify(3)): newline-separated KEY=VALUE
+// Notifier speaks systemd's readiness protocol (sd_notify(3)): newline-separated KEY=VALUE
 // lines, one datagram each, sent to the unix socket named by $NOTIFY_SOCKET. Without that
 // variable meshd is not run by systemd with Type=notify and every call does nothing.
-type notifier struct {
+type Notifier struct {
 	conn *net.UnixConn
 	// watchdog is how often systemd wants WATCHDOG=1 (WatchdogSec=); 0 when it does not.
 	watchdog time.Duration
 }
 
-// newNotifier connects to the notify socket of getenv's NOTIFY_SOCKET, and reads the watchdog
+// New connects to the notify socket of getenv's NOTIFY_SOCKET, and reads the watchdog
 // interval of WATCHDOG_USEC when WATCHDOG_PID, if set, is this process.
-func newNotifier(getenv func(string) string) (*notifier, error) {
-	n := &notifier{}
+func New(getenv func(string) string) (*Notifier, error) {
+	n := &Notifier{}
 	path := getenv("NOTIFY_SOCKET")
 	if path == "" {
 		return n, nil
@@ -44,8 +46,8 @@ func newNotifier(getenv func(string) string) (*notifier, error) {
 	return n, nil
 }
 
-// notify sends one state change, such as "READY=1".
-func (n *notifier) notify(state string) error {
+// Notify sends one state change, such as "READY=1".
+func (n *Notifier) Notify(state string) error {
 	if n.conn == nil {
 		return nil
 	}
@@ -55,10 +57,10 @@ func (n *notifier) notify(state string) error {
 	return nil
 }
 
-// keepAlive sends WATCHDOG=1 at half the watchdog interval until ctx ends, as long as alive
+// KeepAlive sends WATCHDOG=1 at half the watchdog interval until ctx ends, as long as alive
 // returns nil within it; a meshd that hangs, or whose alive reports an error, stops pinging
 // and systemd restarts it.
-func (n *notifier) keepAlive(ctx context.Context, log *slog.Logger, alive func() error) {
+func (n *Notifier) KeepAlive(ctx context.Context, log *slog.Logger, alive func() error) {
 	if n.conn == nil || n.watchdog == 0 {
 		return
 	}
@@ -74,7 +76,7 @@ func (n *notifier) keepAlive(ctx context.Context, log *slog.Logger, alive func()
 					log.Error("systemd watchdog not pinged: systemd restarts meshd unless this clears", "err", err)
 					continue
 				}
-				if err := n.notify("WATCHDOG=1"); err != nil && !errors.Is(err, net.ErrClosed) {
+				if err := n.Notify("WATCHDOG=1"); err != nil && !errors.Is(err, net.ErrClosed) {
 					log.Warn("systemd watchdog", "err", err)
 				}
 			}
@@ -83,7 +85,7 @@ func (n *notifier) keepAlive(ctx context.Context, log *slog.Logger, alive func()
 }
 
 // Close closes the socket.
-func (n *notifier) Close() error {
+func (n *Notifier) Close() error {
 	if n.conn == nil {
 		return nil
 	}
