@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/smalruby/meshd/cmd/meshd/tlscert"
 	"github.com/smalruby/meshd/store"
 )
 
@@ -32,14 +33,14 @@ func check(args, environ []string, stdout io.Writer) error {
 		r.warning(w)
 	}
 	if cfg.tlsCert != "" {
-		if _, err := loadCertificate(cfg.tlsCert, cfg.tlsKey); err != nil {
+		if _, err := tlscert.Load(cfg.tlsCert, cfg.tlsKey); err != nil {
 			r.problem(err.Error())
 		} else {
 			r.ok("TLS certificate " + cfg.tlsCert + " loads")
 		}
 	}
 	if c := cfg.cluster; c.tlsCert != "" {
-		if _, err := routeTLS(c.tlsCert, c.tlsKey, c.tlsCA); err != nil {
+		if _, err := tlscert.Mutual(c.tlsCert, c.tlsKey, c.tlsCA); err != nil {
 			r.problem(err.Error())
 		} else {
 			r.ok("cluster route certificate " + c.tlsCert + " loads")

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/cluster"
+	"github.com/smalruby/meshd/cmd/meshd/tlscert"
 )
 
 // clusterConfig holds the cluster settings; an empty listen address runs meshd as one
@@ -134,7 +133,7 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger, opts broker.
 		OnCommit: opts.OnCommit,
 	}
 	if c.tlsCert != "" {
-		tc, err := routeTLS(c.tlsCert, c.tlsKey, c.tlsCA)
+		tc, err := tlscert.Mutual(c.tlsCert, c.tlsKey, c.tlsCA)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -167,28 +166,4 @@ func handover(ctx context.Context, svc service, log *slog.Logger) {
 	case <-ctx.Done():
 	case <-time.After(drainWait):
 	}
-}
-
-// routeTLS is mutual TLS for routes: each node presents its certificate and accepts only
-// peers whose certificate the CA signed.
-func routeTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("load cluster TLS certificate %s: %w", certFile, err)
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("read cluster TLS CA: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("cluster TLS CA %s holds no PEM certificate", caFile)
-	}
-	return &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{cert},
-		RootCAs:      pool,
-		ClientCAs:    pool,
-		ClientAuth:   tls.RequireAndVerifyClientCert,
-	}, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/smalruby/meshd/cmd/meshd/keyfile"
 	"github.com/smalruby/meshd/cmd/meshd/metrics"
 	"github.com/smalruby/meshd/cmd/meshd/sdnotify"
+	"github.com/smalruby/meshd/cmd/meshd/tlscert"
 	"github.com/smalruby/meshd/gql"
 	"github.com/smalruby/meshd/store"
 )
@@ -42,8 +43,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		log.Warn(w)
 	}
 	// SIGHUP is handled from the start, whatever the configuration.
-	var tlsCert atomic.Pointer[certificate]
-	onHangup(ctx, log, tlsCert.Load)
+	var tlsCert atomic.Pointer[tlscert.Certificate]
+	tlscert.ReloadOnHangup(ctx, log, tlsCert.Load)
 	sd, err := sdnotify.New(lookup(environ))
 	if err != nil {
 		return err
@@ -170,13 +171,13 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	srv := srvs.server(stamp(m.CountResponses(cons.wrap(handler)), instance))
 	scheme := "http"
 	if cfg.tlsCert != "" {
-		cert, err := loadCertificate(cfg.tlsCert, cfg.tlsKey)
+		cert, err := tlscert.Load(cfg.tlsCert, cfg.tlsKey)
 		if err != nil {
 			ln.Close()
 			return err
 		}
 		tlsCert.Store(cert)
-		srv.TLSConfig = cert.config()
+		srv.TLSConfig = cert.Config()
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,10 +9,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
-	"os/signal"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/smalruby/meshd/broker"
@@ -122,58 +118,6 @@ func pprofHandler() http.Handler {
 	return mux
 }
 
-// certificate holds the TLS certificate and reloads it on SIGHUP, so that a renewed
-// certificate is served without dropping a lesson's connections.
-type certificate struct {
-	certFile, keyFile string
-	current           atomic.Pointer[tls.Certificate]
-}
-
-func loadCertificate(certFile, keyFile string) (*certificate, error) {
-	c := &certificate{certFile: certFile, keyFile: keyFile}
-	if err := c.reload(); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-func (c *certificate) reload() error {
-	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
-	if err != nil {
-		return fmt.Errorf("load TLS certificate %s: %w", c.certFile, err)
-	}
-	c.current.Store(&cert)
-	return nil
-}
-
-// onHangup handles SIGHUP until ctx ends, whatever the configuration: systemd's reload sends
-// it, and Go's default would stop meshd. With TLS it reloads the certificate (one that fails
-// to load is logged and the old one kept); without, there is nothing to reload.
-func onHangup(ctx context.Context, log *slog.Logger, cert func() *certificate) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-			}
-			c := cert()
-			if c == nil {
-				log.Info("SIGHUP: nothing to reload (no TLS certificate is configured)")
-				continue
-			}
-			if err := c.reload(); err != nil {
-				log.Error("TLS certificate reload failed; keeping the old one", "err", err)
-				continue
-			}
-			log.Info("TLS certificate reloaded", "cert", c.certFile)
-		}
-	}()
-}
-
 // deadlines bounds how long a request's body may take to arrive and its answer to leave, so
 // that a body trickled byte by byte or an answer never read holds its connection no longer
 // than that. The read deadline ends with the body: a handler that runs long after it (a
@@ -208,15 +152,6 @@ func (b *bodyDeadline) Read(p []byte) (int, error) {
 		_ = b.rc.SetReadDeadline(time.Time{})
 	}
 	return n, err
-}
-
-func (c *certificate) config() *tls.Config {
-	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return c.current.Load(), nil
-		},
-	}
 }
 
 // secretFlags are the flags whose values pprof's cmdline must not show (prefer their MESH_*
