@@ -17,6 +17,7 @@ import (
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/cmd/meshd/metrics"
+	"github.com/smalruby/meshd/cmd/meshd/serving"
 	"github.com/smalruby/meshd/gql"
 )
 
@@ -51,7 +52,7 @@ func storeHealth(kind, path string, st broker.Stats) console.StoreHealth {
 
 // newConsole starts the console: admin keys from the settings or, when none is set, the key
 // kept in the data directory (generated on first start).
-func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics.Metrics, ended *console.Ended, admin map[string]http.Handler) (*consoleServer, error) {
+func newConsole(ctx context.Context, cfg *config, srvs *serving.Serving, instance string, log *slog.Logger, local *broker.Broker, svc broker.Service, api *gql.Server, m *metrics.Metrics, ended *console.Ended, admin map[string]http.Handler) (*consoleServer, error) {
 	cs := &consoleServer{log: log, publicURL: cfg.publicURL}
 	keys := cfg.adminKeys
 	if len(keys) == 0 {
@@ -101,7 +102,7 @@ func newConsole(ctx context.Context, cfg *config, srvs *serving, instance string
 	// Live views end when shutdown begins, so that they do not hold the HTTP server open.
 	context.AfterFunc(ctx, c.Close)
 	if cfg.consoleAddr != "" {
-		if cs.own, err = srvs.side(ctx, "console", cfg.consoleAddr, stamp(c.Handler(), instance)); err != nil {
+		if cs.own, err = srvs.Side(ctx, "console", cfg.consoleAddr, stamp(c.Handler(), instance)); err != nil {
 			c.Close()
 			return nil, err
 		}

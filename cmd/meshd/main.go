@@ -19,10 +19,13 @@ import (
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/broker/bus"
 	"github.com/smalruby/meshd/cmd/meshd/authlog"
+	"github.com/smalruby/meshd/cmd/meshd/connbudget"
 	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/cmd/meshd/keyfile"
 	"github.com/smalruby/meshd/cmd/meshd/metrics"
+	"github.com/smalruby/meshd/cmd/meshd/profiling"
 	"github.com/smalruby/meshd/cmd/meshd/sdnotify"
+	"github.com/smalruby/meshd/cmd/meshd/serving"
 	"github.com/smalruby/meshd/cmd/meshd/tlscert"
 	"github.com/smalruby/meshd/gql"
 	"github.com/smalruby/meshd/store"
@@ -54,18 +57,19 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	m := metrics.New(metrics.Build{Version: bi.Version, Revision: bi.Revision, Go: bi.Go})
 	// The console lists the groups that ended; the broker tells of them from its start.
 	ended := new(console.Ended)
-	srvs := newServing(cfg, log)
-	m.WatchBudget(srvs.budget)
+	budget := connbudget.New(connbudget.Cap(cfg.maxOpenConns), cfg.maxConnsPerAddr, cfg.trustedProxies, log)
+	m.WatchBudget(budget)
+	srvs := serving.New(budget, serving.Timeouts{Read: cfg.readTimeout, Write: cfg.writeTimeout, Idle: cfg.idleTimeout}, log)
 	// The side listeners come first: an address in use stops meshd before it touches the data
 	// directory.
 	for _, side := range []struct {
 		name, addr string
 		h          http.Handler
-	}{{"metrics", cfg.metricsAddr, m.Handler()}, {"pprof", cfg.pprofAddr, pprofHandler()}} {
+	}{{"metrics", cfg.metricsAddr, m.Handler()}, {"pprof", cfg.pprofAddr, profiling.Handler(secretFlags)}} {
 		if side.addr == "" {
 			continue
 		}
-		addr, err := srvs.side(ctx, side.name, side.addr, side.h)
+		addr, err := srvs.Side(ctx, side.name, side.addr, side.h)
 		if err != nil {
 			return err
 		}
@@ -167,8 +171,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.listenAddr, err)
 	}
-	ln = gql.BatchingListener(srvs.budget.Listen(ln))
-	srv := srvs.server(stamp(m.CountResponses(cons.wrap(handler)), instance))
+	ln = gql.BatchingListener(budget.Listen(ln))
+	srv := srvs.Server(stamp(m.CountResponses(cons.wrap(handler)), instance))
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		cert, err := tlscert.Load(cfg.tlsCert, cfg.tlsKey)
