@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smalruby/meshd/cmd/meshd/atomicfile"
+	"github.com/smalruby/meshd/cmd/meshd/running"
 	"github.com/smalruby/meshd/store"
 )
 
@@ -46,7 +44,7 @@ func backup(ctx context.Context, args, environ []string, stdout io.Writer) error
 		_, err := write(stdout)
 		return err
 	}
-	if err := writeFileAtomically(file, write); err != nil {
+	if err := atomicfile.Write(file, write); err != nil {
 		return err
 	}
 	info, err := store.Inspect(file)
@@ -71,11 +69,11 @@ func backupOverHTTP(ctx context.Context, cfg *config, w io.Writer) (string, int6
 		}
 		key = k
 	}
-	rec, err := readRunning(cfg.dataDir)
+	rec, err := running.Read(cfg.dataDir)
 	if err != nil {
 		return "", 0, fmt.Errorf("a meshd holds %s, but: %w", filepath.Join(cfg.dataDir, stateFile), err)
 	}
-	client, err := adminClient(rec.URL, cfg.tlsCert)
+	client, err := running.Client(rec.URL, cfg.tlsCert)
 	if err != nil {
 		return "", 0, err
 	}
@@ -90,7 +88,7 @@ func backupOverHTTP(ctx context.Context, cfg *config, w io.Writer) (string, int6
 		return url, 0, fmt.Errorf("backup from the running meshd: %w", err)
 	}
 	defer resp.Body.Close()
-	if err := rec.check(resp, cfg.dataDir); err != nil {
+	if err := rec.Check(resp, cfg.dataDir); err != nil {
 		return url, 0, fmt.Errorf("backup: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
@@ -102,37 +100,6 @@ func backupOverHTTP(ctx context.Context, cfg *config, w io.Writer) (string, int6
 		return url, n, fmt.Errorf("backup from %s broke off after %d bytes: %w", url, n, err)
 	}
 	return url, n, nil
-}
-
-// adminClient is a client for the running meshd's console at url, on this machine. Over
-// HTTPS it accepts exactly the certificate of certFile (-tls-cert), whatever name it carries.
-func adminClient(url, certFile string) (*http.Client, error) {
-	if !strings.HasPrefix(url, "https://") {
-		return http.DefaultClient, nil
-	}
-	if certFile == "" {
-		return nil, fmt.Errorf("the running meshd serves its console at %s: set -tls-cert (MESH_TLS_CERT) as its service does, so that only its certificate is accepted", url)
-	}
-	pemBytes, err := os.ReadFile(certFile)
-	if err != nil {
-		return nil, fmt.Errorf("admin endpoint over HTTPS: %w", err)
-	}
-	block, _ := pem.Decode(pemBytes)
-	if block == nil || block.Type != "CERTIFICATE" {
-		return nil, fmt.Errorf("admin endpoint over HTTPS: %s holds no certificate", certFile)
-	}
-	pinned := block.Bytes
-	tlsConfig := &tls.Config{
-		// The name is not checked, the certificate is: meshd is reached by its loopback address.
-		InsecureSkipVerify: true,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 || !bytes.Equal(raw[0], pinned) {
-				return errors.New("the server's certificate is not the one in -tls-cert")
-			}
-			return nil
-		},
-	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}, nil
 }
 
 // backupEndpoint is the admin endpoint that serves backups of a bbolt state file; none for
@@ -205,29 +172,4 @@ func stateCommand(name string, args, environ []string, help io.Writer) (*config,
 		return nil, "", usageError{fmt.Errorf("%s works on the bbolt state file; -store is %s", name, cfg.storeKind)}
 	}
 	return cfg, rest[0], nil
-}
-
-// writeFileAtomically writes path through write: into a temporary file beside it, made
-// durable, then renamed, so that path is either the old file or the whole new one.
-func writeFileAtomically(path string, write func(io.Writer) (int64, error)) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

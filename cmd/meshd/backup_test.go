@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smalruby/meshd/cmd/meshd/running"
 	"github.com/smalruby/meshd/store"
 )
 
@@ -250,7 +251,7 @@ func TestAdminEndpointPinsTheCertificate(t *testing.T) {
 		cert string
 		ok   bool
 	}{{served, true}, {other, false}} {
-		client, err := adminClient("https://"+addr, tt.cert)
+		client, err := running.Client("https://"+addr, tt.cert)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -344,12 +345,12 @@ func TestBackupAndStatusFindTheirMeshd(t *testing.T) {
 	}
 
 	// A record whose address another server has taken since is noticed, and nothing written.
-	rec, err := readRunning(ours)
+	rec, err := running.Read(ours)
 	if err != nil {
 		t.Fatal(err)
 	}
-	stale := running{URL: "http://" + otherAddr, Instance: rec.Instance, PID: rec.PID}
-	if err := stale.record(ours); err != nil {
+	stale := running.Record{URL: "http://" + otherAddr, Instance: rec.Instance, PID: rec.PID}
+	if err := stale.Write(ours); err != nil {
 		t.Fatal(err)
 	}
 	status, _, stderr = meshdCommand(t, []string{"MESH_ADMIN_KEYS=" + key}, "backup", "-data-dir", ours, filepath.Join(t.TempDir(), "x.db"))
@@ -363,12 +364,12 @@ func TestBackupAndStatusFindTheirMeshd(t *testing.T) {
 	// A clean stop forgets the record.
 	a.Signal(syscall.SIGTERM)
 	a.wait(t)
-	if _, err := os.Stat(filepath.Join(other, runningFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(other, running.File)); err != nil {
 		t.Fatalf("the other meshd's record: %v", err)
 	}
 	b.Signal(syscall.SIGTERM)
 	b.wait(t)
-	if _, err := os.Stat(filepath.Join(other, runningFile)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(other, running.File)); !os.IsNotExist(err) {
 		t.Fatalf("a stopped meshd's record is left: %v", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/cmd/meshd/metrics"
+	"github.com/smalruby/meshd/cmd/meshd/running"
 	"github.com/smalruby/meshd/cmd/meshd/serving"
 	"github.com/smalruby/meshd/gql"
 )
@@ -102,7 +103,7 @@ func newConsole(ctx context.Context, cfg *config, srvs *serving.Serving, instanc
 	// Live views end when shutdown begins, so that they do not hold the HTTP server open.
 	context.AfterFunc(ctx, c.Close)
 	if cfg.consoleAddr != "" {
-		if cs.own, err = srvs.Side(ctx, "console", cfg.consoleAddr, stamp(c.Handler(), instance)); err != nil {
+		if cs.own, err = srvs.Side(ctx, "console", cfg.consoleAddr, running.Stamp(c.Handler(), instance)); err != nil {
 			c.Close()
 			return nil, err
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/cmd/meshd/console"
+	"github.com/smalruby/meshd/cmd/meshd/running"
 )
 
 var loginLink = regexp.MustCompile(`msg="console listening" login="(http://[^"]+/console/login\?ticket=[0-9a-f]+)" admin_key_file=(\S+)`)
@@ -325,7 +326,7 @@ func TestConsoleLinkCommand(t *testing.T) {
 	}
 
 	// A stopped meshd: no record, then a stale record nobody answers at.
-	raw, err := os.ReadFile(filepath.Join(dir, runningFile))
+	raw, err := os.ReadFile(filepath.Join(dir, running.File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +335,7 @@ func TestConsoleLinkCommand(t *testing.T) {
 	if out, errOut, err := consoleLink(); err == nil || out != "" || !strings.Contains(errOut, "no running meshd") {
 		t.Errorf("console-link without a meshd: %v, printed %q, said %q", err, out, errOut)
 	}
-	if err := os.WriteFile(filepath.Join(dir, runningFile), raw, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, running.File), raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if out, errOut, err := consoleLink(); err == nil || out != "" || !strings.Contains(errOut, "does not answer (has it stopped?)") {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/cmd/meshd/console"
+	"github.com/smalruby/meshd/cmd/meshd/running"
 )
 
 // consoleLink is `meshd console-link`: it asks the meshd running on the data directory for a
@@ -24,7 +25,7 @@ func consoleLink(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	dir := commandDataDir(*dataDir, getenv)
-	rec, err := readRunning(dir)
+	rec, err := running.Read(dir)
 	if err != nil {
 		return fmt.Errorf("console-link: %w", err)
 	}
@@ -32,7 +33,7 @@ func consoleLink(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return fmt.Errorf("console-link: %w", err)
 	}
-	client, err := adminClient(rec.URL, getenv("MESH_TLS_CERT"))
+	client, err := running.Client(rec.URL, getenv("MESH_TLS_CERT"))
 	if err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func consoleLink(ctx context.Context, args []string, getenv func(string) string,
 		return fmt.Errorf("console-link: the meshd that recorded %s in %s does not answer (has it stopped?): %w", rec.URL, dir, err)
 	}
 	defer res.Body.Close()
-	if err := rec.check(res, dir); err != nil {
+	if err := rec.Check(res, dir); err != nil {
 		return fmt.Errorf("console-link: %w", err)
 	}
 	if res.StatusCode != http.StatusOK {

@@ -24,6 +24,7 @@ import (
 	"github.com/smalruby/meshd/cmd/meshd/keyfile"
 	"github.com/smalruby/meshd/cmd/meshd/metrics"
 	"github.com/smalruby/meshd/cmd/meshd/profiling"
+	"github.com/smalruby/meshd/cmd/meshd/running"
 	"github.com/smalruby/meshd/cmd/meshd/sdnotify"
 	"github.com/smalruby/meshd/cmd/meshd/serving"
 	"github.com/smalruby/meshd/cmd/meshd/tlscert"
@@ -153,7 +154,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	m.Watch(brk, b, api)
 	m.WatchCluster(brk)
 	m.WatchStore(st)
-	instance, err := newInstance()
+	instance, err := running.NewInstance()
 	if err != nil {
 		return err
 	}
@@ -172,7 +173,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("listen on %s: %w", cfg.listenAddr, err)
 	}
 	ln = gql.BatchingListener(budget.Listen(ln))
-	srv := srvs.Server(stamp(m.CountResponses(cons.wrap(handler)), instance))
+	srv := srvs.Server(running.Stamp(m.CountResponses(cons.wrap(handler)), instance))
 	scheme := "http"
 	if cfg.tlsCert != "" {
 		cert, err := tlscert.Load(cfg.tlsCert, cfg.tlsKey)
@@ -190,11 +191,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	log.Info("meshd listening", "addr", ln.Addr().String(), "scheme", scheme, "store", cfg.storeKind, "data_dir", cfg.dataDir, "domain_mode", domainMode, "api_keys", len(cfg.apiKeys), "version", bi.Version)
 	cons.announce(scheme, ln.Addr())
 	// meshd backup and meshd status find this meshd, and no other, from the data directory.
-	rec := running{URL: cons.base(scheme, ln.Addr()), Instance: instance, PID: os.Getpid()}
-	if err := rec.record(cfg.dataDir); err != nil {
+	rec := running.Record{URL: cons.base(scheme, ln.Addr()), Instance: instance, PID: os.Getpid()}
+	if err := rec.Write(cfg.dataDir); err != nil {
 		log.Warn("meshd backup and meshd status will not find this meshd", "err", err)
 	}
-	defer rec.forget(cfg.dataDir)
+	defer rec.Forget(cfg.dataDir)
 	if err := sd.Notify("READY=1\nSTATUS=serving on " + ln.Addr().String()); err != nil {
 		log.Warn("could not tell systemd meshd is ready", "err", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/smalruby/meshd/cmd/meshd/atomicfile"
 	"github.com/smalruby/meshd/store"
 )
 
@@ -29,7 +30,7 @@ func TestRestoreKeepsTheOwnerAndCheckSeesAnUnopenableFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	if err := writeFileAtomically(backupFile, func(w io.Writer) (int64, error) { return store.BackupFile(source, w) }); err != nil {
+	if err := atomicfile.Write(backupFile, func(w io.Writer) (int64, error) { return store.BackupFile(source, w) }); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/smalruby/meshd/cmd/meshd/console"
+	"github.com/smalruby/meshd/cmd/meshd/running"
 )
 
 // statusGroupLines is how many groups `meshd status` lists before it summarises the rest, so
@@ -33,11 +34,11 @@ func status(ctx context.Context, args []string, getenv func(string) string, stdo
 	// The meshd that holds the data directory, unless -url names one.
 	at := statusTarget{base: strings.TrimRight(*url, "/"), client: http.DefaultClient}
 	if at.base == "" {
-		rec, err := readRunning(dir)
+		rec, err := running.Read(dir)
 		if err != nil {
 			return fmt.Errorf("status: %w (or pass -url)", err)
 		}
-		if at.client, err = adminClient(rec.URL, getenv("MESH_TLS_CERT")); err != nil {
+		if at.client, err = running.Client(rec.URL, getenv("MESH_TLS_CERT")); err != nil {
 			return err
 		}
 		at.base, at.rec, at.dir = rec.URL, &rec, dir
@@ -80,7 +81,7 @@ func statusKey(flagKey, dataDir string, getenv func(string) string) (string, err
 type statusTarget struct {
 	base   string
 	client *http.Client
-	rec    *running
+	rec    *running.Record
 	dir    string
 }
 
@@ -98,7 +99,7 @@ func (at statusTarget) fetch(ctx context.Context, key string) (*console.Status, 
 	}
 	defer res.Body.Close()
 	if at.rec != nil {
-		if err := at.rec.check(res, at.dir); err != nil {
+		if err := at.rec.Check(res, at.dir); err != nil {
 			return nil, fmt.Errorf("status: %w", err)
 		}
 	}

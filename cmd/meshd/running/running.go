@@ -1,4 +1,7 @@
-package main
+// Package running holds the record a running meshd keeps in its data directory of how its
+// console is reached on this machine, so that meshd backup, status and console-link talk to
+// the meshd that holds the directory and to no other, and the client they reach it with.
+package running
 
 import (
 	"crypto/rand"
@@ -10,18 +13,20 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+
+	"github.com/smalruby/meshd/cmd/meshd/atomicfile"
 )
 
-// runningFile is where a running meshd records, in its data directory, how its console (and
+// File is where a running meshd records, in its data directory, how its console (and
 // the backup beside it) is reached on this machine, so that meshd backup and meshd status
 // talk to the meshd that holds the directory and to no other.
-const runningFile = "running.json"
+const File = "running.json"
 
-// instanceHeader carries a running meshd's instance on every answer of its console.
-const instanceHeader = "Meshd-Instance"
+// Header carries a running meshd's instance on every answer of its console.
+const Header = "Meshd-Instance"
 
-// running is what runningFile holds.
-type running struct {
+// Record is what File holds.
+type Record struct {
 	// URL is the base URL of the console on this machine.
 	URL string `json:"url"`
 	// Instance is random and new at each start: the console's answers carry it, so that a
@@ -30,7 +35,8 @@ type running struct {
 	PID      int    `json:"pid"`
 }
 
-func newInstance() (string, error) {
+// NewInstance is a new random instance.
+func NewInstance() (string, error) {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
 		return "", fmt.Errorf("generate instance: %w", err)
@@ -38,8 +44,8 @@ func newInstance() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// record writes r into dir, replacing any record a meshd that did not stop cleanly left.
-func (r running) record(dir string) error {
+// Write writes r into dir, replacing any record a meshd that did not stop cleanly left.
+func (r Record) Write(dir string) error {
 	raw, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -47,7 +53,7 @@ func (r running) record(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("record the console's address: %w", err)
 	}
-	err = writeFileAtomically(filepath.Join(dir, runningFile), func(w io.Writer) (int64, error) {
+	err = atomicfile.Write(filepath.Join(dir, File), func(w io.Writer) (int64, error) {
 		n, err := w.Write(raw)
 		return int64(n), err
 	})
@@ -57,17 +63,17 @@ func (r running) record(dir string) error {
 	return nil
 }
 
-// forget removes r's record from dir, unless another meshd has replaced it since.
-func (r running) forget(dir string) {
-	if cur, err := readRunning(dir); err == nil && cur.Instance == r.Instance {
-		os.Remove(filepath.Join(dir, runningFile))
+// Forget removes r's record from dir, unless another meshd has replaced it since.
+func (r Record) Forget(dir string) {
+	if cur, err := Read(dir); err == nil && cur.Instance == r.Instance {
+		os.Remove(filepath.Join(dir, File))
 	}
 }
 
-// readRunning reads the record of the meshd running on dir.
-func readRunning(dir string) (running, error) {
-	var r running
-	path := filepath.Join(dir, runningFile)
+// Read reads the record of the meshd running on dir.
+func Read(dir string) (Record, error) {
+	var r Record
+	path := filepath.Join(dir, File)
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return r, fmt.Errorf("no running meshd has recorded its address in %s (is meshd running with -data-dir %s?)", path, dir)
@@ -81,19 +87,19 @@ func readRunning(dir string) (running, error) {
 	return r, nil
 }
 
-// check fails unless res came from r's meshd.
-func (r running) check(res *http.Response, dir string) error {
-	if got := res.Header.Get(instanceHeader); got != r.Instance {
+// Check fails unless res came from r's meshd.
+func (r Record) Check(res *http.Response, dir string) error {
+	if got := res.Header.Get(Header); got != r.Instance {
 		return fmt.Errorf("%s is not the meshd that holds %s (the record in %s names instance %s of pid %d; it answered as %q): that meshd has stopped and another server listens on its address",
-			r.URL, dir, runningFile, r.Instance, r.PID, got)
+			r.URL, dir, File, r.Instance, r.PID, got)
 	}
 	return nil
 }
 
-// stamp adds the instance header to every answer of h.
-func stamp(h http.Handler, instance string) http.Handler {
+// Stamp adds the instance header to every answer of h.
+func Stamp(h http.Handler, instance string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		w.Header().Set(instanceHeader, instance)
+		w.Header().Set(Header, instance)
 		h.ServeHTTP(w, req)
 	})
 }
