@@ -179,8 +179,8 @@ func printStatus(w io.Writer, st *console.Status) {
 			if !g.UseWebSocket {
 				mode = "poll"
 			}
-			if !g.Live {
-				state = "gone"
+			if g.HostLate {
+				state = "host late"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%d/%d\t%d\t%.1f\t%s\t%s\t%s\t【%s】\n", d.Domain, mode, live, len(g.Members), g.Subscriptions,
 				g.MessagesPerSecond, clock(g.ExpiresAt.Sub(st.Taken)), clock(g.HostDeadline.Sub(st.Taken)), state, g.Kana)

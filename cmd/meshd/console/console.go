@@ -1,6 +1,7 @@
 // Package console is the teacher's console: a live web view of the classroom (domains,
 // groups, members, variables, events, server health) served from embedded assets, its JSON
-// twin /statusz, and the one action it allows, dissolving a group. Everything needs an admin
+// twin /statusz, the lesson's recent record (RecordPath, RecordCSVPath), one-time login links
+// (LinkPath), and the one action it allows, dissolving a group. Everything needs an admin
 // key, which is never the pupils' API key: configured, or generated once into the data
 // directory (AdminKeyFile). It is served on meshd's main listener (Wrap) or on its own (Listen).
 package console

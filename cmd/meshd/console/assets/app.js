@@ -640,18 +640,23 @@ async function copyJoinName(kana) {
   }
 }
 
-/** lessonCSV is meshd's record of a group as CSV (members, variables over time, messages),
- * named by the chosen name variable: the same after a reload and on every laptop. */
-async function lessonCSV(fullId) {
+/** fetchCSV asks meshd for its record of a group as CSV, named by the chosen name variable:
+ * the same after a reload and on every laptop. */
+async function fetchCSV(fullId) {
   const res = await fetch(`/console/api/record.csv?group=${encodeURIComponent(fullId)}&name=${encodeURIComponent(nameVar)}`);
   if (!res.ok) throw new Error((await res.json().catch(() => ({}))).message || res.status);
-  return res.text();
+  return res;
 }
 
+/** lessonCSV is a group's record as text (members, variables over time, messages). */
+const lessonCSV = async (fullId) => (await fetchCSV(fullId)).text();
+
+/** exportCSV saves the record as meshd sent it, its BOM included (spreadsheet programs then
+ * read UTF-8). */
 async function exportCSV(fullId, kana) {
   try {
     const a = el('a');
-    a.href = URL.createObjectURL(new Blob([await lessonCSV(fullId)], { type: 'text/csv;charset=utf-8' }));
+    a.href = URL.createObjectURL(await (await fetchCSV(fullId)).blob());
     a.download = `meshd-${kana || 'group'}-${new Date(now()).toISOString().slice(0, 16).replace(':', '')}.csv`;
     document.body.append(a);
     a.click();
