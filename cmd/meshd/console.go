@@ -177,22 +177,16 @@ func (cs *consoleServer) knownBases() []string {
 	return nil
 }
 
-// lanBases returns scheme://IP:port for each non-loopback IPv4 address of the machine when
-// addr listens on every address, else nothing.
+// lanBases returns scheme://IP:port for each of the machine's LAN addresses when addr listens
+// on every address, else nothing.
 func lanBases(scheme string, addr net.Addr) []string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if ip := net.ParseIP(host); err != nil || host != "" && (ip == nil || !ip.IsUnspecified()) {
 		return nil
 	}
-	ifaddrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil
-	}
 	var out []string
-	for _, a := range ifaddrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
-			out = append(out, scheme+"://"+net.JoinHostPort(n.IP.String(), port))
-		}
+	for _, h := range lanHosts() {
+		out = append(out, scheme+"://"+net.JoinHostPort(h, port))
 	}
 	return out
 }

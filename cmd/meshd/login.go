@@ -50,21 +50,27 @@ func login(args []string, getenv func(string) string, stdout, stderr io.Writer) 
 }
 
 // reachableHosts are the addresses a browser on the school's network can use for a listener on
-// host: host itself when it is one address, else this machine's non-loopback IPv4 addresses
-// (127.0.0.1 when it has none).
+// host: host itself when it is one address, else this machine's LAN addresses (127.0.0.1
+// when it has none).
 func reachableHosts(host string) []string {
 	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
 		return []string{host}
 	}
+	if hosts := lanHosts(); len(hosts) > 0 {
+		return hosts
+	}
+	return []string{"127.0.0.1"}
+}
+
+// lanHosts are this machine's IPv4 addresses other browsers can reach: neither loopback nor
+// link-local.
+func lanHosts() []string {
 	var hosts []string
 	addrs, _ := net.InterfaceAddrs()
 	for _, a := range addrs {
 		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
 			hosts = append(hosts, n.IP.String())
 		}
-	}
-	if len(hosts) == 0 {
-		hosts = []string{"127.0.0.1"}
 	}
 	return hosts
 }

@@ -561,3 +561,40 @@ func TestSessionOutlivesTheConsole(t *testing.T) {
 		t.Errorf("the CSRF token after a restart: %q (%v), want %q", s.CSRF, err, csrf)
 	}
 }
+
+// TestLoginLinkNeedsTheAdminKey: the endpoint meshd console-link asks hands a link only to the
+// admin key — not to a session, the pupils' key or a wrong one — and none before the console
+// knows its addresses.
+func TestLoginLinkNeedsTheAdminKey(t *testing.T) {
+	e := start(t, false)
+	session := e.client(t)
+	e.login(t, session)
+	for _, tc := range []struct {
+		name   string
+		c      *http.Client
+		auth   string
+		status int
+		reason string
+	}{
+		{"no key", e.client(t), "", http.StatusUnauthorized, console.FailureMissing},
+		{"a session only", session, "", http.StatusUnauthorized, console.FailureMissing},
+		{"the pupils' key", e.client(t), "Bearer " + pupilKey, http.StatusUnauthorized, console.FailureAPIKey},
+		{"a wrong key", e.client(t), "Bearer not-the-admin-key", http.StatusUnauthorized, console.FailureWrong},
+		{"the admin key, addresses unknown", e.client(t), "Bearer " + adminKey, http.StatusServiceUnavailable, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := len(e.reasons())
+			h := map[string]string{}
+			if tc.auth != "" {
+				h["Authorization"] = tc.auth
+			}
+			res, body := do(t, tc.c, "POST", e.srv.URL+console.LinkPath, "", h)
+			if res.StatusCode != tc.status || strings.Contains(body, "ticket=") {
+				t.Fatalf("%s %s, want %d and no link", res.Status, body, tc.status)
+			}
+			if got := e.reasons()[before:]; tc.reason == "" && len(got) != 0 || tc.reason != "" && (len(got) != 1 || got[0] != tc.reason) {
+				t.Errorf("refusals counted %v, want [%s]", got, tc.reason)
+			}
+		})
+	}
+}
