@@ -10,20 +10,28 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Reading the log. Every node applies each shard of the log in order from two sources, neither of which is
-// a consumer kept on another node: the log's leader republishes each entry it stores to
-// appliedSubject, which every node subscribes to, and whatever did not arrive that way (a
-// republished entry lost, a node that starts, returns or replaces another) is read directly
-// from the log's replicas, the local one first. Losing any node, the leader included, stalls
-// no reader: the next leader republishes, and direct reads go to the replicas left.
+// Reading the log. Every node applies each shard of the log in order from two sources, neither
+// of which is a consumer kept on another node: the shard's leader republishes each entry it
+// stores to the shard's applied subject, which every node subscribes to, and whatever did not
+// arrive that way (a republished entry lost, a node that starts, returns or replaces another) is
+// read directly from the shard's replicas. Losing any node, the leader included, stalls no
+// reader: the next leader republishes, and direct reads go to the replicas left.
+//
+// A direct read goes to any replica: NATS gives a client's request to a member of the
+// replicas' queue group picked at random, the local one no more often than the others. So a
+// read may go to a replica that is frozen (SIGSTOP, a paused VM) or cut off while its routes
+// still stand, and get no answer. A read therefore never holds up applying: it waits for its
+// answer without the applier's lock, gives up after readTimeout and is tried again, while
+// republished entries go on being applied.
 const (
 	// appliedSubject is where the first shard's leader republishes every entry it stored;
 	// the others republish to appliedSubject.1, .2, …
 	appliedSubject = "meshd.applied"
 	// readBatch is how many entries one direct read asks for.
 	readBatch = 256
-	// readTimeout bounds one direct read.
-	readTimeout = 2 * time.Second
+	// readTimeout bounds one direct read: a replica that has not answered by then is likely
+	// frozen or cut off, and the next read goes to a replica picked anew.
+	readTimeout = 500 * time.Millisecond
 	// fillIdle separates direct reads when nothing says the log moved: the last republished
 	// entry may have been lost, and nothing else would tell.
 	fillIdle = time.Second
@@ -53,22 +61,19 @@ func (s *shard) subscribeApplied() (*nats.Subscription, error) {
 	return sub, nil
 }
 
-// receive applies a republished entry when it is the next one; after a gap it first reads
-// what is missing, and leaves the entry to the filler if the replicas lag behind the leader.
+// receive applies a republished entry when it is the next one; after a gap it leaves the
+// entry, and what is missing before it, to the filler.
 func (s *shard) receive(seq uint64, data []byte) {
 	s.noteSeen(seq)
 	s.applyMu.Lock()
 	defer s.applyMu.Unlock()
-	if applied := s.appliedSeq(); seq > applied+1 {
-		if err := s.fillLocked(); err != nil {
-			s.node.log.Debug("log read", "shard", s.name, "err", err)
-		}
-	}
 	if seq == s.appliedSeq()+1 {
 		s.handle(seq, data)
 		return
 	}
-	s.kick()
+	if seq > s.appliedSeq() {
+		s.kick()
+	}
 }
 
 // noteSeen records that the shard holds at least seq entries.
@@ -106,9 +111,7 @@ func (s *shard) fill() {
 		case <-s.kickCh:
 		case <-t.C:
 		}
-		s.applyMu.Lock()
-		err := s.fillLocked()
-		s.applyMu.Unlock()
+		err := s.catchUp()
 		s.mu.Lock()
 		behind := s.seen > s.last
 		s.mu.Unlock()
@@ -129,15 +132,33 @@ func (s *shard) fill() {
 	}
 }
 
-// fillLocked applies, in order, every entry after the last applied one that a replica
-// holds; applyMu must be held.
-func (s *shard) fillLocked() error {
+// catchUp applies, in order, every entry after the last applied one that a replica holds.
+func (s *shard) catchUp() error {
 	for {
-		got, err := s.readFrom(s.appliedSeq() + 1)
-		if err != nil || got < readBatch {
+		entries, err := s.readFrom(s.appliedSeq() + 1)
+		s.applyRead(entries)
+		if err != nil || len(entries) < readBatch {
 			return err
 		}
 	}
+}
+
+// applyRead applies the entries read directly that this node has not applied yet, in order:
+// each is the next entry the replica holds (retention may have removed some before it).
+func (s *shard) applyRead(entries []readEntry) {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	for _, e := range entries {
+		if e.seq > s.appliedSeq() {
+			s.handle(e.seq, e.data)
+		}
+	}
+}
+
+// readEntry is an entry read directly from a replica.
+type readEntry struct {
+	seq  uint64
+	data []byte
 }
 
 // directGet is the request of the log's direct-read API.
@@ -148,25 +169,24 @@ type directGet struct {
 }
 
 // readFrom reads up to readBatch entries from sequence seq on (skipping what retention
-// removed) from one replica of the shard and applies them; applyMu must be held. It returns
-// how many it applied.
-func (s *shard) readFrom(seq uint64) (int, error) {
+// removed) from one replica of the shard. After a failure it returns the entries read before.
+func (s *shard) readFrom(seq uint64) ([]readEntry, error) {
 	nc := s.node.nc
 	req, err := json.Marshal(directGet{Seq: seq, NextFor: s.subject, Batch: readBatch})
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", s.name, err)
+		return nil, fmt.Errorf("read %s: %w", s.name, err)
 	}
 	inbox := nc.NewRespInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", s.name, err)
+		return nil, fmt.Errorf("read %s: %w", s.name, err)
 	}
 	defer sub.Unsubscribe()
 	if err := nc.PublishRequest(s.directGet, inbox, req); err != nil {
-		return 0, fmt.Errorf("read %s: %w", s.name, err)
+		return nil, fmt.Errorf("read %s: %w", s.name, err)
 	}
 	deadline := time.Now().Add(readTimeout)
-	got := 0
+	var got []readEntry
 	for {
 		m, err := sub.NextMsg(time.Until(deadline))
 		if err != nil {
@@ -185,10 +205,7 @@ func (s *shard) readFrom(seq uint64) (int, error) {
 			return got, fmt.Errorf("read %s from %d: entry without a sequence: %w", s.name, seq, err)
 		}
 		s.noteSeen(at)
-		if at > s.appliedSeq() {
-			s.handle(at, m.Data)
-			got++
-		}
+		got = append(got, readEntry{at, m.Data})
 	}
 }
 
