@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -24,14 +25,14 @@ import (
 // answer without the applier's lock, gives up after readTimeout and is tried again, while
 // republished entries go on being applied.
 const (
+	// readTimeout bounds one direct read: a replica that has not answered by then is likely
+	// frozen or cut off, and the next read goes to a replica picked anew.
+	readTimeout = 500 * time.Millisecond
 	// appliedSubject is where the first shard's leader republishes every entry it stored;
 	// the others republish to appliedSubject.1, .2, …
 	appliedSubject = "meshd.applied"
 	// readBatch is how many entries one direct read asks for.
 	readBatch = 256
-	// readTimeout bounds one direct read: a replica that has not answered by then is likely
-	// frozen or cut off, and the next read goes to a replica picked anew.
-	readTimeout = 500 * time.Millisecond
 	// fillIdle separates direct reads when nothing says the log moved: the last republished
 	// entry may have been lost, and nothing else would tell.
 	fillIdle = time.Second
@@ -185,10 +186,12 @@ func (s *shard) readFrom(seq uint64) ([]readEntry, error) {
 	if err := nc.PublishRequest(s.directGet, inbox, req); err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.name, err)
 	}
-	deadline := time.Now().Add(readTimeout)
+	// The node's stop ends a read at once.
+	ctx, cancel := context.WithTimeout(s.node.bg, readTimeout)
+	defer cancel()
 	var got []readEntry
 	for {
-		m, err := sub.NextMsg(time.Until(deadline))
+		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			return got, fmt.Errorf("read %s from %d: %w", s.name, seq, err)
 		}
