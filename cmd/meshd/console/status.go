@@ -48,6 +48,8 @@ type Status struct {
 		Messages []float64 `json:"messages"`
 		Requests []float64 `json:"requests"`
 	} `json:"history"`
+	// Domains hold the groups in progress; a group that died is among Ended instead, while
+	// meshd still keeps it for its grace.
 	Domains []DomainStatus `json:"domains"`
 	// Ended are the groups that ended lately, newest first.
 	Ended []EndedGroup `json:"ended"`
