@@ -93,6 +93,7 @@ func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&o.ceiling, "ceiling", 10*time.Second, "how long the ceiling broadcaster floods (0 skips it)")
 	fs.IntVar(&o.parallel, "parallel", 64, "nodes setting up at once during the lesson start")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write meshd's CPU profile over the window to this file")
+	fs.StringVar(&o.allocProfile, "allocprofile", "", "write meshd's allocations over the window to this file (go tool pprof -sample_index=alloc_space)")
 	fs.StringVar(&o.trace, "trace", "", "write meshd's execution trace over the window's first 5 s to this file (go tool trace)")
 	fs.StringVar(&o.meshd, "meshd", "", "meshd binary to start, e.g. an older build for a before/after comparison (default: build this module's)")
 	if err := fs.Parse(args); err != nil {

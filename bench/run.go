@@ -15,22 +15,23 @@ import (
 
 // options describe one run.
 type options struct {
-	profile     string // seed or polling
-	scale       int    // multiple of the seed profile
-	shape       shape
-	target      string            // a running server's GraphQL URL, or one per node of a cluster; empty starts meshd
-	cluster     int               // with no target, start this many meshd processes as one cluster
-	allowRemote bool              // target may be another machine
-	meshd       string            // the binary to start when target is empty
-	docs        map[string]string // the editor's documents by operation name
-	apiKey      string
-	warmup      time.Duration
-	duration    time.Duration // the measurement window
-	ceiling     time.Duration // how long the ceiling floods; 0 skips it
-	parallel    int           // nodes setting up at once during the lesson start
-	cpuProfile  string        // file for meshd's CPU profile over the window
-	trace       string        // file for meshd's execution trace over the window's first seconds
-	log         io.Writer
+	profile      string // seed or polling
+	scale        int    // multiple of the seed profile
+	shape        shape
+	target       string            // a running server's GraphQL URL, or one per node of a cluster; empty starts meshd
+	cluster      int               // with no target, start this many meshd processes as one cluster
+	allowRemote  bool              // target may be another machine
+	meshd        string            // the binary to start when target is empty
+	docs         map[string]string // the editor's documents by operation name
+	apiKey       string
+	warmup       time.Duration
+	duration     time.Duration // the measurement window
+	ceiling      time.Duration // how long the ceiling floods; 0 skips it
+	parallel     int           // nodes setting up at once during the lesson start
+	cpuProfile   string        // file for meshd's CPU profile over the window
+	trace        string        // file for meshd's execution trace over the window's first seconds
+	allocProfile string        // file for meshd's allocations over the window
+	log          io.Writer
 }
 
 // result is everything one run measured.
@@ -153,16 +154,17 @@ func run(ctx context.Context, o options) (*result, error) {
 	sleepUntil(ctx, windowStart)
 	var cpu cpuSampler
 	cpu0, gen0 := srv.cpu(&cpu), cpu.read(os.Getpid())
-	profiled := make(chan error, 2)
-	if o.cpuProfile != "" && srv.pprof != "" {
-		go func() { profiled <- fetchProfile(ctx, srv.pprof, "profile", o.duration, o.cpuProfile) }()
-	} else {
-		profiled <- nil
-	}
-	if o.trace != "" && srv.pprof != "" {
-		go func() { profiled <- fetchProfile(ctx, srv.pprof, "trace", min(o.duration, maxTrace), o.trace) }()
-	} else {
-		profiled <- nil
+	profiles := []struct {
+		kind, file string
+		d          time.Duration
+	}{{"profile", o.cpuProfile, o.duration}, {"trace", o.trace, min(o.duration, maxTrace)}, {"allocs", o.allocProfile, o.duration}}
+	profiled := make(chan error, len(profiles))
+	for _, p := range profiles {
+		if p.file != "" && srv.pprof != "" {
+			go func() { profiled <- fetchProfile(ctx, srv.pprof, p.kind, p.d, p.file) }()
+		} else {
+			profiled <- nil
+		}
 	}
 	sleepUntil(ctx, windowStart.Add(o.duration))
 	cpu1, gen1 := srv.cpu(&cpu), cpu.read(os.Getpid())
@@ -172,7 +174,7 @@ func run(ctx context.Context, o options) (*result, error) {
 		l.close()
 		return nil, err
 	}
-	for range 2 {
+	for range profiles {
 		if err := <-profiled; err != nil {
 			logf(o.log, "profile: %v", err)
 		}
@@ -282,7 +284,7 @@ func (o options) server(ctx context.Context) (server, func() error, error) {
 		return o.startCluster(ctx, o.cluster, env)
 	}
 	var pprofAddr string
-	if o.cpuProfile != "" || o.trace != "" {
+	if o.cpuProfile != "" || o.trace != "" || o.allocProfile != "" {
 		if pprofAddr, err = freePort(); err != nil {
 			return server{}, nil, err
 		}
@@ -324,7 +326,7 @@ func freePort() (string, error) {
 const maxTrace = 5 * time.Second
 
 // fetchProfile records one of meshd's pprof profiles ("profile" for CPU, "trace" for the
-// execution trace) for d into file.
+// execution trace, "allocs" for the allocations made) for d into file.
 func fetchProfile(ctx context.Context, addr, kind string, d time.Duration, file string) error {
 	url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", addr, kind, max(int(d.Seconds()), 1))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

@@ -165,6 +165,9 @@ func (c *conn) writeFailed(err error) {
 
 // enqueueLocked appends a frame and starts the writer unless it runs.
 func (c *conn) enqueueLocked(f frame) {
+	if c.queue == nil {
+		c.queue = takeFrames()
+	}
 	c.queue = append(c.queue, f)
 	if !c.writing {
 		c.writing = true
@@ -210,8 +213,8 @@ func (c *conn) closeLocked(code int, text string) {
 }
 
 // takeQueue hands the writer everything queued, giving back the slice it has written from;
-// when nothing is queued the writer is done (and the slice is dropped: an idle socket keeps
-// no queue).
+// when nothing is queued the writer is done (and both slices are kept for the next burst
+// of any socket: an idle socket keeps no queue).
 func (c *conn) takeQueue(spent []frame) []frame {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -220,6 +223,8 @@ func (c *conn) takeQueue(spent []frame) []frame {
 	if len(q) == 0 {
 		c.queue = nil
 		c.writing = false
+		keepFrames(spent)
+		keepFrames(q)
 		return nil
 	}
 	c.queue = spent[:0]
