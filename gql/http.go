@@ -52,6 +52,10 @@ type response struct {
 	planned bool
 }
 
+// contentTypeJSON and anyOrigin are header values every answer sets, shared rather than
+// allocated per answer (net/http only reads them; Header.Add would copy a full slice).
+var contentTypeJSON, anyOrigin = []string{"application/json; charset=UTF-8"}, []string{"*"}
+
 // dataOpen and dataClose wrap a successful answer's data.
 var dataOpen, dataClose = []byte(`{"data":`), []byte(`}`)
 
@@ -102,7 +106,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(out.Errors) == 0 {
 		// graphql-go's data is compact JSON already; re-encoding it would only copy and
 		// re-validate every byte, and net/http's buffer joins the three writes.
-		w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+		w.Header()["Content-Type"] = contentTypeJSON
 		_, _ = w.Write(dataOpen)
 		_, _ = w.Write(out.Data)
 		_, _ = w.Write(dataClose)
@@ -141,12 +145,8 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request) (req request, st
 	case len(bytes.TrimSpace(body)) == 0:
 		return req, http.StatusBadRequest, typeMalformedRequest, "Request body is empty."
 	}
-	var raw struct {
-		Query         *string         `json:"query"`
-		Variables     json.RawMessage `json:"variables"`
-		OperationName *string         `json:"operationName"`
-	}
-	if err := json.Unmarshal(body, &raw); err != nil || raw.Query == nil || strings.TrimSpace(*raw.Query) == "" {
+	raw, ok := s.readRequestBody(body)
+	if !ok || raw.Query == nil || strings.TrimSpace(*raw.Query) == "" {
 		return req, http.StatusBadRequest, typeMalformedRequest, unparseable
 	}
 	req.Query = *raw.Query
@@ -198,7 +198,7 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Add("Vary", "Origin")
 	} else {
-		h.Set("Access-Control-Allow-Origin", "*")
+		h["Access-Control-Allow-Origin"] = anyOrigin
 	}
 	if r.Method != http.MethodOptions {
 		return true
@@ -234,7 +234,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	if err != nil {
 		status, body = http.StatusOK, []byte(`{"data":null,"errors":[{"errorType":"InternalError","message":"Internal server error"}]}`)
 	}
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.Header()["Content-Type"] = contentTypeJSON
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

@@ -72,6 +72,7 @@ type Server struct {
 	log         *slog.Logger
 	rt          realtime
 	scans       scans
+	queryTexts  queryTexts
 	ops         opCounts
 	panics      *panics
 }

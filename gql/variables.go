@@ -111,7 +111,7 @@ func measureVariables(raw []byte, maxDepth, maxValues int, use func(string) bool
 			if !sc.string() {
 				return nil, false, sc.failure()
 			}
-			name, ok := memberName(sc.b[start:sc.i])
+			name, ok := unquoteJSON(sc.b[start:sc.i])
 			if !ok {
 				return nil, false, malformedVariables()
 			}
@@ -142,9 +142,9 @@ func measureVariables(raw []byte, maxDepth, maxValues int, use func(string) bool
 	return sent, false, nil
 }
 
-// memberName decodes a member name as encoding/json does; one without escapes, control
-// characters or invalid UTF-8 stands for itself.
-func memberName(quoted []byte) (string, bool) {
+// unquoteJSON decodes a JSON string (quotes included) as encoding/json does; one without
+// escapes, control characters or invalid UTF-8 stands for itself.
+func unquoteJSON(quoted []byte) (string, bool) {
 	body := quoted[1 : len(quoted)-1]
 	if utf8.Valid(body) && bytes.IndexByte(body, '\\') < 0 && !hasControl(body) {
 		return string(body), true
