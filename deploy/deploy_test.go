@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,22 +133,29 @@ func TestDashboardUsesExportedMetrics(t *testing.T) {
 	if err := json.Unmarshal(raw, &dash); err != nil {
 		t.Fatal(err)
 	}
-	// The names meshd registers (cmd/meshd's metrics and console), with their histogram series.
-	sources, _ := filepath.Glob("../cmd/meshd/*.go")
+	// The names meshd registers (cmd/meshd and its packages: metrics, console, ...), with their
+	// histogram series.
 	exported := map[string]bool{}
-	for _, path := range sources {
-		if strings.HasSuffix(path, "_test.go") {
-			continue
+	err = filepath.WalkDir("../cmd/meshd", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
 		}
 		src, err := os.ReadFile(path)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		for _, m := range regexp.MustCompile(`"(meshd_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
 			for _, suffix := range []string{"", "_bucket", "_count", "_sum"} {
 				exported[m[1]+suffix] = true
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !exported["meshd_groups"] {
+		t.Fatal("found no meshd_groups in cmd/meshd's sources: the scan misses where the metrics are registered")
 	}
 	queried := 0
 	used := map[string]bool{}
