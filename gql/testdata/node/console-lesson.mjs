@@ -9,14 +9,15 @@
 //   - the polling class (useWebSocket: false): a host and two pupils, the second's tab closes.
 // It speaks JSON lines: it prints {"ready": …} when the lesson runs and then performs commands
 // read from stdin — {"report": {node, key, value}} (printing {"reported": …}), {"fire": {node,
-// name}} ({"fired": …}), {"close": node} (the tab closes: its timers stop, nothing more is sent,
-// its subscription ends and its socket closes; {"closed": node}), {"reload": node} (the tab
-// closes and the editor loads again: a new node id joins the same group and sends the pupil's
-// variables; {"reloaded": node, "as": newId}). It prints {"dissolved": nodeId, "message": …} for every open pupil of the class whose
-// subscription receives the group's dissolve, and exits 0 once every one has.
+// name}} ({"fired": …}), {"close": node} (the tab closes: its socket closes, its timers stop,
+// nothing more is sent; {"closed": node}), {"reload": node} (the tab closes and the editor
+// loads again: a new node id joins the same group and sends the pupil's variables;
+// {"reloaded": node, "as": newId}). It prints {"dissolved": nodeId, "message": …} for every
+// open pupil of the class whose subscription receives the group's dissolve, and exits 0 once
+// every one has.
 import { createInterface } from 'node:readline';
 
-import { closeSockets, requireConfig, until } from './lib/harness.mjs';
+import { closeSockets, parsedFrames, requireConfig, sockets, until } from './lib/harness.mjs';
 import { EditorTab } from './lib/editor.mjs';
 
 requireConfig('httpURL', 'apiKey');
@@ -29,11 +30,23 @@ function open(name) {
   return t;
 }
 
+/**
+ * subscribed waits until a WebSocket tab's subscription is acknowledged and keeps its socket:
+ * the one opened since before (tabs are opened one at a time, each on its own client).
+ */
+async function subscribed(t, before) {
+  if (!t.useWebSocket) return;
+  t.socket = await until(`${t.name}: its socket`, () => sockets.length > before && sockets[sockets.length - 1]);
+  await until(`${t.name}: start_ack`, () => parsedFrames(t.socket).some((f) => f.type === 'start_ack'));
+}
+
 /** A host's tab creates its group, named by its id as the editor names it, and reports vars. */
 async function host(name, domain, useWebSocket, vars) {
   const t = open(name);
   t.domain = domain;
+  const before = sockets.length;
   await t.createGroup(t.meshId, { useWebSocket });
+  await subscribed(t, before);
   t.vars = vars;
   if (Object.keys(vars).length) await t.sendData(Object.entries(vars).map(([key, value]) => ({ key, value })));
   return t;
@@ -43,7 +56,9 @@ async function host(name, domain, useWebSocket, vars) {
 async function pupil(name, h, vars) {
   const t = open(name);
   t.group = h;
+  const before = sockets.length;
   await t.joinGroup(h.groupId, h.domain);
+  await subscribed(t, before);
   t.vars = vars;
   await t.sendData(Object.entries(vars).map(([key, value]) => ({ key, value })));
   return t;
@@ -70,7 +85,6 @@ const leavingMember = await pupil('leaving member', leavingHost, { score: '1' })
 const pollHost = await host('polling host', domain, false, {});
 const pollMember = await pupil('polling member', pollHost, { lives: '3' });
 const pollClosing = await pupil('polling closing', pollHost, { lives: '1' });
-await until('every WebSocket tab subscribed', () => [classHost, ...members, closing, reloading, leavingHost, leavingMember].every((t) => t.subscriptions.length));
 out({
   ready: {
     domain,
@@ -108,10 +122,17 @@ const watch = setInterval(() => {
   }
 }, 20);
 
-/** The tab closes: its timers stop, its subscription ends and the library closes its socket. */
+/**
+ * The tab closes: the browser closes its socket (1001, going away) without stopping the
+ * subscription first, and its timers stop: no heartbeat, poll or report any more.
+ */
 function close(t) {
+  t.socket?.close(1001, 'tab closed');
   t.closeTab();
   t.closed = true;
+  if (t.socket && parsedFrames(t.socket, 'out').some((f) => f.type === 'stop')) {
+    throw new Error(`${t.name}: the closing tab sent stop; a closed tab's socket just goes away`);
+  }
 }
 
 for await (const line of createInterface({ input: process.stdin })) {
@@ -136,7 +157,6 @@ for await (const line of createInterface({ input: process.stdin })) {
     const old = tabs.get(cmd.reload);
     close(old);
     const again = await pupil(`${old.name} reloaded`, old.group, old.vars);
-    await until('the reloaded tab subscribed', () => again.subscriptions.length);
     out({ reloaded: cmd.reload, as: again.meshId });
   }
 }
