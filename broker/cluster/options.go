@@ -54,6 +54,11 @@ type Options struct {
 	Shards int
 	// DataDir holds this node's copy of the replicated log.
 	DataDir string
+	// SyncInterval is how often the node flushes its copy of the log to disk (fsync). Zero
+	// flushes every entry before this node counts it as stored, so that a change is on the
+	// disk of a majority before it is acknowledged and survives every node losing power at
+	// once; a positive interval is faster, and such a power cut loses up to its last interval.
+	SyncInterval time.Duration
 	// Broker configures the in-memory broker each node applies the log to: its Config and
 	// Bus are used, its Store, Clock and NewID are the node's own.
 	Broker broker.Options
@@ -93,6 +98,9 @@ func (o *Options) check() error {
 	}
 	if o.DataDir == "" {
 		errs = append(errs, errors.New("data directory is empty"))
+	}
+	if o.SyncInterval < 0 {
+		errs = append(errs, fmt.Errorf("sync interval must be zero (every entry) or positive, got %s", o.SyncInterval))
 	}
 	if o.Broker.Bus == nil {
 		errs = append(errs, errors.New("broker bus is required"))

@@ -71,7 +71,8 @@ func nodesIn(t *testing.T, n *clustertest.Node, domain, group string) map[string
 // once, concurrent creates give one group, one message order per group, polling cursors that
 // work across nodes.
 func TestProcessCluster(t *testing.T) {
-	nodes := clustertest.Start(t, 3)
+	// Node c writes its copy of the log through to disk every 2 s, the others on every write.
+	nodes := clustertest.StartEach(t, [][]string{nil, nil, {"-cluster-sync", "2s"}})
 	a, b := nodes[0], nodes[1]
 	domain := domainOf(t, a)
 	for _, n := range nodes[1:] {
@@ -158,6 +159,15 @@ func TestProcessCluster(t *testing.T) {
 				first = seq
 			} else if seq != first {
 				t.Fatalf("subscriber %d on node %s saw another order than subscriber 0", i, s.node)
+			}
+		}
+	})
+
+	t.Run("-cluster-sync reaches the embedded server", func(t *testing.T) {
+		// The node logs the JetStream configuration its embedded server runs with.
+		for i, want := range []string{"fsync=always", "fsync=always", `fsync="every 2s"`} {
+			if logs := nodes[i].Logs(); !strings.Contains(logs, `msg="cluster log on disk"`) || !strings.Contains(logs, want) {
+				t.Fatalf("node %s's embedded server does not say %s:\n%s", nodes[i].Name, want, logs)
 			}
 		}
 	})

@@ -60,6 +60,10 @@ func startServer(o *Options, clientPassword string, log *slog.Logger) (*server.S
 		MaxPending: 4 * maxPayload,
 		JetStream:  true,
 		StoreDir:   filepath.Join(o.DataDir, "jetstream"),
+		// Every write of the log (the stream and its Raft log) is fsynced before it counts as
+		// stored, unless an interval is set; nats-server then fsyncs on that interval.
+		SyncAlways:   o.SyncInterval == 0,
+		SyncInterval: o.SyncInterval,
 		Cluster: server.ClusterOpts{
 			Name:           o.Name,
 			Host:           host,
@@ -88,7 +92,22 @@ func startServer(o *Options, clientPassword string, log *slog.Logger) (*server.S
 		srv.Shutdown()
 		return nil, errors.New("start cluster nats: not ready in time")
 	}
+	js := srv.JetStreamConfig()
+	if js == nil {
+		srv.Shutdown()
+		return nil, errors.New("start cluster nats: JetStream is not running")
+	}
+	log.Info("cluster log on disk", "dir", js.StoreDir, "fsync", fsyncOf(js))
 	return srv, nil
+}
+
+// fsyncOf says when the running server fsyncs what JetStream writes: "always" (every write)
+// or its interval.
+func fsyncOf(js *server.JetStreamConfig) string {
+	if js.SyncAlways {
+		return "always"
+	}
+	return "every " + js.SyncInterval.String()
 }
 
 // natsLogger sends the embedded server's warnings and errors to slog. Its notices are

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -31,6 +32,8 @@ type clusterConfig struct {
 	tlsCA    string
 	replicas int
 	shards   int
+	// sync is how often each node fsyncs its copy of the log; 0 is every change.
+	sync time.Duration
 }
 
 func (c *clusterConfig) enabled() bool { return c.listen != "" }
@@ -120,17 +123,18 @@ func newService(ctx context.Context, cfg *config, log *slog.Logger, opts broker.
 	}
 	c := &cfg.cluster
 	copts := cluster.Options{
-		Name:     c.name,
-		NodeName: c.nodeName,
-		Listen:   c.listen,
-		Routes:   c.routes,
-		Secret:   c.secret,
-		Replicas: c.replicas,
-		Shards:   c.shards,
-		DataDir:  filepath.Join(cfg.dataDir, "cluster"),
-		Broker:   opts,
-		Logger:   log,
-		OnCommit: opts.OnCommit,
+		Name:         c.name,
+		NodeName:     c.nodeName,
+		Listen:       c.listen,
+		Routes:       c.routes,
+		Secret:       c.secret,
+		Replicas:     c.replicas,
+		Shards:       c.shards,
+		DataDir:      filepath.Join(cfg.dataDir, "cluster"),
+		SyncInterval: c.sync,
+		Broker:       opts,
+		Logger:       log,
+		OnCommit:     opts.OnCommit,
 	}
 	if c.tlsCert != "" {
 		tc, err := tlscert.Mutual(c.tlsCert, c.tlsKey, c.tlsCA)
@@ -166,4 +170,32 @@ func handover(ctx context.Context, svc service, log *slog.Logger) {
 	case <-ctx.Done():
 	case <-time.After(drainWait):
 	}
+}
+
+// syncAlways is -cluster-sync's value for an fsync of every change.
+const syncAlways = "always"
+
+// syncValue is -cluster-sync: "always" (stored as 0) or a positive interval.
+type syncValue struct{ p *time.Duration }
+
+func syncVar(p *time.Duration) flag.Value { *p = 0; return syncValue{p} }
+
+func (v syncValue) String() string {
+	if *v.p == 0 {
+		return syncAlways
+	}
+	return v.p.String()
+}
+
+func (v syncValue) Set(s string) error {
+	if s == syncAlways {
+		*v.p = 0
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return errors.New(`not "always" or a positive duration such as 1s`)
+	}
+	*v.p = d
+	return nil
 }

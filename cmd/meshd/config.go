@@ -199,6 +199,7 @@ func (c *config) settings() []setting {
 		{topicCluster, "MESH_CLUSTER_TLS_CA", "PEM CA certificate that signed every node's route certificate", stringVar(&c.cluster.tlsCA, ""), ""},
 		{topicCluster, "MESH_CLUSTER_REPLICAS", "how many nodes store every change; a majority of them must be up to change anything", intVar(&c.cluster.replicas, cluster.DefaultReplicas), ""},
 		{topicCluster, "MESH_CLUSTER_SHARDS", "how many shards, each with its own leader, the cluster's log is split into; fixed when the cluster is first started (a node set to another number refuses to serve)", intVar(&c.cluster.shards, cluster.DefaultShards), ""},
+		{topicCluster, "MESH_CLUSTER_SYNC", "when a node writes its copy of the log through to disk (fsync): always (before a change is acknowledged, as one meshd does; a power cut of every node loses nothing acknowledged) or an interval such as 1s (faster writes; a power cut of every node at once can lose the acknowledged changes of the last interval)", syncVar(&c.cluster.sync), ""},
 		{topicCluster, "MESH_NATS_LISTEN", "also open the embedded NATS server on this address (e.g. 127.0.0.1:4222) for clients with -nats-token; empty keeps it in-process", stringVar(&c.natsListen, ""), ""},
 		{topicCluster, "MESH_NATS_TOKEN", "token NATS clients of -nats-listen must present, at least 16 characters (required with it: the port carries every group's messages)", stringVar(&c.natsToken, ""), ""},
 		{topicLogging, "MESH_LOG_LEVEL", "log level: debug, info, warn or error", stringVar(&c.logLevel, "info"), ""},

@@ -24,8 +24,12 @@ func TestParseConfig(t *testing.T) {
 		{"defaults are upstream production", nil, nil, func(c *config) bool {
 			return c.hostInterval == 60 && c.hostTTL == 150 && c.memberInterval == 120 && c.memberTTL == 600 &&
 				c.maxConnection == 2100 && c.eventTTL == 10 && c.pollingInterval == 2 && c.domainMode == "fixed" &&
-				c.storeKind == "bbolt" && c.maxRequestBytes == 1<<20 && c.maxFrameBytes == 256<<10 && c.listenAddr == ":8080"
+				c.storeKind == "bbolt" && c.maxRequestBytes == 1<<20 && c.maxFrameBytes == 256<<10 && c.listenAddr == ":8080" &&
+				c.cluster.sync == 0
 		}},
+		{"cluster fsync on an interval", nil, map[string]string{"MESH_CLUSTER_SYNC": "2s"}, func(c *config) bool { return c.cluster.sync == 2*time.Second }},
+		{"cluster fsync always wins over the environment", []string{"-cluster-sync", "always"}, map[string]string{"MESH_CLUSTER_SYNC": "2s"},
+			func(c *config) bool { return c.cluster.sync == 0 }},
 		{"environment", nil, map[string]string{"MESH_HOST_HEARTBEAT_INTERVAL_SECONDS": "15", "MESH_API_KEYS": "a, b,,", "MESH_STATUS_FLUSH_INTERVAL": "250ms"},
 			func(c *config) bool {
 				return c.hostInterval == 15 && strings.Join(c.apiKeys, "|") == "a|b" && c.flushInterval == 250*time.Millisecond
@@ -61,6 +65,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"unknown store", []string{"-store", "redis"}, nil, "-store must be bbolt or memory"},
 		{"bad duration", []string{"-sweep-interval", "-1s"}, nil, "not a positive duration"},
 		{"bad proxy", []string{"-trusted-proxies", "lan"}, nil, `"lan" is not a network`},
+		{"cluster fsync never", []string{"-cluster-sync", "never"}, nil, `invalid value "never" for flag -cluster-sync: not "always" or a positive duration such as 1s`},
 		{"stray argument", []string{"serve"}, nil, `unexpected argument "serve"`},
 		{"origin without a scheme", []string{"-allowed-origins", "smalruby.app"}, nil, `"smalruby.app" is not an origin: write it as a browser sends it, with its scheme`},
 		{"origin with a path", []string{"-allowed-origins", "https://smalruby.app/"}, nil, "write https://smalruby.app (no path, lower case)"},

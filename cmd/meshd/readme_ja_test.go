@@ -78,6 +78,7 @@ var settingsJa = map[string]string{
 	"MESH_CLUSTER_TLS_CA":                      "全ノードのルート証明書に署名した CA の証明書（PEM）",
 	"MESH_CLUSTER_REPLICAS":                    "すべての変更を保存するノードの数。変更するにはその過半数が動いている必要がある",
 	"MESH_CLUSTER_SHARDS":                      "クラスターのログを分ける数（シャード）。シャードごとにリーダーがいる。クラスターを初めて起動したときに決まり、別の数を設定したノードは動かない（レディにならない）",
+	"MESH_CLUSTER_SYNC":                        "ノードがログの写しをディスクに書き切る（fsync）時機: always（変更を確定として返す前。1 台の meshd と同じで、全ノードが同時に停電しても確定した変更は失われない）または 1s のような間隔（書き込みは速いが、全ノードが同時に停電すると最後の間隔の確定した変更を失うことがある）",
 	"MESH_LOG_LEVEL":                           "ログの詳しさ: debug、info、warn、error",
 	"MESH_LOG_FORMAT":                          "ログの形式: text または json",
 	"MESH_METRICS_ADDR":                        "/metrics をこの別アドレスで提供する。空ならメインのポートで提供",

@@ -30,6 +30,18 @@ type Node struct {
 // until every node is ready. The package's TestMain must call meshdtest.Main.
 func Start(t testing.TB, n int, extra ...string) []*Node {
 	t.Helper()
+	each := make([][]string, n)
+	for i := range each {
+		each[i] = extra
+	}
+	return StartEach(t, each)
+}
+
+// StartEach is Start with arguments of each node's own: a cluster of len(extra) nodes, node i
+// with extra[i] appended to its arguments.
+func StartEach(t testing.TB, extra [][]string) []*Node {
+	t.Helper()
+	n := len(extra)
 	routes := make([]string, n)
 	for i := range routes {
 		routes[i] = "nats://" + freeAddr(t)
@@ -46,7 +58,7 @@ func Start(t testing.TB, n int, extra ...string) []*Node {
 				"-cluster-routes", strings.Join(routes, ","),
 				"-cluster-name", "test",
 				"-node-name", name,
-			}, extra...),
+			}, extra[i]...),
 			Env: []string{"MESH_CLUSTER_SECRET=" + Secret},
 		})
 		if err != nil {
