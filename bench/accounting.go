@@ -112,8 +112,11 @@ type receiver struct {
 	since int64
 	// eventsOnly: statuses arrive by polling as latest values, so only events are owed.
 	eventsOnly bool
-	from       []track
-	latest     []uint64 // polling: newest status sequence number seen per sender
+	// died: the socket ended while the run still needed it (its node was killed, or it
+	// was closed on it); what it was owed after its last arrival died with it.
+	died   bool
+	from   []track
+	latest []uint64 // polling: newest status sequence number seen per sender
 
 	deliveries uint64 // first arrivals of tagged messages (and, polling, new statuses)
 	// arrivals, if set, counts deliveries across receivers while they run, for the drain.
@@ -195,10 +198,13 @@ func (r *receiver) delivered(t tag, now int64, w *window, h *histogram) {
 
 // owed counts the messages this receiver had to get (acknowledged, of an owed kind, sent after
 // it subscribed) and how many of them never came; tags of refused mutations that did come are
-// added to unexpected. Call it once every writer has stopped.
-func (r *receiver) owed() (expected, lost uint64) {
+// added to unexpected. On a socket that died, a message missing after the last one that came
+// from its sender was cut off with the socket: it counts in dead, neither expected nor lost
+// (it could not arrive); one missing before a later one of its sender is a loss as anywhere.
+// Call it once every writer has stopped.
+func (r *receiver) owed() (expected, lost, dead uint64) {
 	if r.since == 0 {
-		return 0, 0
+		return 0, 0, 0
 	}
 	for pos, s := range r.senders {
 		for i, o := range s.outcome {
@@ -207,13 +213,16 @@ func (r *receiver) owed() (expected, lost uint64) {
 			switch {
 			case o == outcomeFailed && r.from[pos].has(seq):
 				r.unexpected++
-			case o == outcomeAcked && owedKind && s.sentAt[i] > r.since:
+			case o != outcomeAcked || !owedKind || s.sentAt[i] <= r.since:
+			case r.from[pos].has(seq):
 				expected++
-				if !r.from[pos].has(seq) {
-					lost++
-				}
+			case r.died && seq > r.from[pos].top:
+				dead++
+			default:
+				expected++
+				lost++
 			}
 		}
 	}
-	return expected, lost
+	return expected, lost, dead
 }

@@ -53,12 +53,14 @@ func TestReceiverAccounting(t *testing.T) {
 	tests := []struct {
 		name       string
 		eventsOnly bool
+		died       bool // the receiver's socket died after the arrivals
 		sent       []sent
 		// arrivals are indices into sent; -1 is a tag from another group.
 		arrivals []int
 		want     receiver // the counters to compare
 		expected uint64
 		lost     uint64
+		dead     uint64
 		inWindow uint64
 	}{
 		{
@@ -104,6 +106,33 @@ func TestReceiverAccounting(t *testing.T) {
 			arrivals:   []int{1},
 			want:       receiver{deliveries: 1}, expected: 2, lost: 1, inWindow: 1,
 		},
+		{
+			name:     "a dead socket is owed nothing after its sender's last arrival",
+			died:     true,
+			sent:     []sent{{0, kindData, 200, outcomeAcked}, {0, kindData, 210, outcomeAcked}, {1, kindData, 215, outcomeAcked}, {0, kindData, 220, outcomeAcked}, {1, kindEvent, 230, outcomeAcked}},
+			arrivals: []int{0, 1, 2},
+			want:     receiver{deliveries: 3}, expected: 3, dead: 2, inWindow: 3,
+		},
+		{
+			name:     "a gap before the last arrival on a dead socket is still a loss",
+			died:     true,
+			sent:     []sent{{0, kindData, 200, outcomeAcked}, {0, kindData, 210, outcomeAcked}, {0, kindData, 220, outcomeAcked}, {0, kindData, 230, outcomeAcked}},
+			arrivals: []int{0, 2},
+			want:     receiver{deliveries: 2}, expected: 3, lost: 1, dead: 1, inWindow: 2,
+		},
+		{
+			name:     "a dead socket that got nothing from a sender is owed none of it",
+			died:     true,
+			sent:     []sent{{0, kindData, 200, outcomeAcked}, {1, kindData, 210, outcomeAcked}, {1, kindData, 220, outcomeAcked}, {1, kindData, 230, outcomeFailed}},
+			arrivals: []int{0},
+			want:     receiver{deliveries: 1}, expected: 1, dead: 2, inWindow: 1,
+		},
+		{
+			name:     "the same arrivals on a socket that stayed up are losses",
+			sent:     []sent{{0, kindData, 200, outcomeAcked}, {1, kindData, 210, outcomeAcked}, {1, kindData, 220, outcomeAcked}, {1, kindData, 230, outcomeFailed}},
+			arrivals: []int{0},
+			want:     receiver{deliveries: 1}, expected: 3, lost: 2, inWindow: 1,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,14 +152,15 @@ func TestReceiverAccounting(t *testing.T) {
 				}
 				r.observe(tg, tg.sent+int64(time.Millisecond), w, &h)
 			}
-			expected, lost := r.owed()
+			r.died = tc.died
+			expected, lost, dead := r.owed()
 			got := receiver{deliveries: r.deliveries, duplicated: r.duplicated, outOfOrder: r.outOfOrder, unexpected: r.unexpected}
 			want := receiver{deliveries: tc.want.deliveries, duplicated: tc.want.duplicated, outOfOrder: tc.want.outOfOrder, unexpected: tc.want.unexpected}
 			if got.deliveries != want.deliveries || got.duplicated != want.duplicated || got.outOfOrder != want.outOfOrder || got.unexpected != want.unexpected {
 				t.Errorf("counters = %+v, want %+v", got, want)
 			}
-			if expected != tc.expected || lost != tc.lost {
-				t.Errorf("owed = %d expected, %d lost; want %d, %d", expected, lost, tc.expected, tc.lost)
+			if expected != tc.expected || lost != tc.lost || dead != tc.dead {
+				t.Errorf("owed = %d expected, %d lost, %d to a dead socket; want %d, %d, %d", expected, lost, dead, tc.expected, tc.lost, tc.dead)
 			}
 			if r.inWindow != tc.inWindow || h.count() != tc.inWindow {
 				t.Errorf("in window %d (histogram %d), want %d", r.inWindow, h.count(), tc.inWindow)
@@ -144,8 +174,8 @@ func TestReceiverNeverSubscribed(t *testing.T) {
 	tg := s.next(kindData, 10)
 	s.settle(tg.seq, outcomeAcked)
 	r := newReceiver([]*sender{s}, false)
-	if expected, lost := r.owed(); expected != 0 || lost != 0 {
-		t.Fatalf("owed = %d, %d; want nothing", expected, lost)
+	if expected, lost, dead := r.owed(); expected != 0 || lost != 0 || dead != 0 {
+		t.Fatalf("owed = %d, %d, %d; want nothing", expected, lost, dead)
 	}
 }
 

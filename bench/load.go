@@ -322,6 +322,7 @@ func (l *load) readSocket(n *node) {
 		if err != nil {
 			if !l.closing.Load() {
 				l.realtimeErrors.add("socket lost: " + closeReason(err))
+				n.rcv.died = true
 			}
 			return
 		}
@@ -576,9 +577,13 @@ func (l *load) tally() tally {
 	var t tally
 	for _, g := range l.groups {
 		for _, n := range g.nodes {
-			expected, lost := n.rcv.owed()
+			expected, lost, dead := n.rcv.owed()
 			t.expected += expected
 			t.lost += lost
+			t.dead += dead
+			if n.rcv.died {
+				t.deadSockets++
+			}
 			t.deliveries += n.rcv.deliveries
 			t.inWindow += n.rcv.inWindow
 			t.duplicated += n.rcv.duplicated
@@ -589,7 +594,10 @@ func (l *load) tally() tally {
 	return t
 }
 
-// tally is the exact delivery accounting of a run.
+// tally is the exact delivery accounting of a run: lost counts what sockets that stayed up
+// (and, before they died, the others) did not get; dead what was owed to deadSockets after
+// they died.
 type tally struct {
 	expected, lost, deliveries, inWindow, duplicated, outOfOrder, unexpected uint64
+	dead, deadSockets                                                        uint64
 }

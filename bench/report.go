@@ -74,6 +74,10 @@ func printResult(w io.Writer, r *result) {
 	fmt.Fprintf(w, "  latency          p50 %s  p99 %s  max %s\n", ms(r.P50), ms(r.P99), ms(r.Max))
 	fmt.Fprintf(w, "  delivery         expected %d, lost %d, duplicated %d, out of order %d, unexpected %d\n",
 		r.Expected, r.Lost, r.Duplicated, r.OutOfOrder, r.Unexpected)
+	if r.DeadSockets > 0 {
+		fmt.Fprintf(w, "  dead sockets     %d sockets died during the run; %d messages owed to them after their last arrival are not counted above\n",
+			r.DeadSockets, r.OwedToDead)
+	}
 	if r.Connections > 0 {
 		fmt.Fprintf(w, "  dissolve seen by %s subscribers\n", r.Dissolved)
 	}

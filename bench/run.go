@@ -54,9 +54,13 @@ type result struct {
 	Expected   uint64 `json:"expected"`
 	Deliveries uint64 `json:"deliveries"`
 	Lost       uint64 `json:"lost"`
-	Duplicated uint64 `json:"duplicated"`
-	OutOfOrder uint64 `json:"outOfOrder"`
-	Unexpected uint64 `json:"unexpected"`
+	// DeadSockets ended during the run (their node was killed); OwedToDead counts the
+	// messages owed to them after their last arrival, which Expected and Lost leave out.
+	DeadSockets uint64 `json:"deadSockets,omitempty"`
+	OwedToDead  uint64 `json:"owedToDeadSockets,omitempty"`
+	Duplicated  uint64 `json:"duplicated"`
+	OutOfOrder  uint64 `json:"outOfOrder"`
+	Unexpected  uint64 `json:"unexpected"`
 
 	P50 time.Duration `json:"p50"`
 	P99 time.Duration `json:"p99"`
@@ -199,6 +203,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	t := l.tally()
 	h := l.hist.merged()
 	res.Expected, res.Deliveries, res.Lost = t.expected, t.deliveries, t.lost
+	res.DeadSockets, res.OwedToDead = t.deadSockets, t.dead
 	res.Duplicated, res.OutOfOrder, res.Unexpected = t.duplicated, t.outOfOrder, t.unexpected
 	res.DeliveriesPerSec = float64(t.inWindow) / window
 	res.MutationsPerSec = float64(l.mutations.Load()) / window
