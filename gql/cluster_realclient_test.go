@@ -39,7 +39,7 @@ func TestRealClientAcrossClusterNodes(t *testing.T) {
 		"MESHD_API_KEY="+realClientAPIKey,
 		"NO_COLOR=1",
 	)
-	if err := runLogged(t, cmd); err != nil {
+	if err := realclient.Stream(t, cmd); err != nil {
 		for _, n := range nodes {
 			t.Logf("node %s:\n%s", n.Name, n.Logs())
 		}

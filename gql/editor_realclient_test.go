@@ -73,7 +73,7 @@ func TestRealEditorLesson(t *testing.T) {
 		logs.stop()
 	})
 
-	runNode(t, node, dir, []string{
+	realclient.Run(t, node, dir, []string{
 		"MESHD_HTTP_URL=" + srv.URL + "/graphql",
 		"MESHD_API_KEY=" + realClientAPIKey,
 		"MESHD_FILE_LIMIT_MS=200000",

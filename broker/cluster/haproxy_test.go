@@ -2,9 +2,12 @@ package cluster_test
 
 import (
 	"bufio"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +26,9 @@ import (
 type haproxy struct {
 	// LB posts through the load balancer.
 	LB *clustertest.Node
+	// TLSURL is the load balancer's GraphQL endpoint over TLS, whose certificate CAFile (a
+	// PEM file) trusts.
+	TLSURL, CAFile string
 	mu sync.Mutex
 	// failed counts the requests haproxy logged with a status of 500 and above or none, by
 	// the node it sent them to ("<NOSRV>" when it had no node to send them to).
@@ -43,18 +49,14 @@ func startHAProxy(t *testing.T, nodes []*clustertest.Node) *haproxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr, tlsAddr := freeLoopback(t), freeLoopback(t)
+	crtFile, ca := tlsFiles(t)
 	var cfg []string
 	for _, line := range strings.Split(string(raw), "\n") {
 		f := strings.Fields(line)
 		switch {
 		case len(f) == 2 && f[0] == "bind":
-			line = "    bind " + addr
+			line = "    bind " + addr + "\n    bind " + tlsAddr + " ssl crt " + crtFile
 		case len(f) >= 3 && f[0] == "server":
 			line = ""
 		case len(f) >= 2 && f[0] == "log" && f[1] == "stdout":
@@ -81,7 +83,7 @@ func startHAProxy(t *testing.T, nodes []*clustertest.Node) *haproxy {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	h := &haproxy{LB: &clustertest.Node{Name: "haproxy", Process: meshdtest.At(addr)}, failed: map[string]int{}}
+	h := &haproxy{LB: &clustertest.Node{Name: "haproxy", Process: meshdtest.At(addr)}, TLSURL: "https://" + tlsAddr + "/graphql", CAFile: ca, failed: map[string]int{}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -115,6 +117,40 @@ func startHAProxy(t *testing.T, nodes []*clustertest.Node) *haproxy {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// freeLoopback returns a loopback address with a free port.
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// tlsFiles writes httptest's certificate for 127.0.0.1 with its key, as haproxy's crt file
+// wants them, and the certificate alone, for clients to trust.
+func tlsFiles(t *testing.T) (pemFile, caFile string) {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	cert := srv.TLS.Certificates[0]
+	srv.Close()
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+	dir := t.TempDir()
+	pemFile, caFile = filepath.Join(dir, "haproxy.pem"), filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(pemFile, append(crt, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(caFile, crt, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return pemFile, caFile
 }
 
 // failures returns and resets the failed answers haproxy logged, by node.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/smalruby/meshd/broker/cluster/clustertest"
 	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
+	"github.com/smalruby/meshd/gql/realclient"
 )
 
 const (
@@ -219,6 +220,7 @@ func TestProcessCluster(t *testing.T) {
 // subscriber is an AppSync-protocol WebSocket subscribed to onMessageInGroup on one node.
 type subscriber struct {
 	node string
+	ws   *websocket.Conn
 	mu   sync.Mutex
 	msgs []string
 	err  error
@@ -235,7 +237,7 @@ func subscribe(t *testing.T, n *clustertest.Node, domain, group string) *subscri
 
 // trySubscribe subscribes, or says why it could not within 20 s.
 func trySubscribe(t *testing.T, n *clustertest.Node, domain, group string) (*subscriber, error) {
-	header, _ := json.Marshal(map[string]string{"host": "meshd", "x-api-key": "k"})
+	header, _ := json.Marshal(map[string]string{"host": "meshd", "x-api-key": realclient.APIKey})
 	url := "ws" + strings.TrimPrefix(strings.TrimSuffix(n.URL(), "/graphql"), "http") + "/graphql/realtime?header=" +
 		base64.StdEncoding.EncodeToString(header) + "&payload=e30="
 	ws, _, err := (&websocket.Dialer{Subprotocols: []string{"graphql-ws"}}).Dial(url, nil)
@@ -246,7 +248,7 @@ func trySubscribe(t *testing.T, n *clustertest.Node, domain, group string) (*sub
 	ws.WriteJSON(map[string]string{"type": "connection_init"})
 	data, _ := json.Marshal(map[string]any{"query": onMessage, "variables": vars("g", group, "d", domain)})
 	ws.WriteJSON(map[string]any{"id": "1", "type": "start", "payload": map[string]any{
-		"data": string(data), "extensions": map[string]any{"authorization": map[string]string{"host": "meshd", "x-api-key": "k"}},
+		"data": string(data), "extensions": map[string]any{"authorization": map[string]string{"host": "meshd", "x-api-key": realclient.APIKey}},
 	}})
 	for {
 		ws.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -263,7 +265,7 @@ func trySubscribe(t *testing.T, n *clustertest.Node, domain, group string) (*sub
 			return nil, fmt.Errorf("subscribe on %s: %v", n.Name, f)
 		}
 	}
-	s := &subscriber{node: n.Name}
+	s := &subscriber{node: n.Name, ws: ws}
 	go func() {
 		for {
 			ws.SetReadDeadline(time.Now().Add(60 * time.Second))
@@ -294,6 +296,14 @@ func trySubscribe(t *testing.T, n *clustertest.Node, domain, group string) (*sub
 		}
 	}()
 	return s, nil
+}
+
+// close closes the socket and returns the messages that arrived.
+func (s *subscriber) close() []string {
+	s.ws.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.msgs...)
 }
 
 // wait waits until n messages arrived, and fails if more or fewer arrive.
@@ -331,13 +341,9 @@ type load struct {
 	seq     atomic.Int64
 	// ackedAt is when each acknowledged member's report returned.
 	ackedAt map[string]time.Time
-	// crashedAt is when a node was killed (Unix nanoseconds, 0 if none was); from then on
-	// failed requests are counted in duringCrash rather than failing the test.
-	crashedAt   atomic.Int64
-	duringCrash int
 }
 
-func (l *load) run(ctx context.Context, t *testing.T, targets func() []*clustertest.Node, domain, group string, workers int) *sync.WaitGroup {
+func (l *load) run(ctx context.Context, targets func() []*clustertest.Node, domain, group string, workers int) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
@@ -363,8 +369,6 @@ func (l *load) run(ctx context.Context, t *testing.T, targets func() []*clustert
 					l.ackedAt[member] = time.Now()
 					l.slowest = max(l.slowest, time.Since(start))
 				case ctx.Err() != nil:
-				case l.crashedAt.Load() != 0:
-					l.duringCrash++
 				default:
 					l.errors = append(l.errors, fmt.Sprintf("%s on %s: %v", member, n.Name, err))
 				}
@@ -384,8 +388,7 @@ func (l *load) ackedAtOf(member string) (time.Time, bool) {
 	return at, ok
 }
 
-// check fails the test if a request failed (other than during a crash) or a node misses an
-// acknowledged join.
+// check fails the test if a request failed or a node misses an acknowledged join.
 func (l *load) check(t *testing.T, nodes []*clustertest.Node, domain, group string) {
 	t.Helper()
 	l.mu.Lock()
@@ -405,8 +408,8 @@ func (l *load) check(t *testing.T, nodes []*clustertest.Node, domain, group stri
 			}
 		}
 	}
-	t.Logf("%d acknowledged joins present on every node; %d requests failed during a crash; stall: the slowest acknowledged join+report took %s",
-		len(acked), l.duringCrash, l.slowest.Round(time.Millisecond))
+	t.Logf("%d acknowledged joins present on every node, no request failed; stall: the slowest acknowledged join+report took %s",
+		len(acked), l.slowest.Round(time.Millisecond))
 }
 
 // leaderOf returns the node that most recently logged that it leads the cluster log.
@@ -483,27 +486,47 @@ func (r *readiness) check(t *testing.T, must bool) {
 	t.Logf("%d readiness checks of the nodes that did not fail, all ready", r.checks)
 }
 
-// TestProcessClusterFailures runs three meshd processes behind real haproxy with the
-// shipped configuration (deploy/haproxy/meshd.cfg) and a load of joins and reports through
-// it, and one after the other: kills the log's leader and a follower with SIGKILL and
-// restarts them, freezes a follower and the leader with SIGSTOP, replaces the leader by a
-// node with an empty data directory and then kills a second node, and stops the leader and a
-// follower gracefully (SIGTERM) and restarts them. After each fault: haproxy answered no
-// failure from a node other than the failed one and never lacked a node; no request through
-// haproxy failed after a freeze or a planned stop (after a crash the failures are counted
-// and logged: requests in flight on the crashed node, and a few that haproxy ended with an
-// empty answer); no node but the failed one reported itself not ready (a freeze of a
+// TestProcessClusterFailures runs three meshd processes behind real haproxy with the shipped
+// configuration (deploy/haproxy/meshd.cfg). Through it, first, the real clients' compatibility
+// suites (gql/testdata/node: aws-appsync, Amplify v6 over haproxy's TLS, the wire fixtures)
+// pass as against one meshd. Then, with a load of joins and reports through haproxy, a host
+// broadcasting and reporting a variable through it, and a pupil's editor subscribed through it
+// (the real aws-appsync client driven as the Mesh extension drives it), one after the other:
+// it kills with SIGKILL the node holding the editor's socket and then a node of the other role
+// (the log's leader or a follower) and restarts them; freezes a follower and the leader with
+// SIGSTOP; replaces the leader by a node with an empty data directory and then kills a second
+// node; stops with SIGTERM the node holding the editor's socket and then a node of the other
+// role and restarts them. After each fault: no request through haproxy failed and haproxy
+// answered no failure; no node but the failed one reported itself not ready (a freeze of a
 // follower excepted: a known limitation, logged); every acknowledged join is listed on every
-// node. The slowest request of each fault is its stall, logged for deploy/cluster.md's
-// failure table.
+// node; the editor played a broadcast and got a variable change sent after the fault — when
+// its node ended, after its socket closed and the SDK's own retry subscribed again through
+// haproxy on a live node (how long it missed is logged); otherwise with its socket untouched.
+// The slowest request of each fault is its stall, logged for deploy/cluster.md's failure
+// table.
 func TestProcessClusterFailures(t *testing.T) {
-	nodes := clustertest.Start(t, 3)
+	nodes := clustertest.Start(t, 3, "-api-keys", realclient.APIKey)
 	h := startHAProxy(t, nodes)
+	for _, n := range append([]*clustertest.Node{h.LB}, nodes...) {
+		n.APIKey = realclient.APIKey
+	}
+	t.Run("the real clients' suites through haproxy", func(t *testing.T) {
+		node, dir := realclient.Setup(t)
+		realclient.Run(t, node, dir, []string{
+			"MESHD_HTTP_URL=" + h.LB.URL(),
+			"MESHD_HTTPS_URL=" + h.TLSURL,
+			"MESHD_API_KEY=" + realclient.APIKey,
+			"NODE_EXTRA_CA_CERTS=" + h.CAFile,
+		}, "appsync.test.mjs", "amplify.test.mjs", "wire.test.mjs")
+		for name, c := range h.failures() {
+			t.Errorf("haproxy answered %d failures from %s during the suites", c, name)
+		}
+	})
+
 	lb := []*clustertest.Node{h.LB}
 	domain := domainOf(t, h.LB)
 	group := create(t, h.LB, domain, "host-load")
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	// The group must outlive the test: the host's heartbeat keeps it.
 	go func() {
 		for ctx.Err() == nil {
@@ -511,6 +534,12 @@ func TestProcessClusterFailures(t *testing.T) {
 			time.Sleep(time.Second)
 		}
 	}()
+	tk, twg := runTicker(ctx, h.LB, domain, group)
+	defer func() {
+		cancel()
+		twg.Wait()
+	}()
+	ed := startEditor(t, h.LB.URL(), domain, group)
 	without := func(dead *clustertest.Node) []*clustertest.Node {
 		var out []*clustertest.Node
 		for _, n := range nodes {
@@ -520,56 +549,90 @@ func TestProcessClusterFailures(t *testing.T) {
 		}
 		return out
 	}
+
+	// How a fault treats its victim: whether its process ends (the editor's socket on it
+	// closes), whether it stops as planned, whether the other nodes must stay ready.
+	type faultKind struct{ ends, planned, keepsReadiness bool }
+	var (
+		crashes = faultKind{ends: true, keepsReadiness: true}
+		freezes = faultKind{}
+		stops   = faultKind{ends: true, planned: true, keepsReadiness: true}
+	)
 	// fault runs the load through haproxy, applies the fault to victim, waits until the
-	// victim is ready again and checks; crash says whether requests in flight on the victim
-	// may fail, keepsReadiness whether the other nodes must stay ready throughout.
-	fault := func(t *testing.T, victim *clustertest.Node, crash, keepsReadiness bool, apply func(l *load)) {
+	// victim is ready again and checks.
+	fault := func(t *testing.T, victim *clustertest.Node, kind faultKind, apply func(l *load)) {
 		t.Helper()
 		l := &load{}
 		r := &readiness{}
 		h.failures()
+		tk.failures()
 		lctx, stop := context.WithCancel(ctx)
-		wg := l.run(lctx, t, func() []*clustertest.Node { return lb }, domain, group, 6)
+		wg := l.run(lctx, func() []*clustertest.Node { return lb }, domain, group, 6)
 		rwg := r.run(lctx)
 		time.Sleep(2 * time.Second)
+		held, mark, faultAt := holder(t, nodes), ed.mark(), time.Now()
 		r.set(without(victim))
 		apply(l)
 		victim.WaitReady(t, 60*time.Second)
 		r.set(nodes)
 		time.Sleep(3 * time.Second)
+		fired := int(tk.fired.Load())
 		stop()
 		wg.Wait()
 		rwg.Wait()
 		for name, c := range h.failures() {
-			if name != victim.Name || !crash {
-				t.Errorf("haproxy answered %d failures from %s (the failed node is %s)", c, name, victim.Name)
-			}
+			t.Errorf("haproxy answered %d failures from %s (the failed node is %s)", c, name, victim.Name)
+		}
+		if errs := tk.failures(); len(errs) > 0 {
+			t.Errorf("%d of the host's broadcasts and reports through haproxy failed, first: %s", len(errs), errs[0])
 		}
 		l.check(t, nodes, domain, group)
-		r.check(t, keepsReadiness)
+		r.check(t, kind.keepsReadiness)
+		checkEditor(t, ed, mark, faultAt, nodes, victim, held, kind.ends, kind.planned, fired)
+	}
+	crash := func(t *testing.T, victim *clustertest.Node, role string) {
+		fault(t, victim, crashes, func(*load) {
+			victim.Kill()
+			t.Logf("killed node %s, %s", victim.Name, role)
+			time.Sleep(5 * time.Second)
+			victim.Restart(t)
+		})
+	}
+	restart := func(t *testing.T, victim *clustertest.Node, role string) {
+		fault(t, victim, stops, func(*load) {
+			if err := victim.Stop(time.Minute); err != nil {
+				t.Error(err)
+			}
+			t.Logf("stopped node %s, %s, with SIGTERM", victim.Name, role)
+			if !strings.Contains(victim.Logs(), "handed over") {
+				t.Errorf("node %s did not hand over before it stopped:\n%s", victim.Name, victim.Logs())
+			}
+			victim.Restart(t)
+		})
+	}
+	// editorFirst applies a fault to the node holding the editor's socket, then to a node of
+	// the other role: the log's leader if that one followed, a follower if it led.
+	editorFirst := func(what string, apply func(t *testing.T, victim *clustertest.Node, role string)) {
+		var led bool
+		t.Run(what+" of the node holding the editor's socket", func(t *testing.T) {
+			victim := holder(t, nodes)
+			led = victim == leaderOf(t, nodes)
+			role := "a follower"
+			if led {
+				role = "the log's leader"
+			}
+			apply(t, victim, role+", holding the editor's socket")
+		})
+		t.Run(what+" of a node in the other role", func(t *testing.T) {
+			if led {
+				apply(t, without(leaderOf(t, nodes))[0], "a follower")
+			} else {
+				apply(t, leaderOf(t, nodes), "the log's leader")
+			}
+		})
 	}
 
-	t.Run("kill -9 of the log's leader", func(t *testing.T) {
-		leader := leaderOf(t, nodes)
-		fault(t, leader, true, true, func(l *load) {
-			l.crashedAt.Store(time.Now().UnixNano())
-			leader.Kill()
-			t.Logf("killed node %s, the log's leader", leader.Name)
-			time.Sleep(5 * time.Second)
-			leader.Restart(t)
-		})
-	})
-
-	t.Run("kill -9 of a follower", func(t *testing.T) {
-		follower := without(leaderOf(t, nodes))[0]
-		fault(t, follower, true, true, func(l *load) {
-			l.crashedAt.Store(time.Now().UnixNano())
-			follower.Kill()
-			t.Logf("killed node %s, a follower", follower.Name)
-			time.Sleep(5 * time.Second)
-			follower.Restart(t)
-		})
-	})
+	editorFirst("kill -9", crash)
 
 	for _, role := range []string{"a follower", "the log's leader"} {
 		t.Run("SIGSTOP of "+role+" for 6 s, then SIGCONT", func(t *testing.T) {
@@ -577,7 +640,7 @@ func TestProcessClusterFailures(t *testing.T) {
 			if role == "a follower" {
 				frozen = without(frozen)[0]
 			}
-			fault(t, frozen, false, false, func(*load) {
+			fault(t, frozen, freezes, func(*load) {
 				frozen.Signal(syscall.SIGSTOP)
 				t.Logf("froze node %s, %s", frozen.Name, role)
 				time.Sleep(6 * time.Second)
@@ -588,8 +651,7 @@ func TestProcessClusterFailures(t *testing.T) {
 
 	t.Run("replacement of the log's leader with an empty data directory", func(t *testing.T) {
 		leader := leaderOf(t, nodes)
-		fault(t, leader, true, true, func(l *load) {
-			l.crashedAt.Store(time.Now().UnixNano())
+		fault(t, leader, crashes, func(l *load) {
 			leader.Replace(t)
 			t.Logf("replaced node %s, the log's leader, by a process with an empty data directory", leader.Name)
 			// A subscription on the replacement starts only once it has caught up: it
@@ -607,9 +669,7 @@ func TestProcessClusterFailures(t *testing.T) {
 				sub, err = trySubscribe(t, leader, domain, group)
 			}
 			time.Sleep(2 * time.Second)
-			sub.mu.Lock()
-			got := append([]string(nil), sub.msgs...)
-			sub.mu.Unlock()
+			got := sub.close()
 			old := 0
 			for _, m := range got {
 				member, _, _ := strings.Cut(m, ":")
@@ -624,30 +684,19 @@ func TestProcessClusterFailures(t *testing.T) {
 		})
 		// Taking away a second original node right after the replacement (which once
 		// stalled writes) leaves the replacement and the third node serving.
-		second := without(leader)[0]
-		fault(t, second, true, true, func(l *load) {
-			l.crashedAt.Store(time.Now().UnixNano())
-			second.Kill()
-			t.Logf("killed node %s after the replacement", second.Name)
-			time.Sleep(5 * time.Second)
-			second.Restart(t)
-		})
+		crash(t, without(leader)[0], "right after the replacement")
 	})
 
-	for _, role := range []string{"the log's leader", "a follower"} {
-		t.Run("graceful restart of "+role, func(t *testing.T) {
-			stopped := leaderOf(t, nodes)
-			if role == "a follower" {
-				stopped = without(stopped)[0]
+	editorFirst("graceful restart", restart)
+
+	played := map[string]int{}
+	twice := 0
+	for _, ev := range ed.since(0) {
+		if ev.Ev == "played" {
+			if played[ev.Name]++; played[ev.Name] == 2 {
+				twice++
 			}
-			fault(t, stopped, false, true, func(*load) {
-				stopped.Stop(time.Minute)
-				t.Logf("stopped node %s, %s, with SIGTERM", stopped.Name, role)
-				if !strings.Contains(stopped.Logs(), "handed over") {
-					t.Errorf("node %s did not hand over before it stopped:\n%s", stopped.Name, stopped.Logs())
-				}
-				stopped.Restart(t)
-			})
-		})
+		}
 	}
+	t.Logf("the editor played %d broadcasts, %d of them twice (a broadcast haproxy resent after a crash took effect twice: deploy/cluster.md)", len(played), twice)
 }

@@ -3,17 +3,26 @@
 package realclient
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// APIKey is a key for meshd's -api-keys that the real clients are configured with. The runs of
+// '~' and '?' put both '+' and '/' into the standard-base64 header query parameter that
+// aws-appsync-subscription-link 2.4.3 sends without percent-encoding, whatever the alignment.
+const APIKey = "da2-meshd~~~~~~realclient??????test"
 
 // installTimeout bounds one npm ci.
 const installTimeout = 8 * time.Minute
@@ -93,4 +102,63 @@ func atLeast(version string, major, minor int) bool {
 		return false
 	}
 	return ma > major || ma == major && mi >= minor
+}
+
+// nodeLimit bounds one node --test run of the real-client test files.
+const nodeLimit = 4 * time.Minute
+
+// Run runs node --test on files of the Node project in dir, with env added to the
+// environment and its output streamed into the test log, and fails the test if they fail or
+// outlast nodeLimit.
+func Run(t testing.TB, node, dir string, env []string, files ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), nodeLimit)
+	defer cancel()
+	// --test-force-exit: both libraries leave their 15 s connection_init timer running after the
+	// ack (checkAckOk in aws-appsync-subscription-link, the handshake timeout in Amplify), which
+	// keeps a finished test file alive for up to 15 s more; the tests close their clients.
+	args := append([]string{"--test", "--test-force-exit", "--test-reporter=spec"}, files...)
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), env...), "NO_COLOR=1")
+	start := time.Now()
+	err := Stream(t, cmd)
+	t.Logf("node --test %s took %s", strings.Join(files, " "), time.Since(start).Round(time.Millisecond))
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("node --test did not finish within %s: %v", nodeLimit, err)
+	case err != nil:
+		t.Fatalf("node --test: %v (the real client libraries failed against meshd; see the log above)", err)
+	}
+}
+
+// Stream runs cmd with its output streamed line by line into the test log.
+func Stream(t testing.TB, cmd *exec.Cmd) error {
+	t.Helper()
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	// node --test runs each file in a child process; if the parent is killed on timeout, a
+	// child still holding the pipe must not keep Wait from returning.
+	cmd.WaitDelay = 10 * time.Second
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1<<20)
+		for sc.Scan() {
+			if line := strings.TrimRight(sc.Text(), " \r"); line != "" {
+				t.Log(line)
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	err := cmd.Run()
+	pw.Close()
+	wg.Wait()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exit
+	}
+	return err
 }

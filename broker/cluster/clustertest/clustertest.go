@@ -22,8 +22,18 @@ const Secret = "clustertest-secret"
 // Node is one meshd process of a test cluster.
 type Node struct {
 	*meshdtest.Process
-	Name    string
+	Name string
+	// APIKey, when set, goes with every Post (for nodes started with -api-keys).
+	APIKey  string
 	dataDir string
+}
+
+// Post is meshdtest's Post with the node's API key, if it has one.
+func (n *Node) Post(ctx context.Context, query string, vars map[string]any, header ...string) (map[string]any, error) {
+	if n.APIKey != "" {
+		header = append(header, "x-api-key", n.APIKey)
+	}
+	return n.Process.Post(ctx, query, vars, header...)
 }
 
 // Start runs an n-node cluster, each node with extra appended to its arguments, and waits

@@ -18,7 +18,8 @@
 //   gave; the host re-arms its connection timer with each renewal; members keep the group's
 //   expiresAt from the join. The connection timer leaves (host: dissolves) at expiresAt by the
 //   tab's clock.
-// - A subscription's groupDissolve disconnects. An error disconnects only when its errorType is
+// - A subscription's nodeStatus updates the other node's variables (latest value per key); its
+//   groupDissolve disconnects. An error disconnects only when its errorType is
 //   GroupNotFound, Unauthorized or NodeNotFound, or its message says not found, expired or
 //   unauthorized (heartbeats, data and event sends; never a poll).
 //
@@ -85,6 +86,7 @@ export class EditorTab {
     this.subscriptions = [];
     // Observations for the tests.
     this.played = [];
+    this.remoteData = {};
     this.sent = [];
     this.polls = 0;
     this.disconnected = null; // { reason, cause, at }
@@ -179,7 +181,8 @@ export class EditorTab {
       next: (result) => {
         const m = result?.data?.onMessageInGroup;
         if (!m) return;
-        if (m.batchEvent) this.queuePlayback((m.batchEvent.events ?? []).filter((e) => e.firedByNodeId !== this.meshId));
+        if (m.nodeStatus) this.handleDataUpdate(m.nodeStatus);
+        else if (m.batchEvent) this.queuePlayback((m.batchEvent.events ?? []).filter((e) => e.firedByNodeId !== this.meshId));
         else if (m.groupDissolve) {
           this.dissolveMessage = m.groupDissolve.message;
           this.cleanupAndDisconnect('unknown', 'dissolve message');
@@ -219,6 +222,12 @@ export class EditorTab {
 
   queuePlayback(events) {
     for (const e of events) this.played.push(e.name);
+  }
+
+  /** Another node's variables, as the extension keeps them (latest value per node and key). */
+  handleDataUpdate(status) {
+    const vars = (this.remoteData[status.nodeId] ??= {});
+    for (const { key, value } of status.data ?? []) vars[key] = value;
   }
 
   /** A broadcast block: queued, sent with the next batch. */
