@@ -29,7 +29,7 @@ type haproxy struct {
 	// TLSURL is the load balancer's GraphQL endpoint over TLS, whose certificate CAFile (a
 	// PEM file) trusts.
 	TLSURL, CAFile string
-	mu sync.Mutex
+	mu             sync.Mutex
 	// failed counts the requests haproxy logged with a status of 500 and above or none, by
 	// the node it sent them to ("<NOSRV>" when it had no node to send them to).
 	failed map[string]int
