@@ -613,22 +613,29 @@ func TestProcessClusterFailures(t *testing.T) {
 	// editorFirst applies a fault to the node holding the editor's socket, then to a node of
 	// the other role: the log's leader if that one followed, a follower if it led.
 	editorFirst := func(what string, apply func(t *testing.T, victim *clustertest.Node, role string)) {
+		var first *clustertest.Node
 		var led bool
 		t.Run(what+" of the node holding the editor's socket", func(t *testing.T) {
-			victim := holder(t, nodes)
-			led = victim == leaderOf(t, nodes)
+			first = holder(t, nodes)
+			led = first == leaderOf(t, nodes)
 			role := "a follower"
 			if led {
 				role = "the log's leader"
 			}
-			apply(t, victim, role+", holding the editor's socket")
+			apply(t, first, role+", holding the editor's socket")
 		})
 		t.Run(what+" of a node in the other role", func(t *testing.T) {
-			if led {
-				apply(t, without(leaderOf(t, nodes))[0], "a follower")
-			} else {
-				apply(t, leaderOf(t, nodes), "the log's leader")
+			leader := leaderOf(t, nodes)
+			if !led {
+				apply(t, leader, "the log's leader")
+				return
 			}
+			// A follower, the one that was not hit already if the first is one now.
+			followers := without(leader)
+			if followers[0] == first {
+				followers = followers[1:]
+			}
+			apply(t, followers[0], "a follower")
 		})
 	}
 
