@@ -16,6 +16,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/broker/cluster"
 	"github.com/smalruby/meshd/broker/cluster/clustertest"
 	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 	"github.com/smalruby/meshd/gql/realclient"
@@ -412,14 +414,15 @@ func (l *load) check(t *testing.T, nodes []*clustertest.Node, domain, group stri
 		len(acked), l.slowest.Round(time.Millisecond))
 }
 
-// leaderOf returns the node that most recently logged that it leads the cluster log.
-func leaderOf(t *testing.T, nodes []*clustertest.Node) *clustertest.Node {
+// leaderOf returns the node that most recently logged that it leads shard, the stream of one
+// shard of the cluster log.
+func leaderOf(t *testing.T, nodes []*clustertest.Node, shard string) *clustertest.Node {
 	t.Helper()
 	var leader *clustertest.Node
 	var latest string
 	for _, n := range nodes {
 		for _, line := range strings.Split(n.Logs(), "\n") {
-			if !strings.Contains(line, "this node leads the cluster log") {
+			if !strings.Contains(line, `msg="this node leads the cluster log"`) || !strings.HasSuffix(line, " shard="+shard) {
 				continue
 			}
 			if at, _, ok := strings.Cut(strings.TrimPrefix(line, "time="), " "); ok && at > latest {
@@ -428,9 +431,18 @@ func leaderOf(t *testing.T, nodes []*clustertest.Node) *clustertest.Node {
 		}
 	}
 	if leader == nil {
-		t.Fatal("no node says it leads the cluster log")
+		t.Fatalf("no node says it leads %s of the cluster log", shard)
 	}
 	return leader
+}
+
+// shardOf is the stream of the shard of the cluster log that holds a group: MESHD for the
+// first, MESHD-1, MESHD-2 … for the others.
+func shardOf(domain, group string) string {
+	if part := broker.PartOf(domain, group, cluster.DefaultShards); part > 0 {
+		return fmt.Sprint("MESHD-", part)
+	}
+	return "MESHD"
 }
 
 // readiness polls /readyz of the nodes that must stay ready and counts the answers that
@@ -489,21 +501,22 @@ func (r *readiness) check(t *testing.T, must bool) {
 // TestProcessClusterFailures runs three meshd processes behind real haproxy with the shipped
 // configuration (deploy/haproxy/meshd.cfg). Through it, first, the real clients' compatibility
 // suites (gql/testdata/node: aws-appsync, Amplify v6 over haproxy's TLS, the wire fixtures)
-// pass as against one meshd. Then, with a load of joins and reports through haproxy, a host
-// broadcasting and reporting a variable through it, and a pupil's editor subscribed through it
-// (the real aws-appsync client driven as the Mesh extension drives it), one after the other:
-// it kills with SIGKILL the node holding the editor's socket and then a node of the other role
-// (the log's leader or a follower) and restarts them; freezes a follower and the leader with
-// SIGSTOP; replaces the leader by a node with an empty data directory and then kills a second
-// node; stops with SIGTERM the node holding the editor's socket and then a node of the other
-// role and restarts them. After each fault: no request through haproxy failed and haproxy
-// answered no failure; no node but the failed one reported itself not ready (a freeze of a
-// follower excepted: a known limitation, logged); every acknowledged join is listed on every
-// node; the editor played a broadcast and got a variable change sent after the fault — when
-// its node ended, after its socket closed and the SDK's own retry subscribed again through
-// haproxy on a live node (how long it missed is logged); otherwise with its socket untouched.
-// The slowest request of each fault is its stall, logged for deploy/cluster.md's failure
-// table.
+// pass as against one meshd. Then, with a load of joins and reports to one group through
+// haproxy, the group's host broadcasting and reporting a variable through it, and a pupil's
+// editor subscribed through it (the real aws-appsync client driven as the Mesh extension
+// drives it), one after the other: it kills with SIGKILL the node holding the editor's socket
+// and then another node of the other role (the leader of the group's shard of the log, or a
+// node not leading it) and restarts them; freezes a node not leading the shard and its leader
+// with SIGSTOP; replaces the shard's leader by a node with an empty data directory and then
+// kills a second node; stops with SIGTERM the node holding the editor's socket and then
+// another of the other role and restarts them. After each fault: no request through haproxy
+// failed and haproxy answered no failure; no node but the failed one reported itself not
+// ready (a freeze excepted: a known limitation, logged); every acknowledged join is listed on
+// every node; the editor played a broadcast and got a variable change sent after the fault —
+// when its node ended, after its socket closed and the SDK's own retry subscribed again
+// through haproxy on a live node (how long it missed is logged); otherwise with its socket
+// untouched. The slowest request of each fault is its stall, logged for deploy/cluster.md's
+// failure table.
 func TestProcessClusterFailures(t *testing.T) {
 	nodes := clustertest.Start(t, 3, "-api-keys", realclient.APIKey)
 	h := startHAProxy(t, nodes)
@@ -526,6 +539,13 @@ func TestProcessClusterFailures(t *testing.T) {
 	lb := []*clustertest.Node{h.LB}
 	domain := domainOf(t, h.LB)
 	group := create(t, h.LB, domain, "host-load")
+	// The group's changes go through one shard of the log; its leader is the node whose
+	// failure stalls them, as the log's only leader did before the log had shards.
+	shard := shardOf(domain, group)
+	const (
+		leader   = "the leader of the group's shard"
+		follower = "a node not leading it"
+	)
 	ctx, cancel := context.WithCancel(context.Background())
 	// The group must outlive the test: the host's heartbeat keeps it.
 	go func() {
@@ -610,41 +630,42 @@ func TestProcessClusterFailures(t *testing.T) {
 			victim.Restart(t)
 		})
 	}
-	// editorFirst applies a fault to the node holding the editor's socket, then to a node of
-	// the other role: the log's leader if that one followed, a follower if it led.
+	// editorFirst applies a fault to the node holding the editor's socket, then to another
+	// node of the other role: the leader of the group's shard if the first did not lead it,
+	// one that does not lead it if the first did.
 	editorFirst := func(what string, apply func(t *testing.T, victim *clustertest.Node, role string)) {
 		var first *clustertest.Node
 		var led bool
 		t.Run(what+" of the node holding the editor's socket", func(t *testing.T) {
 			first = holder(t, nodes)
-			led = first == leaderOf(t, nodes)
-			role := "a follower"
+			led = first == leaderOf(t, nodes, shard)
+			role := follower
 			if led {
-				role = "the log's leader"
+				role = leader
 			}
 			apply(t, first, role+", holding the editor's socket")
 		})
 		t.Run(what+" of a node in the other role", func(t *testing.T) {
-			leader := leaderOf(t, nodes)
-			if !led {
-				apply(t, leader, "the log's leader")
+			l := leaderOf(t, nodes, shard)
+			if !led && l != first {
+				apply(t, l, leader)
 				return
 			}
-			// A follower, the one that was not hit already if the first is one now.
-			followers := without(leader)
-			if followers[0] == first {
-				followers = followers[1:]
+			for _, n := range without(l) {
+				if n != first {
+					apply(t, n, follower)
+					return
+				}
 			}
-			apply(t, followers[0], "a follower")
 		})
 	}
 
 	editorFirst("kill -9", crash)
 
-	for _, role := range []string{"a follower", "the log's leader"} {
+	for _, role := range []string{follower, leader} {
 		t.Run("SIGSTOP of "+role+" for 6 s, then SIGCONT", func(t *testing.T) {
-			frozen := leaderOf(t, nodes)
-			if role == "a follower" {
+			frozen := leaderOf(t, nodes, shard)
+			if role == follower {
 				frozen = without(frozen)[0]
 			}
 			fault(t, frozen, freezes, func(*load) {
@@ -656,15 +677,15 @@ func TestProcessClusterFailures(t *testing.T) {
 		})
 	}
 
-	t.Run("replacement of the log's leader with an empty data directory", func(t *testing.T) {
-		leader := leaderOf(t, nodes)
-		fault(t, leader, crashes, func(l *load) {
-			leader.Replace(t)
-			t.Logf("replaced node %s, the log's leader, by a process with an empty data directory", leader.Name)
+	t.Run("replacement of "+leader+" with an empty data directory", func(t *testing.T) {
+		replaced := leaderOf(t, nodes, shard)
+		fault(t, replaced, crashes, func(l *load) {
+			replaced.Replace(t)
+			t.Logf("replaced node %s, %s, by a process with an empty data directory", replaced.Name, leader)
 			// A subscription on the replacement starts only once it has caught up: it
 			// receives no report acknowledged before it asked to subscribe.
 			asked := time.Now()
-			sub, err := trySubscribe(t, leader, domain, group)
+			sub, err := trySubscribe(t, replaced, domain, group)
 			for attempt := 1; err != nil; attempt++ {
 				// The replacement may need longer than one start to catch up on a busy
 				// machine; the subscription then fails rather than starting early.
@@ -673,7 +694,7 @@ func TestProcessClusterFailures(t *testing.T) {
 					t.Fatal("no subscription on the replacement after 5 attempts")
 				}
 				asked = time.Now()
-				sub, err = trySubscribe(t, leader, domain, group)
+				sub, err = trySubscribe(t, replaced, domain, group)
 			}
 			time.Sleep(2 * time.Second)
 			got := sub.close()
@@ -691,7 +712,7 @@ func TestProcessClusterFailures(t *testing.T) {
 		})
 		// Taking away a second original node right after the replacement (which once
 		// stalled writes) leaves the replacement and the third node serving.
-		crash(t, without(leader)[0], "right after the replacement")
+		crash(t, without(replaced)[0], "right after the replacement")
 	})
 
 	editorFirst("graceful restart", restart)
