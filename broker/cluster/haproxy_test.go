@@ -33,12 +33,16 @@ type haproxy struct {
 	// failed counts the requests haproxy logged with a status of 500 and above or none, by
 	// the node it sent them to ("<NOSRV>" when it had no node to send them to).
 	failed map[string]int
-	lines  []string
+	// retried counts the requests haproxy sent again (L7 retries) and that then succeeded or
+	// failed.
+	retried int
+	lines   []string
 }
 
 // httpLogLine is haproxy's httplog line: the server that answered, the timers, the status
-// (-1 when the request ended without one).
-var httpLogLine = regexp.MustCompile(`meshd_nodes/(\S+) \S+ (-1|\d{3}) `)
+// (-1 when the request ended without one), the bytes, cookies and termination state, the
+// connection counts and how many times the request was tried again (+ when on another node).
+var httpLogLine = regexp.MustCompile(`meshd_nodes/(\S+) \S+ (-1|\d{3}) \S+ \S+ \S+ \S+ \d+/\d+/\d+/\d+/\+?(\d+) `)
 
 // startHAProxy runs the shipped configuration with its bind address and server lines set to
 // the test's nodes, and waits until it forwards requests.
@@ -92,8 +96,13 @@ func startHAProxy(t *testing.T, nodes []*clustertest.Node) *haproxy {
 			line := sc.Text()
 			h.mu.Lock()
 			h.lines = append(h.lines, line)
-			if m := httpLogLine.FindStringSubmatch(line); m != nil && (m[2] == "-1" || m[2] >= "500") {
-				h.failed[m[1]]++
+			if m := httpLogLine.FindStringSubmatch(line); m != nil {
+				if m[2] == "-1" || m[2] >= "500" {
+					h.failed[m[1]]++
+				}
+				if m[3] != "0" {
+					h.retried++
+				}
 			}
 			h.mu.Unlock()
 		}
@@ -153,11 +162,12 @@ func tlsFiles(t *testing.T) (pemFile, caFile string) {
 	return pemFile, caFile
 }
 
-// failures returns and resets the failed answers haproxy logged, by node.
-func (h *haproxy) failures() map[string]int {
+// failures returns and resets the failed answers haproxy logged, by node, and how many
+// requests it sent again.
+func (h *haproxy) failures() (map[string]int, int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	f := h.failed
-	h.failed = map[string]int{}
-	return f
+	f, r := h.failed, h.retried
+	h.failed, h.retried = map[string]int{}, 0
+	return f, r
 }

@@ -531,7 +531,8 @@ func TestProcessClusterFailures(t *testing.T) {
 			"MESHD_API_KEY=" + realclient.APIKey,
 			"NODE_EXTRA_CA_CERTS=" + h.CAFile,
 		}, "appsync.test.mjs", "amplify.test.mjs", "wire.test.mjs")
-		for name, c := range h.failures() {
+		failed, _ := h.failures()
+		for name, c := range failed {
 			t.Errorf("haproxy answered %d failures from %s during the suites", c, name)
 		}
 	})
@@ -600,9 +601,11 @@ func TestProcessClusterFailures(t *testing.T) {
 		stop()
 		wg.Wait()
 		rwg.Wait()
-		for name, c := range h.failures() {
+		failed, retried := h.failures()
+		for name, c := range failed {
 			t.Errorf("haproxy answered %d failures from %s (the failed node is %s)", c, name, victim.Name)
 		}
+		t.Logf("haproxy tried %d requests again (L7 retries)", retried)
 		if errs := tk.failures(); len(errs) > 0 {
 			t.Errorf("%d of the host's broadcasts and reports through haproxy failed, first: %s", len(errs), errs[0])
 		}
