@@ -14,8 +14,8 @@ import (
 func TestPrintStatusStates(t *testing.T) {
 	now := time.Now()
 	st := &console.Status{Taken: now, Domains: []console.DomainStatus{{Domain: "d", Groups: []console.GroupStatus{
-		{Kana: "いしかたうん", UseWebSocket: true, Live: true, ExpiresAt: now.Add(time.Hour), HostDeadline: now.Add(time.Minute)},
-		{Kana: "きくなにこは", Live: true, HostLate: true, ExpiresAt: now.Add(time.Hour), HostDeadline: now.Add(time.Second)},
+		{Kana: "いしかたうん", UseWebSocket: true, ExpiresAt: now.Add(time.Hour), HostDeadline: now.Add(time.Minute)},
+		{Kana: "きくなにこは", HostLate: true, ExpiresAt: now.Add(time.Hour), HostDeadline: now.Add(time.Second)},
 	}}}}
 	var out bytes.Buffer
 	printStatus(&out, st)

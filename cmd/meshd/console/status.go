@@ -100,7 +100,6 @@ type GroupStatus struct {
 	CreatedAt    time.Time `json:"createdAt"`
 	ExpiresAt    time.Time `json:"expiresAt"`
 	HostDeadline time.Time `json:"hostDeadline"`
-	Live         bool      `json:"live"`
 	// HostLastActive and HostState are the host's last activity and state; HostLate says the
 	// host missed its heartbeat (its screen may have been closed).
 	HostLastActive time.Time `json:"hostLastActive"`
@@ -151,12 +150,13 @@ type EventStatus struct {
 	At       time.Time `json:"at"`
 }
 
+// groupStatus describes a live group for the page (the sampler leaves dead ones to the ended list).
 func groupStatus(g *broker.GroupSnapshot, subs int, p presence, now time.Time) GroupStatus {
-	hostState := p.state(g.HostLastActive, now, g.Live, p.host)
+	hostState := p.state(g.HostLastActive, now, true, p.host)
 	gs := GroupStatus{
 		ID: g.ID, FullID: g.FullID(), Name: g.Name, Kana: Kana(g.Name), HostID: g.HostID, HostKana: Kana(g.HostID),
 		UseWebSocket: g.UseWebSocket, CreatedAt: g.CreatedAt, ExpiresAt: g.ExpiresAt, HostDeadline: g.HostDeadline,
-		Live: g.Live, Subscriptions: subs, HostLastActive: g.HostLastActive, HostState: hostState,
+		Subscriptions: subs, HostLastActive: g.HostLastActive, HostState: hostState,
 		HostLate: hostState == StateSilent, Joined: 1, PolledAt: g.PolledAt,
 		Members: make([]MemberStatus, len(g.Members)),
 		Nodes:   make([]NodeVariables, len(g.Statuses)),

@@ -19,7 +19,7 @@ const TEXT = {
     version: 'Version', uptime: 'Uptime', sockets: 'Open sockets', subscriptions: 'Connections', groups: 'Groups', members: 'Pupils',
     rps: 'Requests/s', mps: 'Traffic/s', cpu: 'CPU', mem: 'Memory', heap: 'Go heap', errors: (m) => `Errors (last ${m} min)`,
     store: 'Storage', storeOK: (k, s) => `${k} · ${s} · OK`, storeErr: (e) => `last save failed: ${e}`, none: 'none',
-    host: 'host', websocket: 'live connection', polling: 'polling', gone: 'ended', alive: 'in progress',
+    host: 'host', websocket: 'live connection', polling: 'polling', alive: 'in progress',
     created: 'started', expires: 'ends in', heartbeat: 'host answers within', overdue: 'overdue', subsShort: 'connected', mpsShort: 'traffic/s',
     counts: (c, j) => `connected ${c} / joined ${j}`, silentN: (n) => `${n} not answering`,
     hostLate: 'The host is not answering: the host\'s screen may have been closed.',
@@ -45,7 +45,7 @@ const TEXT = {
     version: 'バージョン', uptime: '稼働時間', sockets: '開いているソケット', subscriptions: '接続', groups: 'グループ', members: '参加者',
     rps: 'リクエスト/秒', mps: '通信/秒', cpu: 'CPU', mem: 'メモリ', heap: 'Go ヒープ', errors: (m) => `エラー（直近${m}分）`,
     store: '保存先', storeOK: (k, s) => `${k} · ${s} · 正常`, storeErr: (e) => `直近の保存に失敗: ${e}`, none: 'なし',
-    host: 'ホスト', websocket: '常時接続', polling: 'ポーリング', gone: '終了', alive: '進行中',
+    host: 'ホスト', websocket: '常時接続', polling: 'ポーリング', alive: '進行中',
     created: '開始', expires: '終了まで', heartbeat: 'ホストの応答 あと', overdue: '期限切れ', subsShort: '接続', mpsShort: '通信/秒',
     counts: (c, j) => `接続 ${c} / 参加 ${j}`, silentN: (n) => `応答なし ${n} 人`,
     hostLate: 'ホストの応答がありません。ホストの画面が閉じられた可能性があります。',
@@ -360,16 +360,15 @@ function renderGroup(card, g, force) {
   card.dataset.domain = g.domain;
   card.dataset.id = g.id;
   card.dataset.kana = g.kana;
-  card.classList.toggle('gone', !g.live);
   const h3 = $('h3', card);
   setText(h3, label);
   h3.title = `${g.name}\n${g.fullId}`;
   setText($('.badge.mode', card), g.useWebSocket ? t('websocket') : t('polling'));
   const state = $('.badge.state', card);
-  setText(state, g.live ? t('alive') : t('gone'));
-  state.className = `badge state ${g.live ? 'ok' : 'bad'}`;
+  setText(state, t('alive'));
+  state.className = 'badge state ok';
   const banner = $('.banner', card);
-  banner.hidden = !(g.live && g.hostLate);
+  banner.hidden = !g.hostLate;
   setText(banner, banner.hidden ? '' : t('hostLate'));
   card.classList.toggle('late', !banner.hidden);
   record(g);
@@ -393,7 +392,7 @@ function renderGroup(card, g, force) {
 
   // One row per node: the host, every member, and anyone else who reported.
   const nodes = new Map();
-  nodes.set(g.hostId, { id: g.hostId, kana: g.hostKana, host: true, live: g.live, state: g.hostState, seen: g.hostLastActive, vars: [] });
+  nodes.set(g.hostId, { id: g.hostId, kana: g.hostKana, host: true, live: true, state: g.hostState, seen: g.hostLastActive, vars: [] });
   for (const m of g.members) nodes.set(m.nodeId, { id: m.nodeId, kana: m.kana, host: m.nodeId === g.hostId, live: m.live, state: m.state, seen: m.lastActive, vars: [] });
   for (const n of g.nodes) {
     const x = nodes.get(n.nodeId) || { id: n.nodeId, kana: n.kana, host: false, live: true, state: 'idle', seen: n.reported, vars: [] };
