@@ -43,10 +43,11 @@ func launchNode(t testing.TB, name, listen string, routes []string, shards int) 
 	return n
 }
 
-// TestAddAndReplaceNodes follows deploy/cluster.md: a node added later replays the log and
-// serves; a dead node's replacement, with the same name and an empty data directory, replays
-// the log and becomes a current replica again. (Stopping a second original node afterwards
-// sometimes stalled writes; deploy/cluster.md states that limitation.)
+// TestAddAndReplaceNodes follows deploy/cluster.md: the shards' leaders spread over the
+// nodes; a node added later replays the log and serves; a node set to another number of
+// shards refuses to serve and creates no stream; a dead node's replacement, with the same name
+// and an empty data directory, replays the log and becomes a current replica of every shard
+// again.
 func TestAddAndReplaceNodes(t *testing.T) {
 	nodes := startNodes(t, 3, nil, nil)
 	ctx := context.Background()

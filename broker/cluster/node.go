@@ -37,7 +37,7 @@ const (
 	retryWait = 250 * time.Millisecond
 	// syncTimeout bounds how long a query waits until this node has applied the whole log.
 	syncTimeout = 20 * time.Second
-	// readyLeaderWait bounds how long a readiness check waits for the log's leader before it
+	// readyLeaderWait bounds how long a readiness check waits for a shard's leader before it
 	// judges by what this node knows.
 	readyLeaderWait = time.Second
 	// lateWait is how long a caller waits for an entry it knows of to arrive republished

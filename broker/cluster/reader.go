@@ -41,7 +41,7 @@ const (
 	fillBusy = 10 * time.Millisecond
 )
 
-// subscribeApplied starts receiving the entries the log's leader republishes.
+// subscribeApplied starts receiving the entries the shard's leader republishes.
 func (s *shard) subscribeApplied() (*nats.Subscription, error) {
 	sub, err := s.node.nc.Subscribe(s.applied, func(m *nats.Msg) {
 		seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
