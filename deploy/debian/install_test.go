@@ -4,25 +4,21 @@
 package debian
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/smalruby/meshd/cmd/meshd/meshdtest"
 	"github.com/smalruby/meshd/deploy/apttest"
 	"github.com/smalruby/meshd/gql/realclient"
 )
@@ -143,9 +139,9 @@ func TestInstalledPackage(t *testing.T) {
 		t.Errorf("meshd check as the meshd user: %v\n%s", err, out)
 	}
 	m := startInChroot(t, chroot, env)
-	runClient(t, node, nodeDir, m.base)
-	domain, group := lesson(t, m.base)
-	m.stop(t)
+	runClient(t, node, nodeDir, m)
+	domain, group := lesson(t, m)
+	stop(t, m)
 	key := read(t, filepath.Join(chroot, "var/lib/meshd/admin-key"))
 	expectFile(t, chroot, "/var/lib/meshd/admin-key", 0o600, uid)
 	expectFile(t, chroot, "/var/lib/meshd/meshd.db", 0o600, uid)
@@ -165,15 +161,15 @@ func TestInstalledPackage(t *testing.T) {
 		t.Error("the upgrade changed the admin key")
 	}
 	m = startInChroot(t, chroot, env)
-	if d := m.post(t, `mutation { createDomain }`, nil)["createDomain"]; d != domain {
+	if d := post(t, m, `mutation { createDomain }`, nil)["createDomain"]; d != domain {
 		t.Errorf("domain %v after the upgrade, was %s", d, domain)
 	}
-	list := m.post(t, `query($d: String!) { listGroupsByDomain(domain: $d) { id } }`, map[string]any{"d": domain})["listGroupsByDomain"].([]any)
+	list := post(t, m, `query($d: String!) { listGroupsByDomain(domain: $d) { id } }`, map[string]any{"d": domain})["listGroupsByDomain"].([]any)
 	if len(list) != 1 || list[0].(map[string]any)["id"] != group {
 		t.Errorf("the lesson's group after the upgrade: %v", list)
 	}
-	runClient(t, node, nodeDir, m.base)
-	m.stop(t)
+	runClient(t, node, nodeDir, m)
+	stop(t, m)
 
 	// Removing keeps state and settings; purging deletes them.
 	in(t, chroot, "dpkg", "--remove", "meshd")
@@ -200,10 +196,10 @@ func TestInstalledPackage(t *testing.T) {
 			if out, err := exec.Command("dpkg-deb", "-x", filepath.Join(first, "meshd_1.2.3_"+arch.deb+".deb"), dir).CombinedOutput(); err != nil {
 				t.Fatalf("dpkg-deb -x: %v\n%s", err, out)
 			}
-			m := start(t, exec.Command(emulator, filepath.Join(dir, "usr/bin/meshd")), []string{
-				"MESH_LISTEN_ADDR=127.0.0.1:0", "MESH_API_KEYS=" + apiKey, "MESH_LOG_FORMAT=text", "MESH_DATA_DIR=" + filepath.Join(dir, "data")})
-			runClient(t, node, nodeDir, m.base)
-			m.stop(t)
+			m := start(t, meshdtest.Options{Prefix: []string{emulator}, Binary: filepath.Join(dir, "usr/bin/meshd"), Environ: []string{
+				"MESH_LISTEN_ADDR=127.0.0.1:0", "MESH_API_KEYS=" + apiKey, "MESH_DATA_DIR=" + filepath.Join(dir, "data")}})
+			runClient(t, node, nodeDir, m)
+			stop(t, m)
 		})
 	}
 }
@@ -289,123 +285,57 @@ func unitEnvironment(t *testing.T, root, unit string) []string {
 	return env
 }
 
-// meshd is a meshd process the test started.
-type meshd struct {
-	cmd    *exec.Cmd
-	base   string
-	mu     sync.Mutex
-	log    bytes.Buffer
-	exited chan error
+// startInChroot runs the unit's ExecStart inside root as the meshd user with exactly env, as
+// systemd would.
+func startInChroot(t *testing.T, root string, env []string) *meshdtest.Process {
+	t.Helper()
+	return start(t, meshdtest.Options{Prefix: []string{"chroot", "--userspec=meshd:meshd", root}, Binary: "/usr/bin/meshd", Environ: env})
 }
 
-var listening = regexp.MustCompile(`msg="meshd listening" addr=(\S+)`)
-
-// startInChroot runs the unit's ExecStart inside root as the meshd user, as systemd would.
-func startInChroot(t *testing.T, root string, env []string) *meshd {
+// start starts meshd as o says and waits for it to listen.
+func start(t *testing.T, o meshdtest.Options) *meshdtest.Process {
 	t.Helper()
-	return start(t, exec.Command("chroot", "--userspec=meshd:meshd", root, "/usr/bin/meshd"), env)
-}
-
-// start starts cmd with exactly env and waits for it to listen.
-func start(t *testing.T, cmd *exec.Cmd, env []string) *meshd {
-	t.Helper()
-	cmd.Env = env
-	pipe, err := cmd.StderrPipe()
+	o.StartTimeout = 2 * time.Minute
+	p, err := meshdtest.Start(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m := &meshd{cmd: cmd, exited: make(chan error, 1)}
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		for sc.Scan() {
-			m.mu.Lock()
-			m.log.WriteString(sc.Text() + "\n")
-			m.mu.Unlock()
-			if a := listening.FindStringSubmatch(sc.Text()); a != nil {
-				addr <- a[1]
-			}
-		}
-		m.exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			<-m.exited
-		}
-	})
-	select {
-	case a := <-addr:
-		m.base = "http://" + a
-	case err := <-m.exited:
-		t.Fatalf("meshd exited: %v\n%s", err, m.logs())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("meshd did not start:\n%s", m.logs())
-	}
-	return m
-}
-
-func (m *meshd) logs() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.log.String()
+	t.Cleanup(func() { p.Kill() })
+	return p
 }
 
 // stop sends SIGTERM and expects a clean exit.
-func (m *meshd) stop(t *testing.T) {
+func stop(t *testing.T, p *meshdtest.Process) {
 	t.Helper()
-	m.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-m.exited:
-		if err != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", err, m.logs())
-		}
-	case <-time.After(time.Minute):
-		t.Fatalf("meshd did not stop:\n%s", m.logs())
+	if err := p.Stop(time.Minute); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // post runs a GraphQL document with the editor's key and returns its data.
-func (m *meshd) post(t *testing.T, query string, vars map[string]any) map[string]any {
+func post(t *testing.T, p *meshdtest.Process, query string, vars map[string]any) map[string]any {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, m.base+"/graphql", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("x-api-key", apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	data, err := p.Post(context.Background(), query, vars, "x-api-key", apiKey)
+	if err != nil || data == nil {
+		t.Fatalf("%s: %v %v", query, err, data)
 	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out struct {
-		Data   map[string]any `json:"data"`
-		Errors []any          `json:"errors"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil || len(out.Errors) > 0 || out.Data == nil {
-		t.Fatalf("%s: %s", query, raw)
-	}
-	return out.Data
+	return data
 }
 
 // lesson leaves a group behind for the upgrade to find, and returns its domain and id.
-func lesson(t *testing.T, base string) (domain, group string) {
+func lesson(t *testing.T, p *meshdtest.Process) (domain, group string) {
 	t.Helper()
-	m := &meshd{base: base}
-	domain = m.post(t, `mutation { createDomain }`, nil)["createDomain"].(string)
-	g := m.post(t, `mutation($d: String!) { createGroup(name: "upgrade", hostId: "teacher", domain: $d) { id } }`, map[string]any{"d": domain})
+	domain = post(t, p, `mutation { createDomain }`, nil)["createDomain"].(string)
+	g := post(t, p, `mutation($d: String!) { createGroup(name: "upgrade", hostId: "teacher", domain: $d) { id } }`, map[string]any{"d": domain})
 	return domain, g["createGroup"].(map[string]any)["id"].(string)
 }
 
-// runClient runs the editor's SDK, aws-appsync, through the real-client tests against base.
-func runClient(t *testing.T, node, dir, base string) {
+// runClient runs the editor's SDK, aws-appsync, through the real-client tests against p.
+func runClient(t *testing.T, node, dir string, p *meshdtest.Process) {
 	t.Helper()
 	cmd := exec.Command(node, "--test", "--test-force-exit", "--test-reporter=spec", "appsync.test.mjs")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MESHD_HTTP_URL="+base+"/graphql", "MESHD_API_KEY="+apiKey, "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "MESHD_HTTP_URL="+p.URL(), "MESHD_API_KEY="+apiKey, "NO_COLOR=1")
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
