@@ -42,15 +42,30 @@ func usage(out io.Writer, settings []setting) {
 	io.WriteString(out, b.String())
 }
 
-// settingsMarkdown is the README's settings table, one per topic, from the same definitions
-// as -h.
-func settingsMarkdown(settings []setting) string {
+// readmeTable is the wording of one README's settings tables: the header row after the
+// topic's title, each topic's title, and each setting's meaning.
+type readmeTable struct {
+	header  string
+	title   func(topic) string
+	meaning func(setting) string
+}
+
+// english is README.md's wording: the titles and usages of -h.
+var english = readmeTable{
+	header:  "| environment | flag | default | meaning |",
+	title:   func(t topic) string { return topics[t] },
+	meaning: func(s setting) string { return s.usage },
+}
+
+// settingsMarkdown is a README's settings table, one per topic, from the same definitions
+// as -h, worded as in.
+func settingsMarkdown(settings []setting, in readmeTable) string {
 	var b strings.Builder
-	for t, title := range topics {
+	for t := range topics {
 		if t > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "**%s**\n\n| environment | flag | default | meaning |\n|---|---|---|---|\n", title)
+		fmt.Fprintf(&b, "**%s**\n\n%s\n|---|---|---|---|\n", in.title(topic(t)), in.header)
 		for _, s := range settings {
 			if s.topic != topic(t) {
 				continue
@@ -59,7 +74,7 @@ func settingsMarkdown(settings []setting) string {
 			if def == "" {
 				def = `""`
 			}
-			fmt.Fprintf(&b, "| `%s` | `-%s` | `%s` | %s |\n", s.env, s.name(), def, strings.ReplaceAll(s.usage, "|", `\|`))
+			fmt.Fprintf(&b, "| `%s` | `-%s` | `%s` | %s |\n", s.env, s.name(), def, strings.ReplaceAll(in.meaning(s), "|", `\|`))
 		}
 	}
 	return b.String()

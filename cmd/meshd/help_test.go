@@ -34,7 +34,7 @@ func TestREADMESettings(t *testing.T) {
 	if !ok {
 		t.Fatalf("README.md has no %q", settingsFinish)
 	}
-	want := settingsMarkdown((&config{}).settings())
+	want := settingsMarkdown((&config{}).settings(), english)
 	if current == want {
 		return
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -96,33 +95,22 @@ var topicsJa = map[topic]string{
 	topicLogging:   "ログとメトリクス",
 }
 
-// settingsMarkdownJa renders README.ja.md's settings tables from the flag definitions.
-func settingsMarkdownJa(settings []setting) string {
-	var b strings.Builder
-	for t, title := range topics {
-		if ja, ok := topicsJa[topic(t)]; ok {
-			title = ja
+// japanese is README.ja.md's wording of the settings tables: the English usage stands where
+// a setting has no translation yet.
+var japanese = readmeTable{
+	header: "| 環境変数 | フラグ | 既定値 | 意味 |",
+	title: func(t topic) string {
+		if ja, ok := topicsJa[t]; ok {
+			return ja
 		}
-		if t > 0 {
-			b.WriteString("\n")
+		return topics[t]
+	},
+	meaning: func(s setting) string {
+		if ja, ok := settingsJa[s.env]; ok {
+			return ja
 		}
-		fmt.Fprintf(&b, "**%s**\n\n| 環境変数 | フラグ | 既定値 | 意味 |\n|---|---|---|---|\n", title)
-		for _, s := range settings {
-			if s.topic != topic(t) {
-				continue
-			}
-			def := s.value.String()
-			if def == "" {
-				def = `""`
-			}
-			meaning, ok := settingsJa[s.env]
-			if !ok {
-				meaning = s.usage
-			}
-			fmt.Fprintf(&b, "| `%s` | `-%s` | `%s` | %s |\n", s.env, s.name(), def, strings.ReplaceAll(meaning, "|", `\|`))
-		}
-	}
-	return b.String()
+		return s.usage
+	},
 }
 
 // TestREADMESettingsJa keeps README.ja.md's settings tables equal to what the flag definitions
@@ -141,7 +129,7 @@ func TestREADMESettingsJa(t *testing.T) {
 		t.Fatalf("README.ja.md has no %q", settingsFinish)
 	}
 	settings := (&config{}).settings()
-	want := settingsMarkdownJa(settings)
+	want := settingsMarkdown(settings, japanese)
 	if current != want {
 		if !*updateREADME {
 			t.Fatalf("README.ja.md's settings tables are stale; run go test ./cmd/meshd -run TestREADMESettings -update-readme\nwant:\n%s", want)
