@@ -211,7 +211,7 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("the unit has no %s", key)
 		}
 	}
-	// meshd speaks sd_notify (cmd/meshd/notify.go): the unit must expect it.
+	// meshd speaks sd_notify (cmd/meshd/sdnotify): the unit must expect it.
 	if !strings.Contains(string(raw), "\nType=notify\n") {
 		t.Error("the unit is not Type=notify")
 	}

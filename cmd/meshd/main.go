@@ -1,6 +1,8 @@
 // Command meshd serves the Mesh v2 realtime GraphQL API of the Smalruby 3 editor on
 // premises: one binary, state in memory, persisted to one bbolt file, subscriptions over an
-// embedded NATS server.
+// embedded NATS server. Package main holds the settings, the commands and the wiring; what it
+// wires (listeners, the connection budget, metrics, TLS, systemd, the console, the editor) is
+// in the packages beside it.
 package main
 
 import (
