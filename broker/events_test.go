@@ -225,10 +225,10 @@ func TestEventsInOrderKeyOrder(t *testing.T) {
 	if names(fired.Events) != "e1,e0" {
 		t.Fatalf("fireEventsByNode returned %s, want e1,e0", names(fired.Events))
 	}
-	if m := next(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e1,e3,e2,e4,e0" {
+	if m := brokertest.Receive(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e1,e3,e2,e4,e0" {
 		t.Fatalf("first delivered batch = %+v", m)
 	}
-	if m := next(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e1,e0" {
+	if m := brokertest.Receive(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e1,e0" {
 		t.Fatalf("second delivered batch = %+v", m)
 	}
 	page, _ := f.b.EventsSince(g.ID, g.Domain, all[1].Cursor)

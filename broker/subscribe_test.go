@@ -2,9 +2,11 @@ package broker_test
 
 import (
 	"fmt"
-	"github.com/smalruby/meshd/broker"
 	"testing"
 	"time"
+
+	"github.com/smalruby/meshd/broker"
+	"github.com/smalruby/meshd/broker/brokertest"
 )
 
 // collect subscribes to a group and returns a channel of its messages.
@@ -19,17 +21,6 @@ func collect(t *testing.T, f *fixture, g broker.Group) <-chan *broker.Message {
 	return ch
 }
 
-func next(t *testing.T, ch <-chan *broker.Message) *broker.Message {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message within 10 s")
-		return nil
-	}
-}
-
 func TestSubscribe(t *testing.T) {
 	f := newFixture(t)
 	g := f.create(t, "host", "d")
@@ -42,20 +33,20 @@ func TestSubscribe(t *testing.T) {
 	f.b.RecordEvents(g.ID, g.Domain, "p", inputs("e3"))
 	f.b.DissolveGroup(ctx, g.ID, g.Domain, "host")
 
-	if m := next(t, msgs); m.Status == nil || m.Status.Data[0].Value != "v" || m.Batch != nil {
+	if m := brokertest.Receive(t, msgs); m.Status == nil || m.Status.Data[0].Value != "v" || m.Batch != nil {
 		t.Fatalf("first message = %+v", m)
 	}
-	if m := next(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e1,e2" || m.Batch.Events[0].Payload != nil {
+	if m := brokertest.Receive(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e1,e2" || m.Batch.Events[0].Payload != nil {
 		t.Fatalf("second message = %+v", m)
 	}
-	if m := next(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e3" || m.Batch.FiredByNodeID != "p" {
+	if m := brokertest.Receive(t, msgs); m.Batch == nil || names(m.Batch.Events) != "e3" || m.Batch.FiredByNodeID != "p" {
 		t.Fatalf("recorded events reach subscribers: %+v", m)
 	}
-	if m := next(t, msgs); m.Dissolve == nil || m.Dissolve.Message != "Group 00000000-0000-4000-8000-000000000001@d has been dissolved successfully." {
+	if m := brokertest.Receive(t, msgs); m.Dissolve == nil || m.Dissolve.Message != "Group 00000000-0000-4000-8000-000000000001@d has been dissolved successfully." {
 		t.Fatalf("dissolve message = %+v", m)
 	}
 	f.b.ReportData(other.ID, other.Domain, "x", nil)
-	if m := next(t, otherMsgs); m.GroupID != other.ID {
+	if m := brokertest.Receive(t, otherMsgs); m.GroupID != other.ID {
 		t.Fatalf("other group got %+v", m)
 	}
 	select {
@@ -85,7 +76,7 @@ func TestSubscribeOrderUnderConcurrentPublishers(t *testing.T) {
 	last := map[string]int{}
 	var prev time.Time
 	for range publishers * each {
-		m := next(t, msgs)
+		m := brokertest.Receive(t, msgs)
 		var i int
 		fmt.Sscan(m.Status.Data[0].Value, &i)
 		if seen, ok := last[m.Status.NodeID]; ok && i != seen+1 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/smalruby/meshd/broker/brokertest"
 	"github.com/smalruby/meshd/broker/bus"
 )
 
@@ -99,17 +100,6 @@ func subscribe(t *testing.T, b *bus.Bus, domain, group string, ch chan<- string)
 	return sub
 }
 
-func receive(t *testing.T, ch <-chan string) string {
-	t.Helper()
-	select {
-	case m := <-ch:
-		return m
-	case <-time.After(10 * time.Second):
-		t.Fatal("no message within 10 s")
-		return ""
-	}
-}
-
 func TestOrderAndIsolation(t *testing.T) {
 	b := newBus(t, bus.Options{})
 	const n = 10000
@@ -127,14 +117,14 @@ func TestOrderAndIsolation(t *testing.T) {
 	}
 	publish(b, "a_b", "g", "other")
 	for i := range n {
-		if got := receive(t, a1); got != fmt.Sprint(i) {
+		if got := brokertest.Receive(t, a1); got != fmt.Sprint(i) {
 			t.Fatalf("subscriber 1: message %d is %q", i, got)
 		}
-		if got := receive(t, a2); got != fmt.Sprint(i) {
+		if got := brokertest.Receive(t, a2); got != fmt.Sprint(i) {
 			t.Fatalf("subscriber 2: message %d is %q", i, got)
 		}
 	}
-	if got := receive(t, other); got != "other" {
+	if got := brokertest.Receive(t, other); got != "other" {
 		t.Fatalf("isolated group got %q", got)
 	}
 }
@@ -144,7 +134,7 @@ func TestUnsubscribeAndClose(t *testing.T) {
 	ch := make(chan string, 10)
 	sub := subscribe(t, b, "d", "g", ch)
 	publish(b, "d", "g", "1")
-	receive(t, ch)
+	brokertest.Receive(t, ch)
 	if err := sub.Unsubscribe(); err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +142,7 @@ func TestUnsubscribeAndClose(t *testing.T) {
 	ch2 := make(chan string, 10)
 	subscribe(t, b, "d", "g", ch2)
 	publish(b, "d", "g", "2")
-	receive(t, ch2)
+	brokertest.Receive(t, ch2)
 	select {
 	case m := <-ch:
 		t.Fatalf("message after unsubscribe: %q", m)
@@ -209,13 +199,13 @@ func TestListenAddr(t *testing.T) {
 	}
 	// The process's own subscriber got the value once, not again through NATS, and gets what
 	// the client outside publishes, decoded.
-	if got := receive(t, local); got != "over tcp" {
+	if got := brokertest.Receive(t, local); got != "over tcp" {
 		t.Fatalf("local subscriber got %q", got)
 	}
 	if err := nc.Publish(bus.Subject("教室", "g"), []byte("from outside")); err != nil {
 		t.Fatal(err)
 	}
-	if got := receive(t, local); got != "from outside" {
+	if got := brokertest.Receive(t, local); got != "from outside" {
 		t.Fatalf("local subscriber got %q after the value published in the process", got)
 	}
 }
@@ -230,7 +220,7 @@ func TestNoEncodingInProcess(t *testing.T) {
 	if err := b.Publish("d", "g", "v", func() ([]byte, error) { encoded++; return []byte("v"), nil }); err != nil {
 		t.Fatal(err)
 	}
-	if got := receive(t, ch); got != "v" || encoded != 0 {
+	if got := brokertest.Receive(t, ch); got != "v" || encoded != 0 {
 		t.Fatalf("got %q, encoded %d times", got, encoded)
 	}
 }

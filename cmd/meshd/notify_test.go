@@ -6,7 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/smalruby/meshd/broker/brokertest"
 )
 
 // notifySocket listens on a real unixgram socket as systemd does and hands on what arrives.
@@ -32,18 +33,6 @@ func notifySocket(t *testing.T, name string) <-chan string {
 	return got
 }
 
-// next waits for the next datagram, failing after a generous bound.
-func next(t *testing.T, got <-chan string) string {
-	t.Helper()
-	select {
-	case m := <-got:
-		return m
-	case <-time.After(30 * time.Second):
-		t.Fatal("no datagram from meshd")
-		return ""
-	}
-}
-
 // TestBinaryNotifiesSystemd runs meshd as systemd's Type=notify with WatchdogSec would: it
 // says READY once it listens, pings the watchdog, and says STOPPING when told to stop.
 func TestBinaryNotifiesSystemd(t *testing.T) {
@@ -51,10 +40,10 @@ func TestBinaryNotifiesSystemd(t *testing.T) {
 	got := notifySocket(t, sock)
 	p := startMeshdEnv(t, []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=200000"}, "-store", "memory")
 	addr := strings.TrimSuffix(strings.TrimPrefix(p.URL, "http://"), "/graphql")
-	if m := next(t, got); m != "READY=1\nSTATUS=serving on "+addr {
+	if m := brokertest.Receive(t, got); m != "READY=1\nSTATUS=serving on "+addr {
 		t.Fatalf("first datagram %q, want READY with the address", m)
 	}
-	if m := next(t, got); m != "WATCHDOG=1" {
+	if m := brokertest.Receive(t, got); m != "WATCHDOG=1" {
 		t.Fatalf("datagram %q, want WATCHDOG=1", m)
 	}
 	p.Signal(syscall.SIGTERM)
@@ -62,7 +51,7 @@ func TestBinaryNotifiesSystemd(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, p.Logs())
 	}
 	// Everything meshd sent is in the socket by now: watchdog pings, then STOPPING.
-	for m := next(t, got); m != "STOPPING=1"; m = next(t, got) {
+	for m := brokertest.Receive(t, got); m != "STOPPING=1"; m = brokertest.Receive(t, got) {
 		if m != "WATCHDOG=1" {
 			t.Fatalf("unexpected datagram %q", m)
 		}
