@@ -2,6 +2,7 @@ package broker
 
 import (
 	"hash/fnv"
+	"slices"
 	"sync"
 	"time"
 )
@@ -43,15 +44,8 @@ func (n *nodeIndex) set(nodeID string, key groupKey, at time.Time) {
 	s := n.shard(nodeID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	es := s.m[nodeID]
-	for i := range es {
-		if es[i].key == key {
-			// The latest set goes last, which breaks ties between equal times.
-			es = append(es[:i], es[i+1:]...)
-			break
-		}
-	}
-	s.m[nodeID] = append(es, nodeEntry{key, at})
+	// The latest set goes last, which breaks ties between equal times.
+	s.m[nodeID] = append(without(s.m[nodeID], key), nodeEntry{key, at})
 }
 
 // unset forgets nodeID's entry for key's group.
@@ -59,18 +53,17 @@ func (n *nodeIndex) unset(nodeID string, key groupKey) {
 	s := n.shard(nodeID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	es := s.m[nodeID]
-	for i := range es {
-		if es[i].key == key {
-			es = append(es[:i], es[i+1:]...)
-			break
-		}
-	}
+	es := without(s.m[nodeID], key)
 	if len(es) == 0 {
 		delete(s.m, nodeID)
 	} else {
 		s.m[nodeID] = es
 	}
+}
+
+// without is es less its entry for key's group, if it has one, in place.
+func without(es []nodeEntry, key groupKey) []nodeEntry {
+	return slices.DeleteFunc(es, func(e nodeEntry) bool { return e.key == key })
 }
 
 // lookup returns when nodeID's entry for key's group was set, if it has one.

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -81,11 +82,8 @@ func checkData(data []Pair) error {
 		return errorf(ValidationError, "data must have %d entries or fewer", MaxDataEntries)
 	}
 	for _, p := range data {
-		if len(p.Key) > MaxKeyBytes {
-			return errorf(ValidationError, "data key must be %d bytes or less", MaxKeyBytes)
-		}
-		if len(p.Value) > MaxValueBytes {
-			return errorf(ValidationError, "data value must be %d bytes or less", MaxValueBytes)
+		if err := cmp.Or(checkSize("data key", len(p.Key), MaxKeyBytes), checkSize("data value", len(p.Value), MaxValueBytes)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -96,15 +94,30 @@ func checkEvents(events []EventInput) error {
 		return errorf(ValidationError, "events must have %d entries or fewer", MaxEvents)
 	}
 	for _, e := range events {
-		if len(e.Name) > MaxEventName {
-			return errorf(ValidationError, "eventName must be %d bytes or less", MaxEventName)
-		}
-		if e.Payload != nil && len(*e.Payload) > MaxEventPayload {
-			return errorf(ValidationError, "payload must be %d bytes or less", MaxEventPayload)
-		}
-		if e.OrderKey != nil && len(*e.OrderKey) > MaxOrderKeyBytes {
-			return errorf(ValidationError, "orderKey must be %d bytes or less", MaxOrderKeyBytes)
+		err := cmp.Or(
+			checkSize("eventName", len(e.Name), MaxEventName),
+			checkSize("payload", lenOf(e.Payload), MaxEventPayload),
+			checkSize("orderKey", lenOf(e.OrderKey), MaxOrderKeyBytes),
+		)
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// checkSize refuses n bytes of what beyond max.
+func checkSize(what string, n, max int) error {
+	if n > max {
+		return errorf(ValidationError, "%s must be %d bytes or less", what, max)
+	}
+	return nil
+}
+
+// lenOf is the length of an optional string, 0 when absent.
+func lenOf(s *string) int {
+	if s == nil {
+		return 0
+	}
+	return len(*s)
 }
