@@ -3,7 +3,8 @@
 // twin /statusz, the lesson's recent record (RecordPath, RecordCSVPath), one-time login links
 // (LinkPath), and the one action it allows, dissolving a group. Everything needs an admin
 // key, which is never the pupils' API key: configured, or generated once into the data
-// directory (AdminKeyFile). It is served on meshd's main listener (Wrap) or on its own (Listen).
+// directory (AdminKeyFile). It is served on meshd's main listener (Wrap) or, as Handler, on a
+// listener of its own that meshd opens for it.
 package console
 
 import (
