@@ -13,11 +13,20 @@ import (
 	"time"
 )
 
-// env is a getenv of m.
-func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+// setenv sets the variables of kv (name, value, …) for the test, which then reads them with
+// os.Getenv.
+func setenv(t *testing.T, kv ...string) {
+	for _, name := range []string{"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"} {
+		t.Setenv(name, "")
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		t.Setenv(kv[i], kv[i+1])
+	}
+}
 
 func TestNotifierWithoutSystemd(t *testing.T) {
-	n, err := New(env(nil))
+	setenv(t)
+	n, err := New(os.Getenv)
 	if err != nil || n.Notify("READY=1") != nil || n.Close() != nil {
 		t.Fatalf("without NOTIFY_SOCKET: %v", err)
 	}
@@ -39,7 +48,8 @@ func TestNotifierAbstractSocketAndWatchdogPID(t *testing.T) {
 		{strconv.Itoa(os.Getpid()), 4 * time.Second},
 		{"1", 0}, // the watchdog is another process's
 	} {
-		n, err := New(env(map[string]string{"NOTIFY_SOCKET": "@" + name, "WATCHDOG_USEC": "4000000", "WATCHDOG_PID": tt.pid}))
+		setenv(t, "NOTIFY_SOCKET", "@"+name, "WATCHDOG_USEC", "4000000", "WATCHDOG_PID", tt.pid)
+		n, err := New(os.Getenv)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +65,8 @@ func TestNotifierAbstractSocketAndWatchdogPID(t *testing.T) {
 		}
 		n.Close()
 	}
-	if _, err := New(env(map[string]string{"NOTIFY_SOCKET": filepath.Join(t.TempDir(), "none")})); err == nil {
+	setenv(t, "NOTIFY_SOCKET", filepath.Join(t.TempDir(), "none"))
+	if _, err := New(os.Getenv); err == nil {
 		t.Error("a missing notify socket is not reported")
 	}
 }
@@ -69,7 +80,8 @@ func TestWatchdogWaitsForAHealthyBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	n, err := New(env(map[string]string{"NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "2000"}))
+	setenv(t, "NOTIFY_SOCKET", sock, "WATCHDOG_USEC", "2000")
+	n, err := New(os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
