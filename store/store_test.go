@@ -520,20 +520,7 @@ func TestBoltRefusesBadFiles(t *testing.T) {
 		random[i] = byte(rnd.Uint32())
 	}
 	// A real store with enough records to span many pages, to damage in various ways.
-	valid := filepath.Join(dir, "valid.db")
-	s := openBolt(t, valid, store.BoltOptions{NoSync: true})
-	for g := range 20 {
-		ops := []store.Op{putGroup(group("d", fmt.Sprint(g)))}
-		for n := range 40 {
-			ops = append(ops, putStatus(status("d", fmt.Sprint(g), fmt.Sprint(n), store.Pair{Key: "k", Value: strings.Repeat("v", 300)})))
-		}
-		commit(t, s, ops...)
-	}
-	s.Close()
-	good, err := os.ReadFile(valid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := filledFile(t, dir, 20, 300, false)
 	const page = 4096
 	scrambled := bytes.Clone(good)
 	copy(scrambled[2*page:], random)
@@ -576,21 +563,7 @@ func TestBoltSurvivesDamagedPages(t *testing.T) {
 	// header kept but its contents changed. Damage to a free page is harmless; any other must
 	// give an error, and none may crash the process.
 	dir := t.TempDir()
-	valid := filepath.Join(dir, "valid.db")
-	s := openBolt(t, valid, store.BoltOptions{NoSync: true})
-	for g := range 10 {
-		ops := []store.Op{putGroup(group("d", fmt.Sprint(g)))}
-		for n := range 40 {
-			ops = append(ops, putMember(member("d", fmt.Sprint(g), fmt.Sprint(n))),
-				putStatus(status("d", fmt.Sprint(g), fmt.Sprint(n), store.Pair{Key: "k", Value: strings.Repeat("v", 100)})))
-		}
-		commit(t, s, ops...)
-	}
-	s.Close()
-	good, err := os.ReadFile(valid)
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := filledFile(t, dir, 10, 100, true)
 	const page = 4096
 	rnd := rand.New(rand.NewPCG(5, 6))
 	damages := []struct {
@@ -799,4 +772,28 @@ func size(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return fi.Size()
+}
+
+// filledFile writes a real state file into dir, of groups groups of 40 nodes each (their
+// memberships when members, and a status holding a value of valueBytes), and returns its bytes.
+func filledFile(t *testing.T, dir string, groups, valueBytes int, members bool) []byte {
+	t.Helper()
+	valid := filepath.Join(dir, "valid.db")
+	s := openBolt(t, valid, store.BoltOptions{NoSync: true})
+	for g := range groups {
+		ops := []store.Op{putGroup(group("d", fmt.Sprint(g)))}
+		for n := range 40 {
+			if members {
+				ops = append(ops, putMember(member("d", fmt.Sprint(g), fmt.Sprint(n))))
+			}
+			ops = append(ops, putStatus(status("d", fmt.Sprint(g), fmt.Sprint(n), store.Pair{Key: "k", Value: strings.Repeat("v", valueBytes)})))
+		}
+		commit(t, s, ops...)
+	}
+	s.Close()
+	good, err := os.ReadFile(valid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return good
 }
