@@ -47,6 +47,22 @@ func (s *failingStore) set(failing bool) {
 	s.mu.Unlock()
 }
 
+// heldCreate holds every commit of s from now on and starts a createGroup on f's broker: it
+// returns once the create's commit is in progress, with the channel that ends that commit
+// (nil for success) and the one the create's result arrives on.
+func (s *failingStore) heldCreate(f *fixture) (commit chan<- error, created <-chan error) {
+	hold := make(chan chan error)
+	s.mu.Lock()
+	s.hold = hold
+	s.mu.Unlock()
+	result := make(chan error, 1)
+	go func() {
+		_, err := f.b.CreateGroup(context.Background(), broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d", UseWebSocket: true})
+		result <- err
+	}()
+	return <-hold, result
+}
+
 func newFailing(t *testing.T) (*fixture, *failingStore) {
 	t.Helper()
 	st := &failingStore{Memory: store.NewMemory()}
@@ -163,16 +179,7 @@ func TestFailedChangesAreRolledBack(t *testing.T) {
 func TestChangesQueuedBehindAFailedCommitAreRolledBack(t *testing.T) {
 	f, st := newFailing(t)
 	ctx := context.Background()
-	hold := make(chan chan error)
-	st.mu.Lock()
-	st.hold = hold
-	st.mu.Unlock()
-	created := make(chan error, 1)
-	go func() {
-		_, err := f.b.CreateGroup(ctx, broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d", UseWebSocket: true})
-		created <- err
-	}()
-	commit := <-hold // the create's commit is in progress
+	commit, created := st.heldCreate(f)
 	gs, _ := f.b.ListGroups("d")
 	if len(gs) != 1 {
 		t.Fatalf("groups while the create commits: %v", gs)
@@ -259,16 +266,7 @@ func TestSweeperProbeFollowsTheStore(t *testing.T) {
 // longer than CommitStallAfter, and recover when it ends.
 func TestStalledCommitShows(t *testing.T) {
 	f, st := newFailing(t)
-	hold := make(chan chan error)
-	st.mu.Lock()
-	st.hold = hold
-	st.mu.Unlock()
-	created := make(chan error, 1)
-	go func() {
-		_, err := f.b.CreateGroup(context.Background(), broker.CreateGroupInput{Name: "h", HostID: "h", Domain: "d", UseWebSocket: true})
-		created <- err
-	}()
-	commit := <-hold // the create's commit is in progress
+	commit, created := st.heldCreate(f)
 	if err := f.b.Ready(context.Background()); err != nil {
 		t.Fatalf("Ready while a commit has just begun: %v", err)
 	}
