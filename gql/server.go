@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -177,14 +176,9 @@ func clientIP(ctx context.Context) string {
 // ClientIP returns the caller's address: the first X-Forwarded-For entry when the peer is a
 // trusted proxy, else the peer itself.
 func (s *Server) ClientIP(remoteAddr, forwardedFor string) string {
-	addr, trusted := s.cfg.TrustedProxies.Peer(remoteAddr)
+	addr := s.cfg.TrustedProxies.Client(remoteAddr, forwardedFor)
 	if !addr.IsValid() {
 		return ""
-	}
-	if trusted && forwardedFor != "" {
-		if fwd, err := netip.ParseAddr(access.FirstValue(forwardedFor)); err == nil {
-			return fwd.Unmap().String()
-		}
 	}
 	return addr.String()
 }

@@ -88,13 +88,14 @@ func newConsole(ctx context.Context, cfg *config, srvs *serving.Serving, instanc
 			h.Store = storeHealth(cfg.storeKind, filepath.Join(cfg.dataDir, "meshd.db"), svc.Stats())
 			return h
 		},
-		AdminKeys:     keys,
-		SessionSecret: cfg.secret,
-		Admin:         admin,
-		APIKeys:       cfg.apiKeys,
-		LinkBases:     cs.knownBases,
-		OnAuthFailure: m.ObserveConsoleAuthFailure,
-		Logger:        log,
+		AdminKeys:      keys,
+		SessionSecret:  cfg.secret,
+		Admin:          admin,
+		APIKeys:        cfg.apiKeys,
+		LinkBases:      cs.knownBases,
+		TrustedProxies: cfg.trustedProxies,
+		OnAuthFailure:  m.ObserveConsoleAuthFailure,
+		Logger:         log,
 	})
 	if err != nil {
 		return nil, err

@@ -62,6 +62,28 @@ func (p Proxies) Peer(remoteAddr string) (netip.Addr, bool) {
 	return addr, p.Trusts(addr)
 }
 
+// Client is the address of the client behind a request: the first X-Forwarded-For entry when
+// the peer (remoteAddr, host:port) is a trusted proxy and names one, else the peer itself; the
+// zero Addr when the peer's address is unparsable.
+func (p Proxies) Client(remoteAddr, forwardedFor string) netip.Addr {
+	addr, trusted := p.Peer(remoteAddr)
+	if trusted && forwardedFor != "" {
+		if fwd, err := netip.ParseAddr(FirstValue(forwardedFor)); err == nil {
+			return fwd.Unmap()
+		}
+	}
+	return addr
+}
+
+// Holder is the address that stands for whoever holds addr, for limits counted per client: an
+// IPv6 address's /64 (which one host or home usually holds whole), an IPv4 address itself.
+func Holder(addr netip.Addr) netip.Addr {
+	if addr.Is6() {
+		return netip.PrefixFrom(addr, 64).Masked().Addr()
+	}
+	return addr
+}
+
 // FirstValue is the first entry of a comma-separated forwarding header (X-Forwarded-For,
 // X-Forwarded-Host): the one the proxy nearest the client wrote.
 func FirstValue(header string) string {

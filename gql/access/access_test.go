@@ -62,3 +62,34 @@ func TestFirstValue(t *testing.T) {
 		}
 	}
 }
+
+func TestClient(t *testing.T) {
+	p := Proxies{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tt := range []struct{ name, remote, forwarded, want string }{
+		{"trusted proxy names the client", "10.1.2.3:5000", "192.168.1.20, 10.9.9.9", "192.168.1.20"},
+		{"trusted proxy, IPv4-mapped client", "10.1.2.3:5000", "::ffff:192.168.1.20", "192.168.1.20"},
+		{"trusted proxy without the header", "10.1.2.3:5000", "", "10.1.2.3"},
+		{"trusted proxy, junk header", "10.1.2.3:5000", "not-an-ip", "10.1.2.3"},
+		{"untrusted peer is not believed", "192.168.1.20:5000", "10.7.7.7", "192.168.1.20"},
+		{"not an address", "pipe", "192.168.1.20", "invalid IP"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.Client(tt.remote, tt.forwarded).String(); got != tt.want {
+				t.Fatalf("Client(%q, %q) = %s, want %s", tt.remote, tt.forwarded, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHolder(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.168.1.20":              "192.168.1.20",
+		"2001:db8:1:2:aaaa::1":      "2001:db8:1:2::",
+		"2001:db8:1:2:ffff:ffff::9": "2001:db8:1:2::",
+		"2001:db8:1:3::1":           "2001:db8:1:3::",
+	} {
+		if got := Holder(netip.MustParseAddr(in)).String(); got != want {
+			t.Errorf("Holder(%s) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -144,7 +144,7 @@ func (b *Budget) admit(c net.Conn, addr netip.Addr, trusted bool) *budgetConn {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if addr.IsValid() && !trusted {
-		bc.key = holderKey(addr)
+		bc.key = access.Holder(addr)
 		bc.h = b.holders[bc.key]
 		if bc.h != nil && b.perAddr > 0 && bc.h.n >= b.perAddr {
 			return nil
@@ -248,14 +248,6 @@ func (b *Budget) Track(nc net.Conn, state http.ConnState) {
 	case http.StateClosed:
 		b.detach(c)
 	}
-}
-
-// holderKey is the address a client's connections count under: an IPv6 address's /64.
-func holderKey(addr netip.Addr) netip.Addr {
-	if addr.Is6() {
-		return netip.PrefixFrom(addr, 64).Masked().Addr()
-	}
-	return addr
 }
 
 // budgetConn is a connection with a place in the budget. It gives the place back when it is

@@ -68,8 +68,10 @@ type auth struct {
 	tickets    map[string]time.Time
 	// logLimit rate-limits the log lines of refused credentials.
 	logLimit loglimit.Limit
-	// struck holds the wrong guesses of each address (an IPv6 address's /64).
-	struck map[netip.Addr]*strikes
+	// struck holds the wrong guesses of each address (an IPv6 address's /64); proxies are the
+	// trusted proxies, whose clients count by the address they forward.
+	struck  map[netip.Addr]*strikes
+	proxies access.Proxies
 }
 
 // strikes are one address's wrong admin keys since its last right one.
@@ -111,7 +113,7 @@ func newAuth(secret string, adminKeys, apiKeys []string, log *slog.Logger, onFai
 // address that guessed wrong more than freeGuesses times has its keys refused unseen, the
 // right one too, until its backoff ends; every other address is unaffected.
 func (a *auth) checkKey(r *http.Request, key string) bool {
-	addr := guesser(r)
+	addr := a.guesser(r)
 	if wait := a.backoff(addr); wait > 0 {
 		a.refuse(r, FailureThrottled)
 		return false
@@ -134,17 +136,10 @@ func (a *auth) checkKey(r *http.Request, key string) bool {
 	return false
 }
 
-// guesser is the address a request's guesses count under: its peer, an IPv6 peer's /64.
-func guesser(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
-	}
-	addr := ap.Addr().Unmap()
-	if addr.Is6() {
-		addr = netip.PrefixFrom(addr, 64).Masked().Addr()
-	}
-	return addr
+// guesser is the address a request's guesses count under: its client (behind a trusted proxy,
+// the one the proxy names), an IPv6 client's /64.
+func (a *auth) guesser(r *http.Request) netip.Addr {
+	return access.Holder(a.proxies.Client(r.RemoteAddr, r.Header.Get("X-Forwarded-For")))
 }
 
 // backoff is how long addr must still wait before a key of it is compared.

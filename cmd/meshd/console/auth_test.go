@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smalruby/meshd/gql/access"
 )
 
 // TestSessionsAndTicketsExpire moves auth's clock past each lifetime.
@@ -183,5 +185,36 @@ func TestSessionsSurviveARestart(t *testing.T) {
 	before.endSession(s)
 	if _, ok := before.session(cookie(id)); ok {
 		t.Error("a logged-out session is still live")
+	}
+}
+
+// TestAdminKeyGuessingBehindATrustedProxy: behind a trusted proxy, guesses count under the
+// client the proxy names, so one guessing pupil does not lock out the teacher behind the same
+// proxy; an untrusted peer's X-Forwarded-For is not believed.
+func TestAdminKeyGuessingBehindATrustedProxy(t *testing.T) {
+	const key = "admin-key-0123456789"
+	a := newAuth("secret", []string{key}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	a.proxies = access.Proxies{netip.MustParsePrefix("10.0.0.0/24")}
+	via := func(peer, client string) *http.Request {
+		r := httptest.NewRequest("GET", "/statusz", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-For", client)
+		return r
+	}
+	for i := range freeGuesses + 1 {
+		a.checkKey(via("10.0.0.1:40000", "192.168.5.7"), fmt.Sprint("guess-", i))
+	}
+	if a.checkKey(via("10.0.0.1:40001", "192.168.5.7"), key) {
+		t.Fatal("the guessing client behind the proxy is not throttled")
+	}
+	if !a.checkKey(via("10.0.0.1:40002", "192.168.5.8"), key) {
+		t.Fatal("another client behind the same proxy was throttled with the guesser")
+	}
+	// An untrusted peer names whatever client it likes: its guesses count under the peer.
+	for i := range freeGuesses + 1 {
+		a.checkKey(via("172.16.0.9:40000", fmt.Sprint("192.168.6.", i)), fmt.Sprint("guess-", i))
+	}
+	if a.checkKey(via("172.16.0.9:40001", "192.168.6.200"), key) {
+		t.Fatal("an untrusted peer escaped its throttle by naming new clients")
 	}
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/smalruby/meshd/broker"
 	"github.com/smalruby/meshd/gql"
+	"github.com/smalruby/meshd/gql/access"
 )
 
 //go:embed assets
@@ -73,6 +74,9 @@ type Options struct {
 	// LinkBases returns the base URLs (scheme://host:port) at which a teacher's browser reaches
 	// the console, for the login links of LinkPath; nil or empty until they are known.
 	LinkBases func() []string
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client: behind them, admin
+	// key guesses are throttled per client rather than for the proxy as a whole.
+	TrustedProxies access.Proxies
 	// OnAuthFailure, when set, is told of every refused credential with its reason.
 	OnAuthFailure func(reason string)
 	// Logger receives the console's logs; slog.Default() when nil.
@@ -121,9 +125,11 @@ func New(opts Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
+	auth := newAuth(opts.SessionSecret, opts.AdminKeys, opts.APIKeys, opts.Logger, opts.OnAuthFailure)
+	auth.proxies = opts.TrustedProxies
 	c := &Console{
 		opts:    opts,
-		auth:    newAuth(opts.SessionSecret, opts.AdminKeys, opts.APIKeys, opts.Logger, opts.OnAuthFailure),
+		auth:    auth,
 		sampler: newSampler(opts),
 		index:   index,
 		static:  http.StripPrefix("/console/", http.FileServerFS(sub)),
