@@ -28,7 +28,7 @@ type groupRecordJSON struct {
 	EndedAt   *time.Time      `json:"endedAt,omitempty"`
 	Members   []*memberRecord `json:"members"`
 	Variables []*seriesRecord `json:"variables"`
-	Messages  []MessageRecord `json:"messages"`
+	Messages  []EventStatus   `json:"messages"`
 }
 
 // withRecord calls f with the record of the request's group under the sampler's lock, or
@@ -52,7 +52,7 @@ func (c *Console) serveRecord(w http.ResponseWriter, r *http.Request) {
 			out.EndedAt = &g.EndedAt
 		}
 		if out.Messages == nil {
-			out.Messages = []MessageRecord{}
+			out.Messages = []EventStatus{}
 		}
 		writeJSON(w, http.StatusOK, out)
 	})

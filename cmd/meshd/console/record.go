@@ -56,7 +56,7 @@ type groupRecord struct {
 	member    map[string]*memberRecord
 	series    []*seriesRecord
 	byVar     map[string]map[string]*seriesRecord // by node id, then key
-	messages  []MessageRecord
+	messages  []EventStatus
 	// lastEvent is the cursor of the newest message recorded: cursors grow as strings.
 	lastEvent string
 	bytes     int
@@ -89,15 +89,6 @@ type ValueRecord struct {
 // MarshalJSON writes the value as a pair, the form the page's chart reads.
 func (v ValueRecord) MarshalJSON() ([]byte, error) {
 	return json.Marshal([2]any{v.At, v.Value})
-}
-
-// MessageRecord is one message (a Scratch broadcast) of the group.
-type MessageRecord struct {
-	ID       string    `json:"id"`
-	Name     string    `json:"name"`
-	From     string    `json:"from"`
-	FromKana string    `json:"fromKana"`
-	At       time.Time `json:"at"`
 }
 
 func newRecord() *record {
@@ -250,7 +241,7 @@ func (r *record) observeGroup(g *broker.GroupSnapshot, now time.Time) {
 		if !r.room(cost) {
 			return
 		}
-		gr.messages = append(gr.messages, MessageRecord{ID: e.Cursor, Name: e.Name, From: e.FiredByNodeID, FromKana: Kana(e.FiredByNodeID), At: e.Timestamp})
+		gr.messages = append(gr.messages, eventStatus(e))
 		gr.lastEvent = e.Cursor
 		r.grow(gr, cost)
 	}

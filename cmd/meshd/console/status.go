@@ -140,7 +140,7 @@ type NodeVariables struct {
 	Variables [][2]string `json:"variables"`
 }
 
-// EventStatus is one fired event of the feed.
+// EventStatus is one fired event (a Scratch message) of the feed and of the lesson's record.
 type EventStatus struct {
 	// ID is unique within the group, for the feed to add each event once.
 	ID       string    `json:"id"`
@@ -177,7 +177,12 @@ func groupStatus(g *broker.GroupSnapshot, subs int, p presence, now time.Time) G
 		gs.Nodes[i] = NodeVariables{NodeID: st.NodeID, Kana: Kana(st.NodeID), Reported: st.Timestamp, Variables: vars}
 	}
 	for i, e := range g.Events {
-		gs.Events[i] = EventStatus{ID: e.Cursor, Name: e.Name, From: e.FiredByNodeID, FromKana: Kana(e.FiredByNodeID), At: e.Timestamp}
+		gs.Events[i] = eventStatus(e)
 	}
 	return gs
+}
+
+// eventStatus is a fired event as the page and the lesson's record show it.
+func eventStatus(e broker.Event) EventStatus {
+	return EventStatus{ID: e.Cursor, Name: e.Name, From: e.FiredByNodeID, FromKana: Kana(e.FiredByNodeID), At: e.Timestamp}
 }
