@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,22 +32,27 @@ type groupRecordJSON struct {
 	Messages  []EventStatus   `json:"messages"`
 }
 
-// withRecord calls f with the record of the request's group under the sampler's lock, or
-// answers 404.
-func (c *Console) withRecord(w http.ResponseWriter, r *http.Request, f func(*groupRecord)) {
+// renderRecord renders the record of the request's group with render, under the sampler's
+// lock, so that the answer is written to the network after the lock is released; ok is false
+// when meshd keeps no record of that group.
+func (c *Console) renderRecord(r *http.Request, render func(*groupRecord) []byte) (body []byte, ok bool) {
 	s := c.sampler
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.record.groups[r.URL.Query().Get("group")]
 	if g == nil {
-		writeError(w, http.StatusNotFound, "GroupNotFound", "no record of that group: it ended long ago, or no console was open while it ran")
-		return
+		return nil, false
 	}
-	f(g)
+	return render(g), true
+}
+
+// noRecord answers a request for a group meshd keeps no record of.
+func noRecord(w http.ResponseWriter) {
+	writeError(w, http.StatusNotFound, "GroupNotFound", "no record of that group: it ended long ago, or no console was open while it ran")
 }
 
 func (c *Console) serveRecord(w http.ResponseWriter, r *http.Request) {
-	c.withRecord(w, r, func(g *groupRecord) {
+	body, ok := c.renderRecord(r, func(g *groupRecord) []byte {
 		out := groupRecordJSON{FullID: g.FullID, Kana: g.Kana, CreatedAt: g.CreatedAt, Members: g.members, Variables: g.series, Messages: g.messages}
 		if !g.EndedAt.IsZero() {
 			out.EndedAt = &g.EndedAt
@@ -54,20 +60,31 @@ func (c *Console) serveRecord(w http.ResponseWriter, r *http.Request) {
 		if out.Messages == nil {
 			out.Messages = []EventStatus{}
 		}
-		writeJSON(w, http.StatusOK, out)
+		b, _ := json.Marshal(out)
+		return b
 	})
+	if !ok {
+		noRecord(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, json.RawMessage(body))
 }
 
 func (c *Console) serveRecordCSV(w http.ResponseWriter, r *http.Request) {
-	c.withRecord(w, r, func(g *groupRecord) {
-		body := g.csv(r.URL.Query().Get("name"))
-		name := "meshd-" + g.Kana + "-" + g.CreatedAt.Local().Format("20060102-1504") + ".csv"
-		h := w.Header()
-		h.Set("Content-Type", "text/csv; charset=utf-8")
-		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Disposition", `attachment; filename="meshd-record.csv"; filename*=UTF-8''`+url.PathEscape(name))
-		_, _ = w.Write(body)
+	var name string
+	body, ok := c.renderRecord(r, func(g *groupRecord) []byte {
+		name = "meshd-" + g.Kana + "-" + g.CreatedAt.Local().Format("20060102-1504") + ".csv"
+		return g.csv(r.URL.Query().Get("name"))
 	})
+	if !ok {
+		noRecord(w)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/csv; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Disposition", `attachment; filename="meshd-record.csv"; filename*=UTF-8''`+url.PathEscape(name))
+	_, _ = w.Write(body)
 }
 
 // csv renders the record: a BOM so that spreadsheet programs read UTF-8, a header, then the
