@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -211,11 +210,7 @@ type group struct {
 
 // shardFor returns the shard of the group id in domain.
 func (b *Broker) shardFor(domain, id string) *shard {
-	h := fnv.New32a()
-	h.Write([]byte(domain))
-	h.Write([]byte{0})
-	h.Write([]byte(id))
-	return &b.shards[h.Sum32()%numShards]
+	return &b.shards[groupHash(domain, id)%numShards]
 }
 
 // lookup returns the group, or nil; the shard must be locked.

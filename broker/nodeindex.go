@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"hash/fnv"
 	"slices"
 	"sync"
 	"time"
@@ -34,9 +33,7 @@ func (n *nodeIndex) init() {
 }
 
 func (n *nodeIndex) shard(nodeID string) *nodeShard {
-	h := fnv.New32a()
-	h.Write([]byte(nodeID))
-	return &n.shards[h.Sum32()%numShards]
+	return &n.shards[fnvAdd(fnvOffset, nodeID)%numShards]
 }
 
 // set records that nodeID joined, created or reported in key's group at at.
