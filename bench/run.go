@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +32,7 @@ type options struct {
 	cpuProfile   string        // file for meshd's CPU profile over the window
 	trace        string        // file for meshd's execution trace over the window's first seconds
 	allocProfile string        // file for meshd's allocations over the window
+	genProfile   string        // file for the generator's own CPU profile over the window
 	log          io.Writer
 }
 
@@ -162,6 +164,10 @@ func run(ctx context.Context, o options) (*result, error) {
 		kind, file string
 		d          time.Duration
 	}{{"profile", o.cpuProfile, o.duration}, {"trace", o.trace, min(o.duration, maxTrace)}, {"allocs", o.allocProfile, o.duration}}
+	stopGenProfile, err := startGenProfile(o.genProfile)
+	if err != nil {
+		logf(o.log, "generator profile: %v", err)
+	}
 	profiled := make(chan error, len(profiles))
 	for _, p := range profiles {
 		if p.file != "" && srv.pprof != "" {
@@ -172,6 +178,9 @@ func run(ctx context.Context, o options) (*result, error) {
 	}
 	sleepUntil(ctx, windowStart.Add(o.duration))
 	cpu1, gen1 := srv.cpu(&cpu), cpu.read(os.Getpid())
+	if err := stopGenProfile(); err != nil {
+		logf(o.log, "generator profile: %v", err)
+	}
 	stopSteady()
 	steady.Wait()
 	if err := ctx.Err(); err != nil {
@@ -325,6 +334,26 @@ func freePort() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// startGenProfile starts the generator's own CPU profile into file (nothing when file is
+// empty) and returns what stops it and closes the file.
+func startGenProfile(file string) (func() error, error) {
+	if file == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return func() error { return nil }, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() error { return nil }, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // maxTrace bounds the execution trace taken with -trace: at ×10 a second of it is ~10 MB.
