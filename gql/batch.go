@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"sync"
+	"time"
 )
 
 // BatchingListener wraps a TCP listener so that a realtime socket with several frames queued
@@ -39,6 +40,38 @@ type batchConn struct {
 	mu     sync.Mutex
 	corked bool
 	buf    *[]byte // while corked
+
+	// wd is the write deadline the connection under it has. It has a lock of its own, so
+	// that a deadline set to end a blocked Write is not held up behind it.
+	wdMu sync.Mutex
+	wd   time.Time
+}
+
+// SetWriteDeadline passes t on unless the connection already has it: gorilla/websocket sets
+// the socket's deadline before every frame, mostly the same one (see armWriteDeadline), and
+// each change re-arms a runtime timer.
+func (c *batchConn) SetWriteDeadline(t time.Time) error {
+	c.wdMu.Lock()
+	defer c.wdMu.Unlock()
+	if t.Equal(c.wd) {
+		return nil
+	}
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	c.wd = t
+	return nil
+}
+
+// SetDeadline sets both deadlines, keeping note of the write one.
+func (c *batchConn) SetDeadline(t time.Time) error {
+	c.wdMu.Lock()
+	defer c.wdMu.Unlock()
+	if err := c.Conn.SetDeadline(t); err != nil {
+		return err
+	}
+	c.wd = t
+	return nil
 }
 
 func (c *batchConn) Write(p []byte) (int, error) {

@@ -3,7 +3,9 @@ package gql
 import (
 	"bytes"
 	"net"
+	"slices"
 	"testing"
+	"time"
 )
 
 // countingConn records every Write that reaches the network.
@@ -64,6 +66,58 @@ func TestBatchConn(t *testing.T) {
 			c.Write([]byte("z"))
 			if last := under.writes[len(under.writes)-1]; string(last) != "z" {
 				t.Fatalf("write after uncork = %q, want z", last)
+			}
+		})
+	}
+}
+
+// deadlineConn records every write deadline that reaches the connection.
+type deadlineConn struct {
+	net.Conn
+	deadlines []time.Time
+}
+
+func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+	c.deadlines = append(c.deadlines, t)
+	return nil
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error { return c.SetWriteDeadline(t) }
+
+// gorilla/websocket sets the write deadline before every frame; only a change reaches the
+// connection, and whatever set the connection's deadline last (a pong's own, SetDeadline)
+// counts as the deadline it has.
+func TestBatchConnPassesOnlyChangedDeadlines(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	t1, t2 := t0.Add(time.Second), t0.Add(2*time.Second)
+	type set struct {
+		both bool // SetDeadline rather than SetWriteDeadline
+		t    time.Time
+	}
+	tests := []struct {
+		name string
+		sets []set
+		want []time.Time
+	}{
+		{"the same deadline again", []set{{false, t1}, {false, t1}, {false, t1}}, []time.Time{t1}},
+		{"a later one", []set{{false, t1}, {false, t2}, {false, t2}}, []time.Time{t1, t2}},
+		{"back to an earlier one", []set{{false, t2}, {false, t1}, {false, t2}}, []time.Time{t2, t1, t2}},
+		{"after SetDeadline", []set{{false, t1}, {true, t2}, {false, t2}, {false, t1}}, []time.Time{t1, t2, t1}},
+		{"cleared", []set{{false, t1}, {false, time.Time{}}, {false, time.Time{}}}, []time.Time{t1, {}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			under := &deadlineConn{}
+			c := &batchConn{Conn: under}
+			for _, s := range tc.sets {
+				if s.both {
+					c.SetDeadline(s.t)
+				} else {
+					c.SetWriteDeadline(s.t)
+				}
+			}
+			if !slices.EqualFunc(under.deadlines, tc.want, time.Time.Equal) {
+				t.Fatalf("deadlines passed on = %v, want %v", under.deadlines, tc.want)
 			}
 		})
 	}

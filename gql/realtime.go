@@ -47,7 +47,8 @@ type RealtimeConfig struct {
 	SendQueue      int
 	SendQueueBytes int
 	// WriteTimeout bounds the write of one frame; a socket whose write outlasts it is closed
-	// as a slow consumer.
+	// as a slow consumer. A frame gets between half of it and all of it: the deadline is
+	// moved forward only once less than half is left.
 	WriteTimeout time.Duration
 	// OnDelivery, when set, is told how long after its publication each message frame was
 	// written to a subscriber.

@@ -140,3 +140,64 @@ func TestSlowConsumerWriteDeadline(t *testing.T) {
 		t.Fatalf("log has no %s:\n%s", want, logs.String())
 	}
 }
+
+// A client's ping is answered with a pong written under a deadline of its own; the frames
+// after it still get the write timeout (robots' WebSocket libraries ping every few seconds).
+// A writer that trusted the deadline it had set before the pong would find the pong's short
+// deadline passed and close a healthy socket as a slow consumer.
+func TestPingKeepsTheWriteDeadline(t *testing.T) {
+	var logs brokertest.Logs
+	e := startRT(t, logTo(&logs))
+	id := e.group(t, "host", "d")
+	c := e.appsync(t, "")
+	ponged := make(chan struct{}, 1)
+	c.ws.SetPongHandler(func(string) error { ponged <- struct{}{}; return nil })
+	frames := make(chan []byte, 16)
+	c.send(map[string]string{"type": "connection_init"})
+	c.expect("connection_ack")
+	c.start("s", onMessage, map[string]any{"groupId": id, "domain": "d"}, "")
+	c.expect("start_ack")
+	go func() {
+		defer close(frames)
+		for {
+			_, data, err := c.ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			frames <- data
+		}
+	}()
+	report := func(v string) {
+		t.Helper()
+		if _, err := e.Broker.ReportData(id, "d", "n", []broker.Pair{{Key: "k", Value: v}}); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			select {
+			case data, ok := <-frames:
+				if !ok {
+					t.Fatalf("the socket closed instead of delivering %q:\n%s", v, logs.String())
+				}
+				if strings.Contains(string(data), `"value":"`+v+`"`) {
+					return
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%q never arrived", v)
+			}
+		}
+	}
+	report("before")
+	if err := c.ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ponged:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pong")
+	}
+	time.Sleep(1500 * time.Millisecond) // past the pong's own one-second deadline
+	report("after")
+	if e.api.RealtimeStats().SlowConsumers != 0 {
+		t.Fatalf("a slow consumer was counted:\n%s", logs.String())
+	}
+}
