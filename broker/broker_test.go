@@ -212,19 +212,19 @@ func TestStatuses(t *testing.T) {
 	if sts, _ := f.b.ListStatuses(g.ID, g.Domain); sts == nil || len(sts) != 0 {
 		t.Fatalf("no reports: %#v, want empty non-nil", sts)
 	}
-	data := []broker.Pair{{"変数", "値🎉"}, {"x", "1"}, {"x", "2"}}
+	data := []broker.Pair{{Key: "変数", Value: "値🎉"}, {Key: "x", Value: "1"}, {Key: "x", Value: "2"}}
 	st, err := f.b.ReportData(g.ID, g.Domain, "m2", data)
 	if err != nil || st.NodeID != "m2" || len(st.Data) != 3 {
 		t.Fatalf("report = %+v, %v", st, err)
 	}
-	f.b.ReportData(g.ID, g.Domain, "m1", []broker.Pair{{"a", "1"}})
-	f.b.ReportData(g.ID, g.Domain, "host", []broker.Pair{{"h", "1"}})
-	f.b.ReportData(g.ID, g.Domain, "m1", []broker.Pair{{"b", "2"}}) // replaces, does not merge
+	f.b.ReportData(g.ID, g.Domain, "m1", []broker.Pair{{Key: "a", Value: "1"}})
+	f.b.ReportData(g.ID, g.Domain, "host", []broker.Pair{{Key: "h", Value: "1"}})
+	f.b.ReportData(g.ID, g.Domain, "m1", []broker.Pair{{Key: "b", Value: "2"}}) // replaces, does not merge
 	sts, _ := f.b.ListStatuses(g.ID, g.Domain)
 	if len(sts) != 3 || sts[0].NodeID != "host" || sts[1].NodeID != "m1" || sts[2].NodeID != "m2" {
 		t.Fatalf("statuses = %+v", sts)
 	}
-	if len(sts[1].Data) != 1 || sts[1].Data[0] != (broker.Pair{"b", "2"}) {
+	if len(sts[1].Data) != 1 || sts[1].Data[0] != (broker.Pair{Key: "b", Value: "2"}) {
 		t.Fatalf("report did not replace: %+v", sts[1].Data)
 	}
 	if got, _ := f.b.GetNodeStatus("host"); got == nil || got.Data[0].Key != "h" {
@@ -252,9 +252,9 @@ func TestStatusLiveness(t *testing.T) {
 	f := newFixture(t)
 	g := f.create(t, "host", "d")
 	f.join(t, g, "member")
-	f.b.ReportData(g.ID, g.Domain, "member", []broker.Pair{{"k", "v"}})
-	f.b.ReportData(g.ID, g.Domain, "reporter", []broker.Pair{{"k", "v"}}) // never joined
-	f.b.ReportData(g.ID, g.Domain, "host", []broker.Pair{{"k", "v"}})
+	f.b.ReportData(g.ID, g.Domain, "member", []broker.Pair{{Key: "k", Value: "v"}})
+	f.b.ReportData(g.ID, g.Domain, "reporter", []broker.Pair{{Key: "k", Value: "v"}}) // never joined
+	f.b.ReportData(g.ID, g.Domain, "host", []broker.Pair{{Key: "k", Value: "v"}})
 	f.advance(t, g, 400*time.Second)
 	if _, err := f.b.SendMemberHeartbeat(ctx, g.ID, g.Domain, "member"); err != nil {
 		t.Fatal(err)

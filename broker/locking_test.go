@@ -64,7 +64,10 @@ func TestGroupsOfOneDomainDoNotContend(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"ReportData", func() error { _, err := b.ReportData(other.ID, domain, "n", []Pair{{"k", "v"}}); return err }},
+		{"ReportData", func() error {
+			_, err := b.ReportData(other.ID, domain, "n", []Pair{{Key: "k", Value: "v"}})
+			return err
+		}},
 		{"FireEvents", func() error { _, err := b.FireEvents(other.ID, domain, "n", []EventInput{{Name: "e"}}); return err }},
 		{"RecordEvents", func() error { _, err := b.RecordEvents(other.ID, domain, "n", []EventInput{{Name: "e"}}); return err }},
 		{"JoinGroup", func() error { _, _, err := b.JoinGroup(ctx, other.ID, domain, "m"); return err }},
@@ -88,7 +91,7 @@ func TestGroupsOfOneDomainDoNotContend(t *testing.T) {
 	}()
 	waiting := make(chan error, 1)
 	go func() {
-		_, err := b.ReportData(a.ID, domain, "n", []Pair{{"k", "v"}})
+		_, err := b.ReportData(a.ID, domain, "n", []Pair{{Key: "k", Value: "v"}})
 		waiting <- err
 	}()
 	// Operations run one after another, in the order above (a member joins before its

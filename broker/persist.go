@@ -152,12 +152,9 @@ func (b *Broker) Flush() {
 			for id := range g.dirtyStatus {
 				st := g.statuses[id]
 				flushed = append(flushed, flushedStatus{g, id, st})
-				data := make([]store.Pair, len(st.Data))
-				for j, p := range st.Data {
-					data[j] = store.Pair(p)
-				}
+				// A status is never changed once made, so the store may share its variables.
 				ops = append(ops, store.Op{Kind: store.PutStatus, Status: &store.Status{
-					Domain: st.Domain, GroupID: st.GroupID, NodeID: st.NodeID, Data: data, Timestamp: st.Timestamp,
+					Domain: st.Domain, GroupID: st.GroupID, NodeID: st.NodeID, Data: st.Data, Timestamp: st.Timestamp,
 				}})
 			}
 			clear(g.dirtyStatus)

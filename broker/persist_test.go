@@ -17,7 +17,7 @@ func TestRestartKeepsState(t *testing.T) {
 	short, _ := f.b.CreateGroup(ctx, broker.CreateGroupInput{HostID: "short", Domain: "d", MaxConnectionTimeSeconds: ptr(30)})
 	f.join(t, g, "m1")
 	f.join(t, short, "m2")
-	f.b.ReportData(g.ID, g.Domain, "m1", []broker.Pair{{"変数", "1"}})
+	f.b.ReportData(g.ID, g.Domain, "m1", []broker.Pair{{Key: "変数", Value: "1"}})
 	rec, _ := f.b.RecordEvents(g.ID, g.Domain, "m1", inputs("a"))
 	if err := f.b.Close(); err != nil {
 		t.Fatal(err)

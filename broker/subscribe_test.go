@@ -28,7 +28,7 @@ func TestSubscribe(t *testing.T) {
 	msgs := collect(t, f, g)
 	otherMsgs := collect(t, f, other)
 
-	f.b.ReportData(g.ID, g.Domain, "m", []broker.Pair{{"k", "v"}})
+	f.b.ReportData(g.ID, g.Domain, "m", []broker.Pair{{Key: "k", Value: "v"}})
 	f.b.FireEvents(g.ID, g.Domain, "m", inputs("e1", "e2"))
 	f.b.RecordEvents(g.ID, g.Domain, "p", inputs("e3"))
 	f.b.DissolveGroup(ctx, g.ID, g.Domain, "host")
@@ -66,7 +66,7 @@ func TestSubscribeOrderUnderConcurrentPublishers(t *testing.T) {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for i := range each {
-				f.b.ReportData(g.ID, g.Domain, fmt.Sprint(p), []broker.Pair{{"i", fmt.Sprint(i)}})
+				f.b.ReportData(g.ID, g.Domain, fmt.Sprint(p), []broker.Pair{{Key: "i", Value: fmt.Sprint(i)}})
 			}
 		}()
 	}

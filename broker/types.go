@@ -1,6 +1,10 @@
 package broker
 
-import "time"
+import (
+	"time"
+
+	"github.com/smalruby/meshd/store"
+)
 
 // TimeLayout is how every timestamp leaves meshd: UTC, milliseconds, and a Z suffix.
 const TimeLayout = "2006-01-02T15:04:05.000Z"
@@ -39,11 +43,9 @@ type Member struct {
 	HeartbeatInterval time.Duration `json:"-"`
 }
 
-// Pair is one reported variable.
-type Pair struct {
-	Key   string
-	Value string
-}
+// Pair is one reported variable. It is the store's type, so that a status is written
+// without copying its variables.
+type Pair = store.Pair
 
 // NodeStatus is the latest data a node reported in a group.
 type NodeStatus struct {
