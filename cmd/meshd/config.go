@@ -56,6 +56,7 @@ type config struct {
 	idleTimeout         time.Duration
 	maxOpenConns        int
 	maxConnsPerAddr     int
+	memoryLimitMiB      int
 	natsListen          string
 	natsToken           string
 	maxConnections      int
@@ -169,6 +170,7 @@ func (c *config) settings() []setting {
 		{topicLimits, "MESH_MAX_CONNECTIONS", "most realtime WebSockets open at once; more get HTTP 429", intVar(&c.maxConnections, apiDefaults.Realtime.MaxConnections), ""},
 		{topicLimits, "MESH_MAX_OPEN_CONNECTIONS", "the connection budget: most connections (HTTP and WebSocket, on every listener) open at once; when it is spent the idle ones make room first, and what cannot be spared is answered 429; 0 takes the descriptor limit less 128", intVar(&c.maxOpenConns, 0), ""},
 		{topicLimits, "MESH_MAX_CONNECTIONS_PER_ADDRESS", "most connections open at once from one client address (trusted proxies excepted); 0 sets no cap: a school behind one NAT address may use the whole budget, and under pressure the address holding the most yields first", intVar(&c.maxConnsPerAddr, 0), ""},
+		{topicLimits, "MESH_MEMORY_LIMIT_MIB", "soft limit, in MiB, on the memory Go's runtime holds (heap, stacks, buffers): the garbage collector runs more often as meshd nears it, trading CPU for memory (see deploy/cluster.md for what it buys a cluster node); 0 sets none (GOMEMLIMIT still applies)", intVar(&c.memoryLimitMiB, 0), ""},
 		{topicLimits, "MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION", "most live subscriptions on one WebSocket", intVar(&c.maxSubs, apiDefaults.Realtime.MaxSubscriptions), ""},
 		{topicLimits, "MESH_MAX_GROUP_SUBSCRIPTIONS_PER_ADDRESS", "most live subscriptions to one group from one client address, over all its WebSockets (the editor opens one per group, older ones three: a class of 40 behind one NAT opens 40 to 120)", intVar(&c.maxGroupSubsPerAddr, apiDefaults.Realtime.MaxGroupSubscriptionsPerAddress), ""},
 		{topicLimits, "MESH_SEND_QUEUE_FRAMES", "frames queued for a slow reader before its WebSocket is closed with 1013", intVar(&c.sendQueue, apiDefaults.Realtime.SendQueue), ""},
@@ -357,6 +359,9 @@ func (c *config) validate() error {
 	}
 	if c.maxOpenConns < 0 {
 		errs = append(errs, fmt.Errorf("-max-open-connections must be 0 (automatic) or more, got %d", c.maxOpenConns))
+	}
+	if c.memoryLimitMiB != 0 && c.memoryLimitMiB < minMemoryLimitMiB {
+		errs = append(errs, fmt.Errorf("-memory-limit-mib must be 0 (none) or at least %d, got %d", minMemoryLimitMiB, c.memoryLimitMiB))
 	}
 	if c.maxConnsPerAddr < 0 {
 		errs = append(errs, fmt.Errorf("-max-connections-per-address must be 0 (no cap) or more, got %d", c.maxConnsPerAddr))

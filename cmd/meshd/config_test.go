@@ -67,6 +67,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"bad proxy", []string{"-trusted-proxies", "lan"}, nil, `"lan" is not a network`},
 		{"cluster fsync never", []string{"-cluster-sync", "never"}, nil, `invalid value "never" for flag -cluster-sync: not "always" or a positive duration such as 1s`},
 		{"stray argument", []string{"serve"}, nil, `unexpected argument "serve"`},
+		{"memory limit below the floor", []string{"-memory-limit-mib", "8"}, nil, "-memory-limit-mib must be 0 (none) or at least 16, got 8"},
+		{"negative memory limit", nil, map[string]string{"MESH_MEMORY_LIMIT_MIB": "-1"}, "-memory-limit-mib must be 0 (none) or at least 16, got -1"},
 		{"origin without a scheme", []string{"-allowed-origins", "smalruby.app"}, nil, `"smalruby.app" is not an origin: write it as a browser sends it, with its scheme`},
 		{"origin with a path", []string{"-allowed-origins", "https://smalruby.app/"}, nil, "write https://smalruby.app (no path, lower case)"},
 		{"origin in capitals", nil, map[string]string{"MESH_ALLOWED_ORIGINS": "https://Smalruby.APP"}, "write https://smalruby.app (no path, lower case)"},

@@ -48,6 +48,10 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	for _, w := range append(unknownVariables(environ), cfg.warnings()...) {
 		log.Warn(w)
 	}
+	if cfg.memoryLimitMiB > 0 {
+		setMemoryLimit(cfg.memoryLimitMiB)
+		log.Info("memory limit set", "mib", cfg.memoryLimitMiB)
+	}
 	// SIGHUP is handled from the start, whatever the configuration.
 	var tlsCert atomic.Pointer[tlscert.Certificate]
 	tlscert.ReloadOnHangup(ctx, log, tlsCert.Load)

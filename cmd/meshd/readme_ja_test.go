@@ -45,6 +45,7 @@ var settingsJa = map[string]string{
 	"MESH_MAX_CONNECTIONS":                     "同時に開けるリアルタイム WebSocket の最大数。超えると HTTP 429",
 	"MESH_MAX_OPEN_CONNECTIONS":                "接続の予算: すべてのリスナー（API・コンソール・メトリクス・pprof）で同時に開ける接続（HTTP と WebSocket）の最大数。使い切ったら、まず待機中の接続を閉じて場所を空け、空けられなければ 429 を返して閉じる。0 ならファイル記述子の上限から 128 を引いた数",
 	"MESH_MAX_CONNECTIONS_PER_ADDRESS":         "1 つのクライアントアドレスから同時に開ける接続の最大数（信頼するプロキシは除く）。0 なら上限なし: NAT の内側の学校全体が 1 つのアドレスでも予算をすべて使え、予算が尽きたときは接続の最も多いアドレスから譲る",
+	"MESH_MEMORY_LIMIT_MIB":                    "Go のランタイムが持つメモリ（ヒープ・スタック・バッファ）の緩い上限（MiB）。近づくほどガベージコレクタが頻繁に走り、CPU と引き換えにメモリを抑える（クラスタのノードで何が得られるかは deploy/cluster.md）。0 なら上限なし（GOMEMLIMIT は効く）",
 	"MESH_MAX_SUBSCRIPTIONS_PER_CONNECTION":    "1 つの WebSocket で同時に使えるサブスクリプションの最大数",
 	"MESH_SEND_QUEUE_FRAMES":                   "読むのが遅い相手のために溜めるフレーム数。超えるとその WebSocket を 1013 で閉じる",
 	"MESH_SEND_QUEUE_BYTES":                    "読むのが遅い相手のために溜めるバイト数。超えるとその WebSocket を 1013 で閉じる",
