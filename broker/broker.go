@@ -206,6 +206,8 @@ type group struct {
 	// were last polled. Neither is stored.
 	active   map[string]time.Time
 	polledAt time.Time
+	// batches holds each node's latest event batch for ResendWindow (resend.go).
+	batches map[string]*sentBatch
 }
 
 // shardFor returns the shard of the group id in domain.

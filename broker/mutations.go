@@ -327,7 +327,8 @@ type firedBatch struct {
 }
 
 // fire publishes a batch of events to the group and appends them to its polling log; a
-// recorded batch carries the server's time instead of the firing time.
+// recorded batch carries the server's time instead of the firing time. The same batch sent
+// again by its node within ResendWindow gets the first one's answer and goes out once.
 func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, record bool, now time.Time) (firedBatch, error) {
 	if err := checkArgs(domain, "groupId", groupID, "nodeId", nodeID); err != nil {
 		return firedBatch{}, err
@@ -348,8 +349,11 @@ func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, recor
 	} else if err := b.check(g, groupID, domain, now); err != nil {
 		return firedBatch{}, err
 	}
-	b.pruneEvents(g, now)
 	g.touch(nodeID, now)
+	if prev, ok := g.resent(nodeID, events, record, now); ok {
+		return prev, nil
+	}
+	b.pruneEvents(g, now)
 	batch := firedBatch{BatchEvent: BatchEvent{
 		Events:        make([]Event, len(events)),
 		FiredByNodeID: nodeID,
@@ -386,6 +390,7 @@ func (b *Broker) fire(groupID, domain, nodeID string, events []EventInput, recor
 	if b.publish(&Message{GroupID: groupID, Domain: domain, Batch: &batch.BatchEvent}) {
 		g.published++
 	}
+	g.remember(nodeID, events, record, batch)
 	return batch, nil
 }
 

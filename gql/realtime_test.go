@@ -479,3 +479,29 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 		t.Fatalf("close %d", code)
 	}
 }
+
+// The editor's SDK resends a mutation whose answer it lost, and a load balancer in front of
+// a cluster resends one whose node crashed: the same event batch sent twice gets the same
+// answer and reaches subscribers once.
+func TestResentEventBatchIsBroadcastOnce(t *testing.T) {
+	e := startRT(t)
+	id := e.group(t, "host", "d")
+	c := e.appsync(t, "")
+	c.send(map[string]string{"type": "connection_init"})
+	c.expect("connection_ack")
+	c.start("s", onMessage, map[string]any{"groupId": id, "domain": "d"}, "")
+	c.expect("start_ack")
+	fire := `mutation($g: ID!) { fireEventsByNode(groupId: $g, domain: "d", nodeId: "n1", events: [{eventName: "go", payload: "", firedAt: "2026-03-01T08:45:10.214Z", orderKey: "20260301174510-0000001"}]) { groupId batchEvent { timestamp events { name timestamp orderKey } } } }`
+	first := e.ok(t, fire, map[string]any{"g": id})
+	again := e.ok(t, fire, map[string]any{"g": id})
+	if fmt.Sprint(first) != fmt.Sprint(again) {
+		t.Fatalf("the resent batch was answered %v, the first %v", again, first)
+	}
+	e.ok(t, reportData, map[string]any{"groupId": id, "domain": "d", "nodeId": "n1", "data": []any{map[string]any{"key": "k", "value": "after"}}})
+	if m := field(c.expect("data"), "payload", "data", "onMessageInGroup"); str(m, "batchEvent", "events", 0, "name") != "go" {
+		t.Fatalf("first message %v, want the batch", m)
+	}
+	if m := field(c.expect("data"), "payload", "data", "onMessageInGroup"); field(m, "nodeStatus") == nil {
+		t.Fatalf("second message %v, want the status sent after both batches", m)
+	}
+}
