@@ -486,9 +486,7 @@ func TestShutdownClosesWithGoingAway(t *testing.T) {
 func TestResentEventBatchIsBroadcastOnce(t *testing.T) {
 	e := startRT(t)
 	id := e.group(t, "host", "d")
-	c := e.appsync(t, "")
-	c.send(map[string]string{"type": "connection_init"})
-	c.expect("connection_ack")
+	c := initialised(t, e)
 	c.start("s", onMessage, map[string]any{"groupId": id, "domain": "d"}, "")
 	c.expect("start_ack")
 	fire := `mutation($g: ID!) { fireEventsByNode(groupId: $g, domain: "d", nodeId: "n1", events: [{eventName: "go", payload: "", firedAt: "2026-03-01T08:45:10.214Z", orderKey: "20260301174510-0000001"}]) { groupId batchEvent { timestamp events { name timestamp orderKey } } } }`

@@ -149,12 +149,10 @@ func TestPingKeepsTheWriteDeadline(t *testing.T) {
 	var logs brokertest.Logs
 	e := startRT(t, logTo(&logs))
 	id := e.group(t, "host", "d")
-	c := e.appsync(t, "")
+	c := initialised(t, e)
 	ponged := make(chan struct{}, 1)
 	c.ws.SetPongHandler(func(string) error { ponged <- struct{}{}; return nil })
 	frames := make(chan []byte, 16)
-	c.send(map[string]string{"type": "connection_init"})
-	c.expect("connection_ack")
 	c.start("s", onMessage, map[string]any{"groupId": id, "domain": "d"}, "")
 	c.expect("start_ack")
 	go func() {
