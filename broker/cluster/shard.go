@@ -32,6 +32,11 @@ const (
 	// entry about a group that may still be alive is retained while node clocks differ by
 	// less than it.
 	retentionMargin = 5 * time.Minute
+	// perSubjectBound is each shard's MaxMsgsPer. A shard has one subject and never holds
+	// this many entries, so it discards nothing; it is set because nats-server then writes
+	// the stream in blocks of 4 MB instead of 8 MB (its sizing of a limits stream with no
+	// MaxBytes), and every node holds the block being written of every shard in memory.
+	perSubjectBound = 1 << 50
 )
 
 // errShardCount reports a log created with another number of shards than this node's: the
@@ -80,18 +85,19 @@ func newShard(n *Node, i int) *shard {
 func (s *shard) config() jetstream.StreamConfig {
 	o := s.node.opts
 	return jetstream.StreamConfig{
-		Name:        s.name,
-		Description: fmt.Sprintf("meshd: the state changes of shard %d of %d, in order", s.index, o.Shards),
-		Subjects:    []string{s.subject},
-		Storage:     jetstream.FileStorage,
-		Replicas:    o.Replicas,
-		Retention:   jetstream.LimitsPolicy,
-		Discard:     jetstream.DiscardOld,
-		MaxAge:      o.Broker.Config.MaxConnectionTime + retentionMargin,
-		MaxMsgSize:  maxPayload,
-		AllowDirect: true,
-		RePublish:   &jetstream.RePublish{Source: s.subject, Destination: s.applied},
-		Metadata:    map[string]string{shardsKey: strconv.Itoa(o.Shards)},
+		Name:              s.name,
+		Description:       fmt.Sprintf("meshd: the state changes of shard %d of %d, in order", s.index, o.Shards),
+		Subjects:          []string{s.subject},
+		Storage:           jetstream.FileStorage,
+		Replicas:          o.Replicas,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxAge:            o.Broker.Config.MaxConnectionTime + retentionMargin,
+		MaxMsgSize:        maxPayload,
+		MaxMsgsPerSubject: perSubjectBound,
+		AllowDirect:       true,
+		RePublish:         &jetstream.RePublish{Source: s.subject, Destination: s.applied},
+		Metadata:          map[string]string{shardsKey: strconv.Itoa(o.Shards)},
 	}
 }
 
@@ -116,7 +122,7 @@ func (s *shard) open(ctx context.Context) (jetstream.Stream, error) {
 	if shards != cfg.Metadata[shardsKey] {
 		return nil, fmt.Errorf("%w: it was created with %s shards, this node is set to %d (-cluster-shards must stay what the cluster was created with)", errShardCount, shards, s.node.opts.Shards)
 	}
-	if have.Replicas != cfg.Replicas || have.MaxAge != cfg.MaxAge || !have.AllowDirect || have.RePublish == nil || have.Metadata[shardsKey] == "" {
+	if have.Replicas != cfg.Replicas || have.MaxAge != cfg.MaxAge || have.MaxMsgsPerSubject != cfg.MaxMsgsPerSubject || !have.AllowDirect || have.RePublish == nil || have.Metadata[shardsKey] == "" {
 		s.node.log.Info("updating the log's settings", "shard", s.name, "replicas", cfg.Replicas, "max_age", cfg.MaxAge)
 		return js.UpdateStream(ctx, cfg)
 	}
