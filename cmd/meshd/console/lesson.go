@@ -67,7 +67,7 @@ func (c *Console) serveRecord(w http.ResponseWriter, r *http.Request) {
 		noRecord(w)
 		return
 	}
-	writeJSON(w, http.StatusOK, json.RawMessage(body))
+	writeJSONBytes(w, http.StatusOK, body)
 }
 
 func (c *Console) serveRecordCSV(w http.ResponseWriter, r *http.Request) {
