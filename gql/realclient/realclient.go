@@ -5,7 +5,6 @@ package realclient
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -156,9 +155,5 @@ func Stream(t testing.TB, cmd *exec.Cmd) error {
 	err := cmd.Run()
 	pw.Close()
 	wg.Wait()
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		return exit
-	}
 	return err
 }
