@@ -207,7 +207,7 @@ type group struct {
 	active   map[string]time.Time
 	polledAt time.Time
 	// batches holds each node's latest event batch for ResendWindow (resend.go).
-	batches map[string]*sentBatch
+	batches map[string]sentBatch
 }
 
 // shardFor returns the shard of the group id in domain.

@@ -25,8 +25,8 @@ type sentBatch struct {
 // resent returns the answer of nodeID's previous batch when events, fired (or recorded) at
 // now, are that batch sent again within ResendWindow; the shard must be locked.
 func (g *group) resent(nodeID string, events []EventInput, record bool, now time.Time) (firedBatch, bool) {
-	prev := g.batches[nodeID]
-	if prev == nil || prev.record != record || now.Sub(prev.result.Timestamp) > ResendWindow ||
+	prev, ok := g.batches[nodeID]
+	if !ok || prev.record != record || now.Sub(prev.result.Timestamp) > ResendWindow ||
 		!slices.EqualFunc(prev.events, events, sameEvent) {
 		return firedBatch{}, false
 	}
@@ -42,7 +42,7 @@ func (g *group) remember(nodeID string, events []EventInput, record bool, result
 		return
 	}
 	if g.batches == nil {
-		g.batches = make(map[string]*sentBatch)
+		g.batches = make(map[string]sentBatch)
 	}
 	if len(g.batches) >= resendKeep {
 		for id, b := range g.batches {
@@ -51,7 +51,7 @@ func (g *group) remember(nodeID string, events []EventInput, record bool, result
 			}
 		}
 	}
-	g.batches[nodeID] = &sentBatch{events: events, record: record, result: result}
+	g.batches[nodeID] = sentBatch{events: events, record: record, result: result}
 }
 
 // identifiable reports whether every event of a batch carries what makes it unique to its
