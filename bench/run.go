@@ -338,17 +338,18 @@ func freePort() (string, error) {
 
 // startGenProfile starts the generator's own CPU profile into file (nothing when file is
 // empty) and returns what stops it and closes the file.
-func startGenProfile(file string) (func() error, error) {
+func startGenProfile(file string) (stop func() error, err error) {
+	stop = func() error { return nil }
 	if file == "" {
-		return func() error { return nil }, nil
+		return stop, nil
 	}
 	f, err := os.Create(file)
 	if err != nil {
-		return func() error { return nil }, err
+		return stop, err
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		return func() error { return nil }, err
+		return stop, err
 	}
 	return func() error {
 		pprof.StopCPUProfile()
