@@ -2,6 +2,7 @@ package gql
 
 import (
 	"bytes"
+	"io"
 	"net"
 	"slices"
 	"testing"
@@ -133,5 +134,134 @@ func TestBatchConnOf(t *testing.T) {
 	bc := &batchConn{Conn: a}
 	if batchConnOf(bc) != bc {
 		t.Fatal("batching connection not found")
+	}
+}
+
+// tcpBatchConn returns both ends of a loopback TCP connection: the server's, accepted through
+// BatchingListener, and the client's.
+func tcpBatchConn(t *testing.T) (*batchConn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	sc, err := BatchingListener(ln).Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	return sc.(*batchConn), client
+}
+
+// uncorkNow hands the kernel what it takes at once and keeps the rest, which goes before
+// anything written later, so the peer reads every byte once, in order, whether the socket
+// took the batch whole or not. A peer that has not read yet holds a few megabytes at most
+// in the kernel's buffers (Linux's tcp_wmem and initial receive window), far below 16 MB.
+func TestBatchConnUncorkNow(t *testing.T) {
+	tests := []struct {
+		name     string
+		size     int
+		whole    bool // uncorkNow reports all of it gone
+		flushing bool // the rest goes by flush rather than by the next Write
+	}{
+		{"a frame the socket takes at once", 100, true, false},
+		{"more than the socket takes, then a write", 16 << 20, false, false},
+		{"more than the socket takes, then a flush", 16 << 20, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bc, client := tcpBatchConn(t)
+			pattern := make([]byte, 251) // a length no buffer size divides
+			for i := range pattern {
+				pattern[i] = byte(i)
+			}
+			batch := bytes.Repeat(pattern, tc.size/len(pattern)+1)[:tc.size]
+			tail := []byte("tail")
+			want := append(bytes.Clone(batch), tail...)
+			got := make(chan []byte, 1)
+			read := func() {
+				b := make([]byte, len(want))
+				_, err := io.ReadFull(client, b)
+				if err != nil {
+					t.Error(err)
+				}
+				got <- b
+			}
+
+			if !bc.tryCorkNow() {
+				t.Fatal("an idle TCP connection cannot be written without waiting")
+			}
+			bc.Write(batch)
+			if whole := bc.uncorkNow(); whole != tc.whole {
+				t.Fatalf("uncorkNow = %v, want %v", whole, tc.whole)
+			}
+			if !tc.whole && (bc.pending == nil || len(*bc.pending) == 0 || len(*bc.pending) == tc.size) {
+				t.Fatalf("pending after a partial write: %v", bc.pending)
+			}
+			go read()
+			if tc.flushing {
+				if err := bc.flush(); err != nil {
+					t.Fatal(err)
+				}
+				if bc.pending != nil {
+					t.Fatal("flush left bytes pending")
+				}
+			}
+			if _, err := bc.Write(tail); err != nil {
+				t.Fatal(err)
+			}
+			if b := <-got; !bytes.Equal(b, want) {
+				i := 0
+				for i < len(b) && b[i] == want[i] {
+					i++
+				}
+				t.Fatalf("the peer read %d bytes that differ from what was written from byte %d", len(b), i)
+			}
+		})
+	}
+}
+
+// tryCorkNow declines a connection with no socket of its own to write to, one with a write
+// under way (which may be waiting for its reader), and one with bytes still pending.
+func TestBatchConnTryCorkNow(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(bc *batchConn) (undo func())
+		want  bool
+	}{
+		{"idle", func(*batchConn) func() { return func() {} }, true},
+		{"no socket", func(bc *batchConn) func() {
+			raw := bc.raw
+			bc.raw = nil
+			return func() { bc.raw = raw }
+		}, false},
+		{"a write under way", func(bc *batchConn) func() {
+			bc.mu.Lock()
+			return bc.mu.Unlock
+		}, false},
+		{"bytes pending", func(bc *batchConn) func() {
+			bc.pending = &[]byte{}
+			return func() { bc.pending = nil }
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			bc, _ := tcpBatchConn(t)
+			undo := tc.setup(bc)
+			got := bc.tryCorkNow()
+			undo()
+			if got != tc.want {
+				t.Fatalf("tryCorkNow = %v, want %v", got, tc.want)
+			}
+			if got != bc.corked {
+				t.Fatalf("corked = %v after tryCorkNow = %v", bc.corked, got)
+			}
+		})
 	}
 }

@@ -199,3 +199,40 @@ func TestPingKeepsTheWriteDeadline(t *testing.T) {
 		t.Fatalf("a slow consumer was counted:\n%s", logs.String())
 	}
 }
+
+// A reader that falls behind, within the slow-consumer limits, still gets every frame once
+// and in order, and each is counted as sent once: the first frame the kernel cannot take
+// whole is finished by the writer before the frames queued behind it.
+func TestReaderBehindGetsEveryFrameInOrder(t *testing.T) {
+	e := startRT(t, func(c *gql.Config) {
+		c.Realtime.SendQueue, c.Realtime.SendQueueBytes = 100000, 1<<30
+	})
+	id := e.group(t, "host", "d")
+	c := e.appsync(t, "")
+	c.send(map[string]string{"type": "connection_init"})
+	c.expect("connection_ack")
+	c.start("s", onMessage, map[string]any{"groupId": id, "domain": "d"}, "")
+	c.expect("start_ack")
+	before := e.api.RealtimeStats().FramesSent
+	// 18 MB while the reader reads nothing: far more than the kernel's buffers hold.
+	const messages = 300
+	for i := range messages {
+		if _, err := e.Broker.ReportData(id, "d", "n", []broker.Pair{{Key: "k", Value: fmt.Sprint(i, "-", strings.Repeat("x", 60000))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range messages {
+		got := str(c.expect("data"), "payload", "data", "onMessageInGroup", "nodeStatus", "data", 0, "value")
+		if want := fmt.Sprint(i, "-"); !strings.HasPrefix(got, want) {
+			t.Fatalf("frame %d carries %.10q", i, got)
+		}
+	}
+	// A frame is counted once its last byte is with the kernel, which can be just after the
+	// reader has it.
+	for deadline := time.Now().Add(time.Minute); e.api.RealtimeStats().FramesSent-before < messages && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := e.api.RealtimeStats().FramesSent - before; n != messages {
+		t.Fatalf("%d frames counted as sent, want %d", n, messages)
+	}
+}
