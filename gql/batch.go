@@ -2,10 +2,8 @@ package gql
 
 import (
 	"crypto/tls"
-	"errors"
 	"net"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -25,13 +23,7 @@ func (l batchingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	bc := &batchConn{Conn: c}
-	if sc, ok := c.(syscall.Conn); ok {
-		if raw, err := sc.SyscallConn(); err == nil {
-			bc.raw = raw
-		}
-	}
-	return bc, nil
+	return &batchConn{Conn: c}, nil
 }
 
 // batchKeepBytes is the largest batch buffer returned to the pool; a rare larger one is
@@ -41,18 +33,13 @@ const batchKeepBytes = 64 << 10
 // batchBufs holds the batch buffers between batches, so that an idle socket holds none.
 var batchBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// batchConn holds writes back while corked and sends them together when uncorked, either
-// waiting for the kernel to take them all (uncork) or handing it what it takes at once and
-// keeping the rest pending (uncorkNow), which every later write sends first.
+// batchConn holds writes back while corked and sends them together when uncorked.
 type batchConn struct {
 	net.Conn
-	// raw is the socket under Conn, for writes that must not wait; nil when Conn has none.
-	raw syscall.RawConn
 
-	mu      sync.Mutex
-	corked  bool
-	buf     *[]byte // while corked
-	pending *[]byte // what uncorkNow could not write yet
+	mu     sync.Mutex
+	corked bool
+	buf    *[]byte // while corked
 
 	// wd is the write deadline the connection under it has. It has a lock of its own, so
 	// that a deadline set to end a blocked Write is not held up behind it.
@@ -94,9 +81,6 @@ func (c *batchConn) Write(p []byte) (int, error) {
 		*c.buf = append(*c.buf, p...)
 		return len(p), nil
 	}
-	if err := c.flushLocked(); err != nil {
-		return 0, err
-	}
 	return c.Conn.Write(p)
 }
 
@@ -112,104 +96,22 @@ func (c *batchConn) cork() {
 	c.buf = batchBufs.Get().(*[]byte)
 }
 
-// uncork writes what is pending and what was held back, in one call, and stops holding back.
+// uncork writes what was held back in one call and stops holding back.
 func (c *batchConn) uncork() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.corked = false
 	buf := c.buf
 	c.buf = nil
-	err := c.flushLocked()
-	if err == nil && len(*buf) > 0 {
+	var err error
+	if len(*buf) > 0 {
 		_, err = c.Conn.Write(*buf)
 	}
-	putBatchBuf(buf)
-	return err
-}
-
-// tryCorkNow starts holding writes back for uncorkNow and reports whether it did. It does not
-// when the socket cannot be written without waiting, or while another write is under way —
-// a control frame from another goroutine, which may be waiting for a reader that does not
-// read: the caller must not wait behind it.
-func (c *batchConn) tryCorkNow() bool {
-	if c.raw == nil || !c.mu.TryLock() {
-		return false
-	}
-	defer c.mu.Unlock()
-	if c.pending != nil {
-		return false
-	}
-	c.corked = true
-	c.buf = batchBufs.Get().(*[]byte)
-	return true
-}
-
-// uncorkNow stops holding back and writes what was held back as far as the kernel takes it
-// at once, never waiting; it reports whether all of it went. What did not go stays pending
-// until flush, or the next write, sends it first. Call it only after tryCorkNow.
-func (c *batchConn) uncorkNow() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.corked = false
-	buf := c.buf
-	c.buf = nil
-	n := c.writeNowLocked(*buf)
-	if n == len(*buf) {
-		putBatchBuf(buf)
-		return true
-	}
-	*buf = (*buf)[:copy(*buf, (*buf)[n:])]
-	c.pending = buf
-	return false
-}
-
-// writeNowLocked writes p as far as the socket takes it without blocking and returns how
-// much it took. An error, a full socket buffer or a passed deadline all stop it; the next
-// blocking write meets whatever error there is.
-func (c *batchConn) writeNowLocked(p []byte) int {
-	n := 0
-	c.raw.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			m, err := syscall.Write(int(fd), p[n:])
-			if m > 0 {
-				n += m
-			}
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			if err != nil || m <= 0 {
-				break
-			}
-		}
-		return true // done, whatever is left: never wait for the socket here
-	})
-	return n
-}
-
-// flush writes whatever is pending, waiting for the kernel to take it.
-func (c *batchConn) flush() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.flushLocked()
-}
-
-func (c *batchConn) flushLocked() error {
-	if c.pending == nil {
-		return nil
-	}
-	buf := c.pending
-	c.pending = nil
-	_, err := c.Conn.Write(*buf)
-	putBatchBuf(buf)
-	return err
-}
-
-// putBatchBuf returns a batch buffer to the pool unless it grew too large to keep.
-func putBatchBuf(buf *[]byte) {
 	if cap(*buf) <= batchKeepBytes {
 		*buf = (*buf)[:0]
 		batchBufs.Put(buf)
 	}
+	return err
 }
 
 // batchConnOf finds the batching connection under a socket's connection, if there is one.

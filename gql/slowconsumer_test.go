@@ -201,8 +201,7 @@ func TestPingKeepsTheWriteDeadline(t *testing.T) {
 }
 
 // A reader that falls behind, within the slow-consumer limits, still gets every frame once
-// and in order, and each is counted as sent once: the first frame the kernel cannot take
-// whole is finished by the writer before the frames queued behind it.
+// and in order, and each is counted as sent once, when the writer has caught up.
 func TestReaderBehindGetsEveryFrameInOrder(t *testing.T) {
 	e := startRT(t, func(c *gql.Config) {
 		c.Realtime.SendQueue, c.Realtime.SendQueueBytes = 100000, 1<<30

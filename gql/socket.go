@@ -38,12 +38,10 @@ type frame struct {
 }
 
 // conn is one realtime socket: a reader goroutine and a bounded queue that a writer goroutine
-// empties. A frame sent while nothing is queued or being written is written by the sender
-// itself, as far as the kernel takes it at once; the writer runs only while frames are
-// pending (it starts with the first frame queued or left partly written and ends when the
-// queue is empty), and the queue holds only what is pending, so an idle socket costs no
-// writer stack and no queue memory however large MESH_SEND_QUEUE_FRAMES is. What the frames
-// say is the dialect's business.
+// empties. The writer runs only while frames are pending (it starts with the first frame
+// queued and ends when the queue is empty), and the queue holds only what is pending, so an
+// idle socket costs no writer stack and no queue memory however large MESH_SEND_QUEUE_FRAMES
+// is. What the frames say is the dialect's business.
 type conn struct {
 	s     *Server
 	ws    *websocket.Conn
@@ -52,9 +50,6 @@ type conn struct {
 	ip    string
 	// writeDeadline is the write deadline set on ws; owned by the running writer.
 	writeDeadline time.Time
-	// unsent is when the message of the frame that writeNowLocked left partly pending was
-	// published, for the writer to count once the rest is written; owned by the writer.
-	unsent time.Time
 	// done is closed once the writer has closed the socket.
 	done chan struct{}
 
@@ -69,7 +64,7 @@ type conn struct {
 	mu          sync.Mutex
 	queue       []frame // pending frames, at most SendQueue of them plus a close frame
 	queuedBytes int     // the bytes of queue's frames, at most SendQueueBytes
-	writing     bool    // a writer goroutine, or writeNowLocked, is writing
+	writing     bool    // a writer goroutine is running
 	inited      bool
 	subs        map[string]*subscriber
 	closed      bool
@@ -138,44 +133,8 @@ func (c *conn) sendLocked(f frame) bool {
 		c.slowLocked(slowPendingBytes)
 		return false
 	}
-	if c.writeNowLocked(f) {
-		return true
-	}
 	c.queuedBytes += size
 	c.enqueueLocked(f)
-	return true
-}
-
-// writeNowLocked writes a frame from the sender's goroutine when the socket has nothing
-// queued or pending: the kernel takes it at once, or takes part of it and the writer,
-// started here, sends the rest before anything queued after it. It reports whether it took
-// the frame. Most frames go this way at classroom rates, and a writer goroutine started,
-// woken and ended for each of them cost more CPU than the write itself. The sender holds
-// c.mu for one system call that never waits; while another goroutine writes a control frame
-// (a pong, which can wait for the socket) the frame is queued instead.
-func (c *conn) writeNowLocked(f frame) bool {
-	if c.writing || c.batch == nil || !c.batch.tryCorkNow() {
-		return false
-	}
-	c.writing = true // the writer's turn is ours: nothing else writes until it is given back
-	c.armWriteDeadline()
-	scratch := frameBufs.Get().(*[]byte)
-	err := c.writeFrame(f, scratch)
-	putFrameBuf(scratch)
-	if err != nil {
-		// gorilla/websocket refused the frame (the socket failed before): the writer meets
-		// the same error and ends the socket as it does.
-		c.batch.uncork()
-		c.writing = false
-		return false
-	}
-	if c.batch.uncorkNow() {
-		c.writing = false
-		c.delivered(f)
-		return true
-	}
-	c.unsent = f.published
-	go c.write()
 	return true
 }
 
@@ -278,16 +237,6 @@ func (c *conn) takeQueue(spent []frame) []frame {
 // write sends queued frames until none is left, a close frame is written or the connection
 // fails; in the last two cases it closes the socket.
 func (c *conn) write() {
-	if c.batch != nil {
-		if err := c.batch.flush(); err != nil {
-			c.writeFailed(err)
-			c.ws.Close()
-			close(c.done)
-			return
-		}
-		c.delivered(frame{published: c.unsent})
-		c.unsent = time.Time{}
-	}
 	var batch []frame
 	for {
 		if batch = c.takeQueue(batch); batch == nil {
@@ -317,7 +266,11 @@ func (c *conn) writeBatch(batch []frame) bool {
 		bc.cork()
 	}
 	scratch := frameBufs.Get().(*[]byte)
-	defer putFrameBuf(scratch)
+	defer func() {
+		if cap(*scratch) <= batchKeepBytes {
+			frameBufs.Put(scratch)
+		}
+	}()
 	written, open := 0, true
 	for _, f := range batch {
 		c.armWriteDeadline()
@@ -339,22 +292,16 @@ func (c *conn) writeBatch(batch []frame) bool {
 			return false
 		}
 	}
+	rt := &c.s.rt
 	for _, f := range batch[:written] {
-		c.delivered(f)
+		if !f.published.IsZero() {
+			rt.framesSent.Add(1)
+			if rt.cfg.OnDelivery != nil {
+				rt.cfg.OnDelivery(time.Since(f.published))
+			}
+		}
 	}
 	return open
-}
-
-// delivered counts a written frame that carried a published message.
-func (c *conn) delivered(f frame) {
-	if f.published.IsZero() {
-		return
-	}
-	rt := &c.s.rt
-	rt.framesSent.Add(1)
-	if rt.cfg.OnDelivery != nil {
-		rt.cfg.OnDelivery(time.Since(f.published))
-	}
 }
 
 // armWriteDeadline gives the next write at least half of WriteTimeout and at most all of it.
@@ -387,13 +334,6 @@ func (c *conn) writeFrame(f frame, scratch *[]byte) error {
 // frameBufs holds the buffers frames in pieces are joined in, between bursts; one larger
 // than batchKeepBytes is dropped after use.
 var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// putFrameBuf returns a join buffer to frameBufs unless it grew too large to keep.
-func putFrameBuf(b *[]byte) {
-	if cap(*b) <= batchKeepBytes {
-		frameBufs.Put(b)
-	}
-}
 
 func (c *conn) isInited() bool {
 	c.mu.Lock()

@@ -5,7 +5,6 @@ package connbudget
 
 import (
 	"container/list"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -271,17 +270,6 @@ func (c *budgetConn) Close() error {
 	c.b.detach(c)
 	c.b.mu.Unlock()
 	return c.Conn.Close()
-}
-
-// SyscallConn is the socket's own, so that a writer that must not wait (gql's batching
-// connection) can reach it: the budget counts connections, not bytes, so a write that goes
-// around c misses nothing.
-func (c *budgetConn) SyscallConn() (syscall.RawConn, error) {
-	sc, ok := c.Conn.(syscall.Conn)
-	if !ok {
-		return nil, fmt.Errorf("connection budget: %T has no system socket", c.Conn)
-	}
-	return sc.SyscallConn()
 }
 
 // enlist puts c at the back of the lists of its state: busy (a request in progress) or idle.

@@ -2,12 +2,10 @@ package connbudget
 
 import (
 	"bufio"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"syscall"
 	"testing"
 	"time"
 
@@ -84,46 +82,5 @@ func TestCap(t *testing.T) {
 	}
 	if got := Cap(0); got < 64 {
 		t.Fatalf("Cap(0) = %d, want at least 64", got)
-	}
-}
-
-// A budgeted connection hands out its socket, so that gql's batching connection above it can
-// write without waiting; a write through the socket reaches the peer.
-func TestConnHandsOutItsSocket(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bl := New(10, 10, access.Proxies{}, slog.New(slog.DiscardHandler)).Listen(ln)
-	defer bl.Close()
-	client, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	c, err := bl.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		t.Fatalf("%T has no SyscallConn", c)
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var werr error
-	if err := raw.Write(func(fd uintptr) bool {
-		_, werr = syscall.Write(int(fd), []byte("hi"))
-		return true
-	}); err != nil || werr != nil {
-		t.Fatal(err, werr)
-	}
-	b := make([]byte, 2)
-	client.SetReadDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.ReadFull(client, b); err != nil || string(b) != "hi" {
-		t.Fatalf("peer read %q, %v", b, err)
 	}
 }
