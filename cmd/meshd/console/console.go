@@ -251,12 +251,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeJSONBytes(w, status, b)
 }
 
-// writeJSONBytes writes an answer already encoded as JSON, a line of its own.
+// writeJSONBytes writes an answer already encoded as JSON, a line of its own. The newline
+// goes as a write of its own: appending it to b could copy the whole answer (a lesson
+// record is up to 32 MiB) and would write into the caller's slice.
 func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
+	_, _ = io.WriteString(w, "\n")
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {
