@@ -30,8 +30,7 @@ func (cs *ceilingSockets) feed(ctx context.Context, p *process, s shape, docs ma
 	var wg sync.WaitGroup
 	for gi := range s.groups {
 		for pos := range perGroup {
-			slot := gi*perGroup + pos
-			phase := time.Duration(int64(slot) * int64(sendPeriod) / int64(max(s.groups*perGroup, 1)))
+			first := slotStart(start, gi*perGroup+pos, s.groups*perGroup)
 			sender := gi*s.nodes + pos
 			op := "ReportDataByNode"
 			if pos >= s.dataRate {
@@ -39,7 +38,7 @@ func (cs *ceilingSockets) feed(ctx context.Context, p *process, s shape, docs ma
 			}
 			var seq uint64
 			wg.Go(func() {
-				every(window, phase, sendPeriod, func() {
+				every(window, first, sendPeriod, func() {
 					seq++
 					// The window ends the schedule, not a request under way, so every post
 					// the ceiling took is counted.

@@ -367,23 +367,22 @@ func closeReason(err error) string {
 func (l *load) steady(ctx context.Context) {
 	var wg sync.WaitGroup
 	perGroup := l.shape.dataRate + l.shape.eventRate
+	base := time.Now()
 	for _, g := range l.groups {
 		for _, n := range g.nodes {
-			// Sending slots are spread evenly over the second across all groups.
-			slot := g.index*perGroup + n.pos
-			phase := time.Duration(int64(slot) * int64(sendPeriod) / int64(max(len(l.groups)*perGroup, 1)))
+			first := slotStart(base, g.index*perGroup+n.pos, len(l.groups)*perGroup)
 			switch {
 			case n.pos < l.shape.dataRate:
-				wg.Go(func() { every(ctx, phase, sendPeriod, func() { l.report(ctx, n) }) })
+				wg.Go(func() { every(ctx, first, sendPeriod, func() { l.report(ctx, n) }) })
 			case n.pos < perGroup:
-				wg.Go(func() { every(ctx, phase, sendPeriod, func() { l.fire(ctx, n) }) })
+				wg.Go(func() { every(ctx, first, sendPeriod, func() { l.fire(ctx, n) }) })
 			}
 			wg.Go(func() { l.heartbeat(ctx, n) })
 			if l.shape.polling {
-				wg.Go(func() { every(ctx, randomPhase(g.pollInterval), g.pollInterval, func() { l.poll(ctx, n) }) })
+				wg.Go(func() { every(ctx, randomStart(g.pollInterval), g.pollInterval, func() { l.poll(ctx, n) }) })
 			} else {
 				wg.Go(func() {
-					every(ctx, randomPhase(syncPeriod), syncPeriod, func() {
+					every(ctx, randomStart(syncPeriod), syncPeriod, func() {
 						l.call(ctx, n, "ListGroupStatuses", n.groupVars(), nil)
 					})
 				})
@@ -396,26 +395,37 @@ func (l *load) steady(ctx context.Context) {
 func (l *load) heartbeat(ctx context.Context, n *node) {
 	if n.pos == 0 {
 		vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "hostId": n.id}
-		every(ctx, randomPhase(n.g.hostInterval), n.g.hostInterval, func() {
+		every(ctx, randomStart(n.g.hostInterval), n.g.hostInterval, func() {
 			l.call(ctx, n, "RenewHeartbeat", vars, nil)
 		})
 		return
 	}
 	vars := map[string]any{"groupId": n.g.id, "domain": n.g.domain, "nodeId": n.id}
-	every(ctx, randomPhase(n.g.memberInterval), n.g.memberInterval, func() {
+	every(ctx, randomStart(n.g.memberInterval), n.g.memberInterval, func() {
 		l.call(ctx, n, "SendMemberHeartbeat", vars, nil)
 	})
 }
 
-func randomPhase(period time.Duration) time.Duration {
-	return rand.N(period)
+// randomStart is a random instant within the next period, for timers whose phase does not
+// matter as long as they are spread.
+func randomStart(period time.Duration) time.Time {
+	return time.Now().Add(rand.N(period))
 }
 
-// every calls f at phase, phase+period, … until ctx ends. A call that overruns its slot
+// slotStart is the first send of the sender in slot of slots: the slots are spread evenly
+// over sendPeriod from base, one instant taken before any sender starts, so that how late a
+// sender's goroutine first runs does not move its slot (taken from each goroutine's own
+// start, the slots of a ×10 run bunched into part of each second, up to twice the load there
+// and none elsewhere).
+func slotStart(base time.Time, slot, slots int) time.Time {
+	return base.Add(time.Duration(int64(slot) * int64(sendPeriod) / int64(max(slots, 1))))
+}
+
+// every calls f at first, first+period, … until ctx ends. A call that overruns its slot
 // delays the next one, as the editor's sequential sender does; missed slots are skipped.
-func every(ctx context.Context, phase, period time.Duration, f func()) {
-	next := time.Now().Add(phase)
-	timer := time.NewTimer(phase)
+func every(ctx context.Context, first time.Time, period time.Duration, f func()) {
+	next := first
+	timer := time.NewTimer(time.Until(next))
 	defer timer.Stop()
 	for {
 		select {
