@@ -45,6 +45,10 @@ type ceilingResult struct {
 	Delivered  uint64 `json:"delivered"` // frames received, after the queues drained
 	OutOfOrder uint64 `json:"outOfOrder"`
 	PeakRSS    uint64 `json:"peakRSS"`
+
+	// GeneratorCollections counts the generator's own collections during the three phases
+	// (see holdCollector).
+	GeneratorCollections uint64 `json:"generatorCollections"`
 }
 
 // pacedHeld says whether the paced flood kept what a multiple must: every frame delivered, in
@@ -90,7 +94,9 @@ func runCeiling(ctx context.Context, s shape, docs map[string]string, d time.Dur
 	res := &ceilingResult{Connections: len(cs.conns)}
 	rate := float64(s.dataRate + s.eventRate)
 	if rate > 0 {
+		gc := holdCollector()
 		sent, arrived, elapsed, cpu, err := cs.flood(ctx, p, floodRequest{Seconds: d.Seconds(), Rate: rate, Phase: 0}, s)
+		res.GeneratorCollections += gc.release()
 		if err != nil {
 			return nil, err
 		}
@@ -100,12 +106,17 @@ func runCeiling(ctx context.Context, s shape, docs map[string]string, d time.Dur
 		res.PacedCPU = cpu
 		h := cs.hist[0].merged()
 		res.PacedP50, res.PacedP99 = h.percentile(50), h.percentile(99)
-		if err := cs.feed(ctx, p, s, docs, d, res); err != nil {
+		gc = holdCollector()
+		err = cs.feed(ctx, p, s, docs, d, res)
+		res.GeneratorCollections += gc.release()
+		if err != nil {
 			return nil, err
 		}
 		res.Sent += res.FedSent
 	}
+	gc := holdCollector()
 	sent, arrived, elapsed, cpu, err := cs.flood(ctx, p, floodRequest{Seconds: d.Seconds(), Phase: 1}, s)
+	res.GeneratorCollections += gc.release()
 	if err != nil {
 		return nil, err
 	}

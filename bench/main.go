@@ -47,7 +47,8 @@ func main() {
 	os.Exit(code)
 }
 
-// generatorGOGC is the generator's own GC target (unless GOGC is set). The generator shares
+// generatorGOGC is the generator's own GC target (unless GOGC is set) outside its
+// measurements, during which it does not collect at all (holdCollector). The generator shares
 // the machine with the servers it measures: at ×10 its collections took 7 % of its CPU and
 // their assists delayed the readers that timestamp deliveries. Memory is what it can spare;
 // the servers it starts keep Go's default.

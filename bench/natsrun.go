@@ -28,6 +28,9 @@ type natsResult struct {
 	Delivered        uint64        `json:"delivered"` // received once the queues drained
 	OutOfOrder       uint64        `json:"outOfOrder"`
 	PeakRSS          uint64        `json:"peakRSS"`
+	// GeneratorCollections counts the generator's own collections while it published and
+	// the frames arrived (see holdCollector).
+	GeneratorCollections uint64 `json:"generatorCollections"`
 }
 
 // held says whether nats-server delivered every frame, in order, with p99 within target.
@@ -64,6 +67,8 @@ func runNATS(ctx context.Context, s shape, d time.Duration, parallel int) (*nats
 	}
 	defer nc.Close()
 
+	gc := holdCollector()
+	defer gc.release()
 	cpu0, _ := cpuTime(p.Pid())
 	start := time.Now()
 	deadline := start.Add(d)
@@ -111,6 +116,7 @@ func runNATS(ctx context.Context, s shape, d time.Duration, parallel int) (*nats
 		Delivered:        ns.arrived.Load(),
 		OutOfOrder:       ns.outOfOrder.Load(),
 	}
+	res.GeneratorCollections = gc.release()
 	res.PeakRSS, _ = peakRSS(p.Pid())
 	return res, ctx.Err()
 }

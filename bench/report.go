@@ -22,6 +22,19 @@ func (r *result) p99Target() time.Duration {
 	return targetP99Sweep
 }
 
+// referenceCollections counts the generator's own collections while it measured the
+// ceiling's and nats-server's references.
+func (r *result) referenceCollections() uint64 {
+	var n uint64
+	if r.Ceiling != nil {
+		n += r.Ceiling.GeneratorCollections
+	}
+	if r.NATS != nil {
+		n += r.NATS.GeneratorCollections
+	}
+	return n
+}
+
 // meets says whether a run kept zero loss and its p99 within its target.
 func (r *result) meets() bool {
 	return r.clean() && r.Expected > 0 && r.P99 <= r.p99Target()
@@ -107,7 +120,11 @@ func printResult(w io.Writer, r *result) {
 		fmt.Fprintf(w, "  nats-server      same rate over its WebSocket fan-out: %.0f deliveries/s, CPU %s of a core, p99 %s, %d of %d delivered; peak RSS %s\n",
 			n.DeliveriesPerSec, pct(n.CPU), ms(n.P99), n.Delivered, n.Sent, mb(n.PeakRSS))
 	}
-	fmt.Fprintf(w, "  generator        CPU %s of a core\n", pct(r.GeneratorCPU))
+	fmt.Fprintf(w, "  generator        CPU %s of a core; its own collections while it measured: %d", pct(r.GeneratorCPU), r.GeneratorCollections)
+	if r.Ceiling != nil || r.NATS != nil {
+		fmt.Fprintf(w, " (the references: %d)", r.referenceCollections())
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  HTTP errors      %s\n", problems(r.HTTPErrors))
 	fmt.Fprintf(w, "  realtime errors  %s\n", problems(r.RealtimeErrors))
 	for _, n := range r.Notes {

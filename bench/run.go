@@ -80,6 +80,9 @@ type result struct {
 	ServerCPUSeconds float64 `json:"serverCPUSeconds"`
 	PeakRSS          uint64  `json:"peakRSS"`
 	GeneratorCPU     float64 `json:"generatorCPU"` // of one core, during the window
+	// GeneratorCollections counts the generator's own collections from the warm-up until the
+	// window's messages arrived (see holdCollector): 0 unless its memory neared the limit.
+	GeneratorCollections uint64 `json:"generatorCollections"`
 
 	Ceiling      *ceilingResult `json:"ceiling,omitempty"`
 	NATS         *natsResult    `json:"nats,omitempty"` // nats-server's WebSocket fan-out, same rate
@@ -149,6 +152,8 @@ func run(ctx context.Context, o options) (*result, error) {
 		}
 	}
 
+	gc := holdCollector()
+	defer gc.release()
 	windowStart := time.Now().Add(o.warmup)
 	l.win.start.Store(windowStart.UnixNano())
 	l.win.end.Store(windowStart.Add(o.duration).UnixNano())
@@ -195,6 +200,7 @@ func run(ctx context.Context, o options) (*result, error) {
 
 	l.catchUp(ctx)
 	l.drain(ctx, time.Second, 15*time.Second)
+	res.GeneratorCollections = gc.release()
 	seen, subscribed := l.dissolve(ctx, 15*time.Second)
 	res.Dissolved = fmt.Sprintf("%d/%d", seen, subscribed)
 	if pid != 0 {
