@@ -64,6 +64,15 @@ func checkMeasured(measured, ok bool) string {
 	return check(ok)
 }
 
+// seedCheck marks a ×1 run's CPU or memory against its target, which is one meshd's: a
+// cluster's figures are sums over its processes (deploy/cluster.md compares them).
+func (r *result) seedCheck(measured, ok bool) string {
+	if r.ServerNodes > 1 {
+		return "not for a cluster's sum"
+	}
+	return checkMeasured(measured, ok)
+}
+
 // problems renders a tally of errors, or "none".
 func problems(m map[string]uint64) string {
 	if len(m) == 0 {
@@ -132,7 +141,7 @@ func printResult(w io.Writer, r *result) {
 	}
 	if r.Profile == "seed" && r.Scale == 1 {
 		fmt.Fprintf(w, "  targets ×1       zero loss %s  p99 ≤ 5 ms %s  CPU < 10 %% %s  RSS < 64 MB %s\n",
-			check(r.clean()), check(r.P99 <= targetP99Seed), checkMeasured(r.ServerCPU > 0, r.ServerCPU < targetCPUSeed), checkMeasured(r.PeakRSS > 0, r.PeakRSS < targetRSSSeed))
+			check(r.clean()), check(r.P99 <= targetP99Seed), r.seedCheck(r.ServerCPU > 0, r.ServerCPU < targetCPUSeed), r.seedCheck(r.PeakRSS > 0, r.PeakRSS < targetRSSSeed))
 	} else {
 		fmt.Fprintf(w, "  targets          zero loss %s  p99 ≤ %v %s\n", check(r.clean()), r.p99Target(), check(r.P99 <= r.p99Target()))
 	}
@@ -211,8 +220,8 @@ func resultsMarkdown(results []*result, failure error) string {
 	b.WriteString("\n![deliveries and p99 latency by scale](sweep.svg)\n\n## Targets\n\n")
 	if r0.Scale == 1 && r0.Profile == "seed" {
 		fmt.Fprintf(&b, "- ×1: zero loss %s, p99 ≤ 5 ms %s (%s), meshd under 10 %% of a core %s (%s), under 64 MB %s (%s).\n",
-			check(r0.clean()), check(r0.P99 <= targetP99Seed), ms(r0.P99), checkMeasured(r0.ServerCPU > 0, r0.ServerCPU < targetCPUSeed), pct(r0.ServerCPU),
-			checkMeasured(r0.PeakRSS > 0, r0.PeakRSS < targetRSSSeed), mb(r0.PeakRSS))
+			check(r0.clean()), check(r0.P99 <= targetP99Seed), ms(r0.P99), r0.seedCheck(r0.ServerCPU > 0, r0.ServerCPU < targetCPUSeed), pct(r0.ServerCPU),
+			r0.seedCheck(r0.PeakRSS > 0, r0.PeakRSS < targetRSSSeed), mb(r0.PeakRSS))
 	}
 	best, ceilingBest := 0, 0
 	for _, r := range results {
