@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -53,8 +52,7 @@ func heldMemoryLimit() int64 {
 	s := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
 	metrics.Read(s)
 	spare := int64(heldFallbackSpare)
-	var kb int64
-	if _, err := fmt.Sscanf(procField("/proc/meminfo", "MemAvailable:"), "%d kB", &kb); err == nil && kb > 0 {
+	if kb, ok := meminfoKB("MemAvailable"); ok {
 		spare = kb << 10 / 2
 	}
 	return int64(s[0].Value.Uint64()) + spare

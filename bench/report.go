@@ -293,11 +293,20 @@ func machineMarkdown() string {
 
 // memTotal is MemTotal of /proc/meminfo in GiB.
 func memTotal() string {
-	var kb uint64
-	if _, err := fmt.Sscanf(procField("/proc/meminfo", "MemTotal:"), "%d kB", &kb); err != nil {
+	kb, ok := meminfoKB("MemTotal")
+	if !ok {
 		return "unknown"
 	}
 	return fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+}
+
+// meminfoKB reads one field of /proc/meminfo, in kB; false when it cannot be read.
+func meminfoKB(field string) (int64, bool) {
+	var kb int64
+	if _, err := fmt.Sscanf(procField("/proc/meminfo", field+":"), "%d kB", &kb); err != nil || kb <= 0 {
+		return 0, false
+	}
+	return kb, true
 }
 
 func readFile(path string) string {
