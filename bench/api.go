@@ -22,6 +22,8 @@ type api struct {
 	url    string
 	key    string
 	errors *counts
+	// answers, when set, keeps the size of the answers to some operations.
+	answers answerSizes
 }
 
 func newAPI(url, key string, idle int, errs *counts) *api {
@@ -110,6 +112,9 @@ func (a *api) call(ctx context.Context, op, doc string, vars, out any) (mutation
 			a.errors.add(op + ": transport " + transportProblem(err))
 		}
 		return outcomeUnknown, fmt.Errorf("%s: read response: %w", op, err)
+	}
+	if a.answers != nil && resp.StatusCode == http.StatusOK {
+		a.answers.add(op, len(raw))
 	}
 	if out == nil && resp.StatusCode == http.StatusOK && bytes.HasPrefix(raw, dataPrefix) && !bytes.Contains(raw, errorsKey) {
 		// Success, and nothing to decode: meshd answers {"data":…} without an errors key.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -178,20 +179,36 @@ const fedPhase = 2
 // maxPublishBody bounds what POST /publish reads, as meshd's -max-request-bytes does.
 const maxPublishBody = 1 << 20
 
-// servePublish is the fed broadcaster: one mutation arrives as one HTTP POST, read whole
-// through net/http as meshd reads it (its body is not parsed: the group and the send time
-// are in the query string, ?g=<group>&t=<unix ns>), becomes one frame written to every
-// subscriber of the group, and is answered with that message, as a mutation's answer echoes
-// it. Publishes of a group are numbered and queued under its lock, so they arrive in order.
+// servePublish is the fed broadcaster: one request arrives as one HTTP POST, read whole
+// through net/http as meshd reads it. Its body is not parsed; the query string says what to do
+// with it. A report or event (?g=<group>&t=<unix ns of the send>) becomes one frame written
+// to every subscriber of the group and is answered with that message, as a mutation's answer
+// echoes it; publishes of a group are numbered and queued under its lock, so they arrive in
+// order. A heartbeat or sync (?n=<bytes>) is answered with n bytes, the size of meshd's
+// answer to it.
 func (c *ceiling) servePublish(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPublishBody))
 	q := r.URL.Query()
-	sent, perr := strconv.ParseInt(q.Get("t"), 10, 64)
-	if err != nil || perr != nil || len(body) == 0 || q.Get("g") == "" {
-		http.Error(w, "POST /publish?g=<group>&t=<unix ns> with a body", http.StatusBadRequest)
+	if err != nil || len(body) == 0 {
+		http.Error(w, "POST /publish with a body", http.StatusBadRequest)
 		return
 	}
 	key := q.Get("g")
+	if key == "" {
+		n, err := strconv.Atoi(q.Get("n"))
+		if err != nil || n < 0 || n > len(answerFiller) {
+			http.Error(w, "POST /publish?g=<group>&t=<unix ns> or ?n=<bytes>, with a body", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(answerFiller[:n])
+		return
+	}
+	sent, err := strconv.ParseInt(q.Get("t"), 10, 64)
+	if err != nil {
+		http.Error(w, "POST /publish?g=<group>&t=<unix ns> with a body", http.StatusBadRequest)
+		return
+	}
 	g := c.group(key)
 	g.mu.Lock()
 	g.seq++
@@ -206,6 +223,11 @@ func (c *ceiling) servePublish(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(payload)
 }
+
+// answerFiller is what the fed broadcaster answers heartbeats and syncs with, as many of its
+// bytes as meshd answered (a full classroom's listGroupStatuses is ~45 KB); the generator
+// reads the answer without parsing it.
+var answerFiller = bytes.Repeat([]byte{'0'}, maxPublishBody)
 
 // flood sends numbered messages to the group's subscribers until the deadline, paced at
 // req.Rate or unpaced. A full queue blocks the broadcaster (backpressure) instead of

@@ -30,16 +30,20 @@ type ceilingResult struct {
 	DeliveriesPerSec float64 `json:"deliveriesPerSec"` // unpaced
 	CPU              float64 `json:"cpu"`              // of one core, unpaced
 
-	// Fed*: the fed broadcaster, the fair floor: the same sockets, the run's mutations sent
-	// to it the way meshd gets them (one HTTP POST each, the same bodies, the same pacing),
-	// each written to its group's subscribers.
-	FedCPU         float64       `json:"fedCPU"` // of one core
-	FedP50         time.Duration `json:"fedP50"`
-	FedP99         time.Duration `json:"fedP99"`
-	FedPostsPerSec float64       `json:"fedPostsPerSec"`
-	FedSent        uint64        `json:"fedSent"`
-	FedDelivered   uint64        `json:"fedDelivered"`
-	FedFailed      uint64        `json:"fedFailed"` // POSTs not answered 200
+	// Fed*: the fed broadcaster, the fair floor: the same sockets, the run's requests sent
+	// to it the way meshd gets them (one HTTP POST each, the same bodies, the same pacing);
+	// each report and event written to its group's subscribers, each heartbeat and sync
+	// answered with as many bytes as meshd's answer.
+	FedCPU float64 `json:"fedCPU"` // of one core
+	// FedMeshdCPU is meshd's CPU in its turns with the fed broadcaster, of one core.
+	FedMeshdCPU     float64       `json:"fedMeshdCPU,omitempty"`
+	FedP50          time.Duration `json:"fedP50"`
+	FedP99          time.Duration `json:"fedP99"`
+	FedPostsPerSec  float64       `json:"fedPostsPerSec"`  // reports and events
+	FedOthersPerSec float64       `json:"fedOthersPerSec"` // heartbeats and syncs
+	FedSent         uint64        `json:"fedSent"`
+	FedDelivered    uint64        `json:"fedDelivered"`
+	FedFailed       uint64        `json:"fedFailed"` // POSTs not answered 200
 
 	Sent       uint64 `json:"sent"`      // frames written in every phase (messages × subscribers)
 	Delivered  uint64 `json:"delivered"` // frames received, after the queues drained
@@ -62,6 +66,15 @@ func (c *ceilingResult) fedHeld(target time.Duration) bool {
 	return c.FedSent > 0 && c.FedDelivered == c.FedSent && c.FedFailed == 0 && c.OutOfOrder == 0 && c.FedP99 <= target
 }
 
+// fedRatio is meshd's CPU over the fed broadcaster's, both read in their turns with the same
+// load; 0 when meshd's CPU was not read.
+func (c *ceilingResult) fedRatio() float64 {
+	if c.FedMeshdCPU <= 0 || c.FedCPU <= 0 {
+		return 0
+	}
+	return c.FedMeshdCPU / c.FedCPU
+}
+
 // ceilingSockets are the generator's sockets subscribed to the ceiling, with what they got.
 type ceilingSockets struct {
 	conns      []*rtConn
@@ -73,8 +86,10 @@ type ceilingSockets struct {
 
 // runCeiling starts the ceiling broadcaster as a child process, subscribes nodes×groups
 // sockets to it exactly as the load does, and runs a paced flood, the fed broadcaster and an
-// unpaced flood, d each. docs are the editor's documents, for the fed mutations' bodies.
-func runCeiling(ctx context.Context, s shape, docs map[string]string, d time.Duration, parallel int) (*ceilingResult, error) {
+// unpaced flood, d each; the fed broadcaster takes turns with meshd if meshd is set (see
+// feed). side and docs are what the fed broadcaster needs to get the load's requests: its
+// other requests' intervals and answers, and the editor's documents.
+func runCeiling(ctx context.Context, s shape, side sideTraffic, docs map[string]string, d time.Duration, parallel int, meshd *turnTaker) (*ceilingResult, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("ceiling: find own binary: %w", err)
@@ -107,7 +122,7 @@ func runCeiling(ctx context.Context, s shape, docs map[string]string, d time.Dur
 		h := cs.hist[0].merged()
 		res.PacedP50, res.PacedP99 = h.percentile(50), h.percentile(99)
 		gc = holdCollector()
-		err = cs.feed(ctx, p, s, docs, d, res)
+		err = cs.feed(ctx, p, s, side, docs, d, meshd, res)
 		res.GeneratorCollections += gc.release()
 		if err != nil {
 			return nil, err

@@ -82,21 +82,27 @@ type load struct {
 	docs   map[string]string // the editor's documents by operation name
 	groups []*group
 
-	win  window
-	hist histShards
+	win     window
+	hist    histShards
+	answers answerSizes // meshd's answers to the heartbeats and syncs, for the fed broadcaster
 
 	httpErrors     counts
 	realtimeErrors counts
 	delivered      atomic.Uint64 // first arrivals, for the drain
-	mutations      atomic.Uint64 // acknowledged reports and event batches sent inside the window
-	requests       atomic.Uint64 // every request answered inside the window
-	closing        atomic.Bool
+	// paused stops the reports, events, syncs and polls (not the heartbeats, which keep the
+	// groups alive) while the references run.
+	paused    atomic.Bool
+	mutations atomic.Uint64 // acknowledged reports and event batches sent inside the window
+	requests  atomic.Uint64 // every request answered inside the window
+	closing   atomic.Bool
 }
 
 func newLoad(s shape, eps []endpoints, key string, docs map[string]string) *load {
-	l := &load{shape: s, eps: eps, key: key, docs: docs, dialer: newDialer(), hist: newHistShards(64)}
+	l := &load{shape: s, eps: eps, key: key, docs: docs, dialer: newDialer(), hist: newHistShards(64), answers: newAnswerSizes()}
 	for _, ep := range eps {
-		l.apis = append(l.apis, newAPI(ep.graphql, key, 512/len(eps), &l.httpErrors))
+		a := newAPI(ep.graphql, key, 512/len(eps), &l.httpErrors)
+		a.answers = l.answers
+		l.apis = append(l.apis, a)
 	}
 	base := 0
 	for gi := range s.groups {
@@ -105,7 +111,7 @@ func newLoad(s shape, eps []endpoints, key string, docs map[string]string) *load
 			g.senders = append(g.senders, &sender{index: base + pos})
 		}
 		for pos := range s.nodes {
-			n := &node{g: g, pos: pos, via: via(gi, pos, len(eps)), id: fmt.Sprintf("bench-%d-%d", gi, pos), snd: g.senders[pos],
+			n := &node{g: g, pos: pos, via: via(gi, pos, len(eps)), id: nodeName(gi, pos), snd: g.senders[pos],
 				rcv: newReceiver(g.senders, s.polling), hist: l.hist.shard(base + pos), read: make(chan struct{})}
 			n.rcv.arrivals = &l.delivered
 			g.nodes = append(g.nodes, n)
@@ -114,6 +120,11 @@ func newLoad(s shape, eps []endpoints, key string, docs map[string]string) *load
 		l.groups = append(l.groups, g)
 	}
 	return l
+}
+
+// nodeName is the id of node pos of group gi.
+func nodeName(gi, pos int) string {
+	return fmt.Sprintf("bench-%d-%d", gi, pos)
 }
 
 // call sends one operation of node n to n's server node, with the editor's document of that
@@ -373,23 +384,34 @@ func (l *load) steady(ctx context.Context) {
 			first := slotStart(base, g.index*perGroup+n.pos, len(l.groups)*perGroup)
 			switch {
 			case n.pos < l.shape.dataRate:
-				wg.Go(func() { every(ctx, first, sendPeriod, func() { l.report(ctx, n) }) })
+				wg.Go(func() { every(ctx, first, sendPeriod, l.unlessPaused(func() { l.report(ctx, n) })) })
 			case n.pos < perGroup:
-				wg.Go(func() { every(ctx, first, sendPeriod, func() { l.fire(ctx, n) }) })
+				wg.Go(func() { every(ctx, first, sendPeriod, l.unlessPaused(func() { l.fire(ctx, n) })) })
 			}
 			wg.Go(func() { l.heartbeat(ctx, n) })
 			if l.shape.polling {
-				wg.Go(func() { every(ctx, randomStart(g.pollInterval), g.pollInterval, func() { l.poll(ctx, n) }) })
+				wg.Go(func() {
+					every(ctx, randomStart(g.pollInterval), g.pollInterval, l.unlessPaused(func() { l.poll(ctx, n) }))
+				})
 			} else {
 				wg.Go(func() {
-					every(ctx, randomStart(syncPeriod), syncPeriod, func() {
+					every(ctx, randomStart(syncPeriod), syncPeriod, l.unlessPaused(func() {
 						l.call(ctx, n, "ListGroupStatuses", n.groupVars(), nil)
-					})
+					}))
 				})
 			}
 		}
 	}
 	wg.Wait()
+}
+
+// unlessPaused is f, skipped while the load is paused.
+func (l *load) unlessPaused(f func()) func() {
+	return func() {
+		if !l.paused.Load() {
+			f()
+		}
+	}
 }
 
 func (l *load) heartbeat(ctx context.Context, n *node) {

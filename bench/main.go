@@ -161,8 +161,13 @@ func mainWith(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		if *groups != 0 {
 			ro.shape.groups = *groups
 		}
-		// Every node's socket, the HTTP pool and some slack must fit under the limit.
-		if need := uint64(ro.shape.groups*ro.shape.nodes + 1024); !ro.shape.polling && fileLimit > 0 && need > fileLimit {
+		// Every node's socket, the HTTP pool and some slack must fit under the limit; with the
+		// references, the ceiling's sockets too, while meshd's are open.
+		sockets := ro.shape.groups * ro.shape.nodes
+		if ro.ceiling > 0 {
+			sockets *= 2
+		}
+		if need := uint64(sockets + 1024); !ro.shape.polling && fileLimit > 0 && need > fileLimit {
 			failure = fmt.Errorf("%s ×%d needs %d open files for its sockets; this machine allows %d", o.profile, scale, need, fileLimit)
 			break
 		}

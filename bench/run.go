@@ -158,6 +158,7 @@ func run(ctx context.Context, o options) (*result, error) {
 	l.win.start.Store(windowStart.UnixNano())
 	l.win.end.Store(windowStart.Add(o.duration).UnixNano())
 	steadyCtx, stopSteady := context.WithCancel(ctx)
+	defer stopSteady()
 	var steady sync.WaitGroup
 	steady.Go(func() { l.steady(steadyCtx) })
 	logf(o.log, "lesson start took %v; warm-up %v, then measuring for %v", res.LessonStart.Round(time.Millisecond), o.warmup, o.duration)
@@ -186,8 +187,14 @@ func run(ctx context.Context, o options) (*result, error) {
 	if err := stopGenProfile(); err != nil {
 		logf(o.log, "generator profile: %v", err)
 	}
-	stopSteady()
-	steady.Wait()
+	// The references run while meshd still serves the load's groups, its load paused: the fed
+	// broadcaster takes turns with it.
+	references := o.ceiling > 0 && !s.polling
+	l.paused.Store(references)
+	if !references {
+		stopSteady()
+		steady.Wait()
+	}
 	if err := ctx.Err(); err != nil {
 		l.close()
 		return nil, err
@@ -201,6 +208,28 @@ func run(ctx context.Context, o options) (*result, error) {
 	l.catchUp(ctx)
 	l.drain(ctx, time.Second, 15*time.Second)
 	res.GeneratorCollections = gc.release()
+	if references {
+		logf(o.log, "ceiling: flooding %d sockets for %v", res.Connections, o.ceiling)
+		side := sideTraffic{hostInterval: l.groups[0].hostInterval, memberInterval: l.groups[0].memberInterval, answer: l.answers.sizes()}
+		for _, op := range sideOps {
+			if side.answer[op] == 0 {
+				res.Notes = append(res.Notes, fmt.Sprintf("meshd answered no %s in this run: the fed broadcaster answers it with an empty body", op))
+			}
+		}
+		var meshd *turnTaker
+		if pid != 0 {
+			meshd = &turnTaker{pause: l.paused.Store, cpu: func() time.Duration { return srv.cpu(&cpu) }}
+		}
+		c, err := runCeiling(ctx, s, side, o.docs, o.ceiling, o.parallel, meshd)
+		stopSteady()
+		steady.Wait()
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		res.Ceiling = c
+		l.drain(ctx, time.Second, 15*time.Second)
+	}
 	seen, subscribed := l.dissolve(ctx, 15*time.Second)
 	res.Dissolved = fmt.Sprintf("%d/%d", seen, subscribed)
 	if pid != 0 {
@@ -237,13 +266,7 @@ func run(ctx context.Context, o options) (*result, error) {
 		return nil, err
 	}
 
-	if o.ceiling > 0 && !s.polling {
-		logf(o.log, "ceiling: flooding %d sockets for %v", res.Connections, o.ceiling)
-		c, err := runCeiling(ctx, s, o.docs, o.ceiling, o.parallel)
-		if err != nil {
-			return nil, err
-		}
-		res.Ceiling = c
+	if c := res.Ceiling; c != nil {
 		if c.DeliveriesPerSec > 0 {
 			res.CeilingRatio = res.DeliveriesPerSec / c.DeliveriesPerSec
 		}

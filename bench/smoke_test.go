@@ -74,7 +74,7 @@ func TestSmoke(t *testing.T) {
 				if c := r.Ceiling; c == nil || c.PacedSent == 0 || c.PacedDelivered != c.PacedSent {
 					t.Errorf("paced ceiling not counted: %+v", c)
 				}
-				if c := r.Ceiling; c == nil || c.FedSent == 0 || c.FedDelivered != c.FedSent || c.FedFailed != 0 {
+				if c := r.Ceiling; c == nil || c.FedSent == 0 || c.FedDelivered != c.FedSent || c.FedFailed != 0 || c.FedOthersPerSec == 0 {
 					t.Errorf("fed broadcaster not counted: %+v", c)
 				}
 				if n := r.NATS; n == nil || n.Sent == 0 || n.Delivered != n.Sent || n.OutOfOrder != 0 || n.P99 == 0 {
