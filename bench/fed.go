@@ -185,8 +185,7 @@ func fedBody(op, doc string, group, pos, sender int, seq uint64) []byte {
 		orderKey := strconv.FormatUint(seq, 10)
 		ids["events"] = []eventInput{{EventName: "tick", Payload: t.String(), FiredAt: now.UTC().Format(isoMillis), OrderKey: &orderKey}}
 	}
-	body, _ := json.Marshal(gqlRequest{OperationName: op, Variables: ids, Query: doc})
-	return body
+	return gqlBody(op, doc, ids)
 }
 
 // publish posts one fed request and reports whether the ceiling answered 200. query says
@@ -232,26 +231,26 @@ type sideRequest struct {
 func (side sideTraffic) requests(s shape, docs map[string]string) []sideRequest {
 	var hb, syncs []sideRequest
 	for gi := range s.groups {
-		statuses := gqlBody("ListGroupStatuses", docs, fedIDs(gi))
+		statuses := gqlBody("ListGroupStatuses", docs["ListGroupStatuses"], fedIDs(gi))
 		for pos := range s.nodes {
 			vars := fedIDs(gi)
-			op, every := "SendMemberHeartbeat", side.memberInterval
+			op, period := "SendMemberHeartbeat", side.memberInterval
 			if pos == 0 {
-				op, every = "RenewHeartbeat", side.hostInterval
+				op, period = "RenewHeartbeat", side.hostInterval
 				vars["hostId"] = nodeName(gi, pos)
 			} else {
 				vars["nodeId"] = nodeName(gi, pos)
 			}
-			hb = append(hb, sideRequest{op: op, body: gqlBody(op, docs, vars), every: every})
+			hb = append(hb, sideRequest{op: op, body: gqlBody(op, docs[op], vars), every: period})
 			syncs = append(syncs, sideRequest{op: "ListGroupStatuses", body: statuses, every: syncPeriod})
 		}
 	}
 	return append(hb, syncs...)
 }
 
-// gqlBody is the body of operation op with vars, as the editor sends it.
-func gqlBody(op string, docs map[string]string, vars map[string]any) []byte {
-	body, _ := json.Marshal(gqlRequest{OperationName: op, Variables: vars, Query: docs[op]})
+// gqlBody is the body of operation op with its document and vars, as the editor sends it.
+func gqlBody(op, doc string, vars map[string]any) []byte {
+	body, _ := json.Marshal(gqlRequest{OperationName: op, Variables: vars, Query: doc})
 	return body
 }
 
