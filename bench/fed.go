@@ -37,6 +37,15 @@ func (cs *ceilingSockets) feed(ctx context.Context, p *process, s shape, side si
 	}
 	window, cancel := context.WithTimeout(ctx, total)
 	defer cancel()
+	// post sends one request and counts it in ok, or as refused. The window ends the
+	// schedule, not a request under way, so every request the ceiling took is counted.
+	post := func(query string, body []byte, ok *atomic.Uint64) {
+		if a.publish(ctx, query, body) {
+			ok.Add(1)
+		} else if ctx.Err() == nil {
+			refused.Add(1)
+		}
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for gi := range s.groups {
@@ -54,13 +63,7 @@ func (cs *ceilingSockets) feed(ctx context.Context, p *process, s shape, side si
 						return
 					}
 					seq++
-					// The window ends the schedule, not a request under way, so every post
-					// the ceiling took is counted.
-					if a.publish(ctx, "g="+fedGroup(gi), fedBody(op, docs[op], gi, pos, sender, seq)) {
-						posted.Add(1)
-					} else if ctx.Err() == nil {
-						refused.Add(1)
-					}
+					post("g="+fedGroup(gi), fedBody(op, docs[op], gi, pos, sender, seq), &posted)
 				})
 			})
 		}
@@ -71,13 +74,8 @@ func (cs *ceilingSockets) feed(ctx context.Context, p *process, s shape, side si
 		query := "n=" + strconv.Itoa(side.answer[r.op])
 		wg.Go(func() {
 			every(window, first, r.every, func() {
-				if !on.Load() {
-					return
-				}
-				if a.publish(ctx, query, r.body) {
-					answered.Add(1)
-				} else if ctx.Err() == nil {
-					refused.Add(1)
+				if on.Load() {
+					post(query, r.body, &answered)
 				}
 			})
 		})
@@ -217,6 +215,18 @@ var sideOps = []string{"RenewHeartbeat", "SendMemberHeartbeat", "ListGroupStatus
 type sideTraffic struct {
 	hostInterval, memberInterval time.Duration
 	answer                       map[string]int // bytes, by operation
+}
+
+// side is what the load saw of meshd that the fed broadcaster needs, and a note for each of
+// sideOps that meshd never answered (the fed broadcaster then answers it with nothing).
+func (l *load) side() (side sideTraffic, notes []string) {
+	side = sideTraffic{hostInterval: l.groups[0].hostInterval, memberInterval: l.groups[0].memberInterval, answer: l.answers.sizes()}
+	for _, op := range sideOps {
+		if side.answer[op] == 0 {
+			notes = append(notes, fmt.Sprintf("meshd answered no %s in this run: the fed broadcaster answers it with an empty body", op))
+		}
+	}
+	return side, notes
 }
 
 // sideRequest is one node's timer of heartbeats or syncs.

@@ -210,12 +210,8 @@ func run(ctx context.Context, o options) (*result, error) {
 	res.GeneratorCollections = gc.release()
 	if references {
 		logf(o.log, "ceiling: flooding %d sockets for %v", res.Connections, o.ceiling)
-		side := sideTraffic{hostInterval: l.groups[0].hostInterval, memberInterval: l.groups[0].memberInterval, answer: l.answers.sizes()}
-		for _, op := range sideOps {
-			if side.answer[op] == 0 {
-				res.Notes = append(res.Notes, fmt.Sprintf("meshd answered no %s in this run: the fed broadcaster answers it with an empty body", op))
-			}
-		}
+		side, notes := l.side()
+		res.Notes = append(res.Notes, notes...)
 		var meshd *turnTaker
 		if pid != 0 {
 			meshd = &turnTaker{pause: l.paused.Store, cpu: func() time.Duration { return srv.cpu(&cpu) }}
