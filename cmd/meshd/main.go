@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/smalruby/meshd/cmd/meshd/console"
 	"github.com/smalruby/meshd/cmd/meshd/keyfile"
 	"github.com/smalruby/meshd/cmd/meshd/metrics"
+	"github.com/smalruby/meshd/cmd/meshd/procs"
 	"github.com/smalruby/meshd/cmd/meshd/profiling"
 	"github.com/smalruby/meshd/cmd/meshd/running"
 	"github.com/smalruby/meshd/cmd/meshd/sdnotify"
@@ -51,6 +53,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if cfg.memoryLimitMiB > 0 {
 		setMemoryLimit(cfg.memoryLimitMiB)
 		log.Info("memory limit set", "mib", cfg.memoryLimitMiB)
+	}
+	// One processor while lightly loaded, all of them when busy; GOMAXPROCS set by the
+	// operator fixes them instead.
+	if cpuKnown && lookup(environ)("GOMAXPROCS") == "" {
+		go procs.Run(ctx, procs.Default(runtime.GOMAXPROCS(0)), procs.Interval, cpuSeconds, log)
 	}
 	// SIGHUP is handled from the start, whatever the configuration.
 	var tlsCert atomic.Pointer[tlscert.Certificate]
