@@ -2,8 +2,10 @@
 // and on every processor it may use once it is busier. With several processors and little to
 // do, the runtime keeps waking idle processors for each goroutine handed work (a socket's
 // writer, a group's delivery) and spinning them in search of more: at the seed profile's ×1 on
-// the 2-core build machine that cost meshd about a tenth of its CPU against the same meshd on
-// one processor (bench/results/PERF-III.md, round 9).
+// the 2-core build machine that cost meshd about an eighth of its CPU against the same meshd
+// on one processor (bench/results/PERF-III.md, round 10). The processors of a busy meshd are
+// what the runtime chose at start; once Run has changed them, the runtime no longer follows a
+// change of the container's CPU limit.
 package procs
 
 import (
