@@ -39,7 +39,8 @@ import (
 // run starts meshd and serves until ctx ends, then shuts down gracefully. -h writes to stdout,
 // logs go to stderr.
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cfg, err := parseConfig(args, lookup(environ), stdout)
+	env := lookup(environ)
+	cfg, err := parseConfig(args, env, stdout)
 	if err != nil {
 		return err
 	}
@@ -56,13 +57,13 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	}
 	// One processor while lightly loaded, all of them when busy; GOMAXPROCS set by the
 	// operator fixes them instead.
-	if cpuKnown && lookup(environ)("GOMAXPROCS") == "" {
+	if cpuKnown && env("GOMAXPROCS") == "" {
 		go procs.Run(ctx, procs.Default(runtime.GOMAXPROCS(0)), procs.Interval, cpuSeconds, log)
 	}
 	// SIGHUP is handled from the start, whatever the configuration.
 	var tlsCert atomic.Pointer[tlscert.Certificate]
 	tlscert.ReloadOnHangup(ctx, log, tlsCert.Load)
-	sd, err := sdnotify.New(lookup(environ))
+	sd, err := sdnotify.New(env)
 	if err != nil {
 		return err
 	}
